@@ -1,0 +1,118 @@
+"""Die festen Wertebereiche der Domäne: Ampel, Rollen, Quellen einer Statusmeldung."""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+
+
+class Ampel(enum.StrEnum):
+    """Stand eines Strategieprojekts. Gespeichert wird der ASCII-Wert."""
+
+    GRUEN = "gruen"
+    GELB = "gelb"
+    ROT = "rot"
+    ABGESCHLOSSEN = "abgeschlossen"
+
+    @property
+    def wort(self) -> str:
+        return _WORT[self]
+
+    @property
+    def emoji(self) -> str:
+        return _EMOJI[self]
+
+    @classmethod
+    def aus_eingabe(cls, text: str) -> Ampel | None:
+        """Liest, was Menschen schreiben: `grün`, `Gruen`, `🟢`, `✅`, `fertig` …"""
+        schluessel = normalisiere(text)
+        return _EINGABEN.get(schluessel)
+
+
+_WORT = {
+    Ampel.GRUEN: "grün",
+    Ampel.GELB: "gelb",
+    Ampel.ROT: "rot",
+    Ampel.ABGESCHLOSSEN: "abgeschlossen",
+}
+_EMOJI = {
+    Ampel.GRUEN: "🟢",
+    Ampel.GELB: "🟡",
+    Ampel.ROT: "🔴",
+    Ampel.ABGESCHLOSSEN: "✅",
+}
+
+
+class Rolle(enum.StrEnum):
+    PATIN = "patin"
+    KOORDINATION = "koordination"
+    STABSSTELLE = "stabsstelle"
+
+    @property
+    def bezeichnung(self) -> str:
+        return _ROLLEN_BEZEICHNUNG[self]
+
+
+_ROLLEN_BEZEICHNUNG = {
+    Rolle.PATIN: "Themenpat*in",
+    Rolle.KOORDINATION: "Klimakoordinator*in",
+    Rolle.STABSSTELLE: "Stabsstelle Klima",
+}
+
+
+class Quelle(enum.StrEnum):
+    """Woher eine Statusmeldung kam."""
+
+    BEFEHL = "befehl"
+    ANTWORT = "antwort"
+    REAKTION = "reaktion"
+    IMPORT = "import"
+
+
+def normalisiere(text: str) -> str:
+    """Schreibweise für Vergleiche: klein, Umlaute ausgeschrieben, ohne Leerraum am Rand.
+
+    `Mobilität`, `mobilitaet` und `MOBILITAET` ergeben denselben Schlüssel.
+    """
+    text = unicodedata.normalize("NFC", text).strip().casefold()
+    for umlaut, ersatz in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        text = text.replace(umlaut, ersatz)
+    return text
+
+
+_EINGABEN: dict[str, Ampel] = {
+    **{normalisiere(a.value): a for a in Ampel},
+    **{normalisiere(a.wort): a for a in Ampel},
+    **{a.emoji: a for a in Ampel},
+    "green": Ampel.GRUEN,
+    "yellow": Ampel.GELB,
+    "red": Ampel.ROT,
+    "fertig": Ampel.ABGESCHLOSSEN,
+    "erledigt": Ampel.ABGESCHLOSSEN,
+    "☑️": Ampel.ABGESCHLOSSEN,
+    "✔️": Ampel.ABGESCHLOSSEN,
+    "🟩": Ampel.GRUEN,
+    "🟨": Ampel.GELB,
+    "🟥": Ampel.ROT,
+}
+
+
+# Matrix-Bezeichner nach der heutigen Grammatik der Spezifikation: Nutzer-IDs in
+# Kleinbuchstaben, Ziffern und ._=-/+ vor dem Server.
+_SERVERNAME = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+_MATRIX_ID = re.compile(rf"@[a-z0-9._=\-/+]+:{_SERVERNAME}")
+# Raum-IDs ab Raumversion 12 tragen keinen Servernamen mehr.
+_RAUMADRESSE = re.compile(rf"#[^:\s]+:{_SERVERNAME}|![A-Za-z0-9._~=\-/+]+(?::{_SERVERNAME})?")
+
+
+def ist_matrix_id(text: str) -> bool:
+    return len(text) <= 255 and _MATRIX_ID.fullmatch(text) is not None
+
+
+def ist_raumadresse(text: str) -> bool:
+    return len(text) <= 255 and _RAUMADRESSE.fullmatch(text) is not None
+
+
+def ist_servername(text: str) -> bool:
+    return re.fullmatch(_SERVERNAME, text) is not None

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
+from tests import datenbanken
+
+
+@pytest.fixture(scope="session")
+def _sqlite_vorlage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return datenbanken.sqlite_vorlage(tmp_path_factory.mktemp("sqlite"))
+
+
+@pytest.fixture(scope="session")
+def _postgres_lauf() -> Iterator[str | None]:
+    basis = datenbanken.postgres_basis_url()
+    if basis is None:
+        yield None
+        return
+    yield from datenbanken.postgres_laufdatenbank(basis)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def datenbank_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    _sqlite_vorlage: Path,
+) -> str:
+    """URL einer migrierten, leeren Datenbank; jeder Test bekommt sie frisch."""
+    if request.param == "sqlite":
+        return datenbanken.sqlite_kopie(_sqlite_vorlage, tmp_path / "klimabot.db")
+    lauf: str | None = request.getfixturevalue("_postgres_lauf")
+    if lauf is None:
+        pytest.skip(
+            f"PostgreSQL-Variante: {datenbanken.POSTGRES_VARIABLE} ist nicht gesetzt "
+            "(CI setzt sie, dort läuft dieser Test)"
+        )
+    datenbanken.postgres_leeren(lauf)
+    return lauf
+
+
+@pytest.fixture
+async def engine(datenbank_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = erzeuge_engine(datenbank_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sitzungen(engine: AsyncEngine) -> Sitzungsfabrik:
+    return erzeuge_sitzungsfabrik(engine)

@@ -1,0 +1,78 @@
+"""Testdatenbanken: jede Testsitzung bekommt ihre eigene SQLite-Vorlage und, wenn
+KLIMABOT_TEST_POSTGRES_URL gesetzt ist, ihre eigene PostgreSQL-Datenbank."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from modelle.datenbank import erzeuge_engine
+from modelle.migration import aktualisiere_schema
+from modelle.tabellen import Basis
+
+POSTGRES_VARIABLE = "KLIMABOT_TEST_POSTGRES_URL"
+
+
+def postgres_basis_url() -> str | None:
+    return os.environ.get(POSTGRES_VARIABLE) or None
+
+
+async def _migriere(url: str) -> None:
+    engine = erzeuge_engine(url)
+    try:
+        await aktualisiere_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+def sqlite_vorlage(verzeichnis: Path) -> Path:
+    vorlage = verzeichnis / "vorlage.db"
+    asyncio.run(_migriere(f"sqlite+aiosqlite:///{vorlage}"))
+    return vorlage
+
+
+def sqlite_kopie(vorlage: Path, ziel: Path) -> str:
+    shutil.copyfile(vorlage, ziel)
+    return f"sqlite+aiosqlite:///{ziel}"
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_ausfuehren(url: str, *befehle: str) -> None:
+    verbindung = await asyncpg.connect(_asyncpg_dsn(url), timeout=10)
+    try:
+        for befehl in befehle:
+            await verbindung.execute(befehl)
+    finally:
+        await verbindung.close()
+
+
+def postgres_laufdatenbank(basis_url: str) -> Iterator[str]:
+    """Legt für diesen Testlauf eine eigene Datenbank an, migriert sie und löscht sie danach."""
+    name = f"klimabot_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        asyncio.run(_pg_ausfuehren(basis_url, f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as fehler:
+        raise RuntimeError(
+            f"{POSTGRES_VARIABLE} ist gesetzt, aber PostgreSQL ist nicht erreichbar: {fehler}"
+        ) from fehler
+    url = make_url(basis_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_migriere(url))
+        yield url
+    finally:
+        asyncio.run(_pg_ausfuehren(basis_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def postgres_leeren(url: str) -> None:
+    tabellen = ", ".join(f'"{t.name}"' for t in Basis.metadata.sorted_tables)
+    asyncio.run(_pg_ausfuehren(url, f"TRUNCATE {tabellen} RESTART IDENTITY CASCADE"))
