@@ -1,0 +1,478 @@
+"""Die Abfragen, die Befehle, Abfrage-Nachrichten und der Wochenbericht brauchen.
+
+Jede Funktion schickt genau eine SQL-Anweisung an die Datenbank, gleich wie viele
+Themenfelder, Projekte oder Meldungen es gibt, und gibt kleine unveränderliche Werte
+zurück statt ORM-Objekten: Aufrufer brauchen keine offene Sitzung und können nichts
+versehentlich nachladen.
+
+Gemeinsame Regeln:
+
+- Es zählen nur gültige Meldungen; zurückgezogene (`zurueckgezogen`) bleiben für die
+  Nachvollziehbarkeit in der Tabelle, spielen hier aber nirgends mit.
+- „Die neueste Meldung“ eines Projekts ist die mit dem spätesten `zeitpunkt`; bei
+  gleichem Zeitpunkt gewinnt die höhere `id` (die später gespeicherte).
+- Archivierte Themenfelder und Projekte erscheinen nicht, wo nicht anders gesagt.
+- Sortiert wird nach `reihenfolge`, dann `id`: Themenfelder zuerst, darin die Projekte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import ColumnElement, Row, ScalarSelect, Select, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+
+from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
+from modelle.werte import Ampel, Quelle
+
+_T = TypeVar("_T")
+if TYPE_CHECKING:
+    # Zeilen und Abfragen mit beliebig vielen, beliebig getypten Spalten.
+    _Zeile = Row[*tuple[Any, ...]]
+    _Abfrage = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Projektstand:
+    """Ein Projekt mit seiner neuesten Meldung; die Meldungsfelder sind leer, wenn es keine gibt."""
+
+    projekt_id: int
+    projekt_slug: str
+    projekt_titel: str
+    themenfeld_id: int
+    themenfeld_slug: str
+    themenfeld_name: str
+    # Projekt oder Themenfeld archiviert; kann nur bei `projektstand()` wahr sein.
+    archiviert: bool
+    meldung_id: int | None
+    ampel: Ampel | None
+    fortschritt: int | None
+    text: str | None
+    herausforderungen: str | None
+    zeitpunkt: dt.datetime | None
+    autor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Felduebersicht:
+    """Ein Themenfeld auf einen Blick, gezählt nach dem neuesten Stand seiner aktiven Projekte."""
+
+    themenfeld_id: int
+    themenfeld_slug: str
+    themenfeld_name: str
+    # Immer alle vier Ampelwerte als Schlüssel, auch mit 0.
+    ampeln: Mapping[Ampel, int]
+    ohne_meldung: int
+    # Die neueste Meldung des am längsten stillen laufenden Projekts; abgeschlossene Projekte
+    # melden nicht mehr und zählen nicht mit. Leer, wenn kein laufendes Projekt je gemeldet hat.
+    aelteste_meldung: dt.datetime | None
+
+    @property
+    def projekte(self) -> int:
+        return sum(self.ampeln.values()) + self.ohne_meldung
+
+
+@dataclass(frozen=True, slots=True)
+class ProjektOhneMeldung:
+    projekt_id: int
+    projekt_slug: str
+    projekt_titel: str
+    themenfeld_id: int
+    themenfeld_slug: str
+    # Die neueste Meldung überhaupt (vor `seit`); beide leer, wenn nie gemeldet wurde.
+    letzte_meldung: dt.datetime | None
+    letzte_ampel: Ampel | None
+
+
+@dataclass(frozen=True, slots=True)
+class Meldungseintrag:
+    meldung_id: int
+    zeitpunkt: dt.datetime
+    ampel: Ampel
+    fortschritt: int | None
+    text: str
+    herausforderungen: str | None
+    autor: str | None
+    quelle: Quelle
+
+
+@dataclass(frozen=True, slots=True)
+class Ampelwechsel:
+    """Ein Projekt, dessen Ampel zu `bis` anders steht als zu `von`.
+
+    Die Meldungsfelder beschreiben die Meldung, mit der das Projekt in den neuen Stand kam:
+    bei grün → gelb (Di) → gelb (Do) die vom Dienstag, denn sie erklärt den Wechsel.
+    """
+
+    projekt_id: int
+    projekt_slug: str
+    projekt_titel: str
+    themenfeld_id: int
+    themenfeld_slug: str
+    # Projekt oder Themenfeld inzwischen archiviert; der Wechsel gehört trotzdem in den Bericht.
+    archiviert: bool
+    alt: Ampel | None
+    neu: Ampel
+    meldung_id: int
+    zeitpunkt: dt.datetime
+    autor: str | None
+    text: str
+
+
+# Die Meldungstabelle in den korrelierten Unterabfragen. Einmal angelegt, weil `aliased()`
+# teuer ist; derselbe Name in mehreren Unterabfragen ist unbedenklich, jede hat ihren Bereich.
+_JUENGSTE = aliased(Statusmeldung, name="juengste")
+
+
+def _gueltig(meldung: type[Statusmeldung]) -> ColumnElement[bool]:
+    return ~meldung.zurueckgezogen
+
+
+def _neueste(
+    spalte: InstrumentedAttribute[_T], *, bis: dt.datetime | None = None
+) -> ScalarSelect[_T]:
+    """`spalte` der neuesten gültigen Meldung des äußeren Projekts (höchstens `bis`).
+
+    Korreliert zu `Strategieprojekt`: ein Indexabstieg je Projekt über
+    `ix_statusmeldung_projekt_zeit` statt einer Fensterfunktion über alle Meldungen; die
+    Kosten wachsen mit der Zahl der Projekte, nicht mit der Historie.
+    """
+    wert: InstrumentedAttribute[_T] = getattr(_JUENGSTE, spalte.key)
+    abfrage = select(wert).where(_JUENGSTE.projekt_id == Strategieprojekt.id, _gueltig(_JUENGSTE))
+    if bis is not None:
+        abfrage = abfrage.where(_JUENGSTE.zeitpunkt <= bis)
+    return (
+        abfrage.order_by(_JUENGSTE.zeitpunkt.desc(), _JUENGSTE.id.desc())
+        .limit(1)
+        .correlate(Strategieprojekt)
+        .scalar_subquery()
+    )
+
+
+def _neuester_stand() -> _Abfrage:
+    """Je Projekt Ampel und Zeitpunkt seiner neuesten Meldung, ohne die Meldung zu verbinden.
+
+    Zwei skalare Unterabfragen statt eines Joins über die Meldungs-Id: über alle Projekte
+    plant PostgreSQL jenen Join als Hash-Join über die ganze Meldungstabelle (gemessen bei
+    25 000 Meldungen: 10 ms Ausführung gegenüber 3 ms so). Wer diese Spalten weiterreicht,
+    darf sie nicht je Meldung auswerten lassen: Planer setzen Unterabfragen dort ein, wo
+    die Spalte gebraucht wird, und wiederholen sie dann je Zeile.
+    """
+    return select(
+        Strategieprojekt.id.label("projekt_id"),
+        Strategieprojekt.themenfeld_id,
+        _neueste(Statusmeldung.ampel).label("ampel"),
+        _neueste(Statusmeldung.zeitpunkt).label("zeitpunkt"),
+    )
+
+
+def _ampel(wert: str | None) -> Ampel | None:
+    return None if wert is None else Ampel(wert)
+
+
+def _projektstaende() -> _Abfrage:
+    return (
+        select(
+            Strategieprojekt.id.label("projekt_id"),
+            Strategieprojekt.slug.label("projekt_slug"),
+            Strategieprojekt.titel.label("projekt_titel"),
+            Themenfeld.id.label("themenfeld_id"),
+            Themenfeld.slug.label("themenfeld_slug"),
+            Themenfeld.name.label("themenfeld_name"),
+            or_(Strategieprojekt.archiviert, Themenfeld.archiviert).label("archiviert"),
+            Statusmeldung.id.label("meldung_id"),
+            Statusmeldung.ampel,
+            Statusmeldung.fortschritt,
+            Statusmeldung.text,
+            Statusmeldung.herausforderungen,
+            Statusmeldung.zeitpunkt,
+            Person.anzeigename.label("autor"),
+        )
+        .select_from(Strategieprojekt)
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .outerjoin(Statusmeldung, Statusmeldung.id == _neueste(Statusmeldung.id))
+        .outerjoin(Person, Person.id == Statusmeldung.autor_id)
+    )
+
+
+def _als_projektstand(zeile: _Zeile) -> Projektstand:
+    return Projektstand(
+        projekt_id=zeile.projekt_id,
+        projekt_slug=zeile.projekt_slug,
+        projekt_titel=zeile.projekt_titel,
+        themenfeld_id=zeile.themenfeld_id,
+        themenfeld_slug=zeile.themenfeld_slug,
+        themenfeld_name=zeile.themenfeld_name,
+        archiviert=bool(zeile.archiviert),
+        meldung_id=zeile.meldung_id,
+        ampel=_ampel(zeile.ampel),
+        fortschritt=zeile.fortschritt,
+        text=zeile.text,
+        herausforderungen=zeile.herausforderungen,
+        zeitpunkt=zeile.zeitpunkt,
+        autor=zeile.autor,
+    )
+
+
+async def letzte_meldungen(sitzung: AsyncSession, themenfeld_id: int) -> list[Projektstand]:
+    """Jedes aktive Projekt des Themenfelds mit seiner neuesten Meldung.
+
+    Ein archiviertes Themenfeld hat keine aktiven Projekte: dann ist die Liste leer.
+    """
+    abfrage = (
+        _projektstaende()
+        .where(
+            Strategieprojekt.themenfeld_id == themenfeld_id,
+            ~Strategieprojekt.archiviert,
+            ~Themenfeld.archiviert,
+        )
+        .order_by(Strategieprojekt.reihenfolge, Strategieprojekt.id)
+    )
+    return [_als_projektstand(zeile) for zeile in await sitzung.execute(abfrage)]
+
+
+async def projektstand(sitzung: AsyncSession, projekt_id: int) -> Projektstand | None:
+    """Ein Projekt mit seiner neuesten Meldung, auch wenn es archiviert ist (`archiviert` sagt es).
+
+    Wer nach einem bestimmten Projekt fragt, soll dessen letzten Stand sehen; ob archivierte
+    Projekte überhaupt ansprechbar sind, entscheidet, wer den Namen auflöst.
+    """
+    zeile = (
+        await sitzung.execute(_projektstaende().where(Strategieprojekt.id == projekt_id))
+    ).one_or_none()
+    return None if zeile is None else _als_projektstand(zeile)
+
+
+async def feld_uebersicht(sitzung: AsyncSession) -> list[Felduebersicht]:
+    """Je aktivem Themenfeld die Ampelzahlen seiner aktiven Projekte; auch Felder ohne Projekte."""
+    stand = _neuester_stand().where(~Strategieprojekt.archiviert).subquery("stand")
+    projekte = func.count(stand.c.themenfeld_id)
+    je_ampel = [func.count(case((stand.c.ampel == ampel, 1))).label(ampel) for ampel in Ampel]
+    abfrage = (
+        select(
+            Themenfeld.id,
+            Themenfeld.slug,
+            Themenfeld.name,
+            *je_ampel,
+            (projekte - func.count(stand.c.ampel)).label("ohne_meldung"),
+            func.min(case((stand.c.ampel != Ampel.ABGESCHLOSSEN, stand.c.zeitpunkt))).label(
+                "aelteste_meldung"
+            ),
+        )
+        .outerjoin(stand, stand.c.themenfeld_id == Themenfeld.id)
+        .where(~Themenfeld.archiviert)
+        .group_by(Themenfeld.id, Themenfeld.slug, Themenfeld.name, Themenfeld.reihenfolge)
+        .order_by(Themenfeld.reihenfolge, Themenfeld.id)
+    )
+    return [
+        Felduebersicht(
+            themenfeld_id=zeile.id,
+            themenfeld_slug=zeile.slug,
+            themenfeld_name=zeile.name,
+            ampeln={ampel: zeile._mapping[ampel.value] for ampel in Ampel},
+            ohne_meldung=zeile.ohne_meldung,
+            aelteste_meldung=zeile.aelteste_meldung,
+        )
+        for zeile in await sitzung.execute(abfrage)
+    ]
+
+
+async def projekte_ohne_meldung_seit(
+    sitzung: AsyncSession, seit: dt.datetime, themenfeld_id: int | None = None
+) -> list[ProjektOhneMeldung]:
+    """Aktive Projekte aktiver Felder ohne gültige Meldung zu oder nach `seit`.
+
+    Nie gemeldete Projekte gehören dazu; abgeschlossene nicht, denn für sie endet die
+    Berichtspflicht (bis eine neuere Meldung sie wieder öffnet).
+    """
+    auswahl = _neuester_stand().where(~Strategieprojekt.archiviert)
+    if themenfeld_id is not None:
+        auswahl = auswahl.where(Strategieprojekt.themenfeld_id == themenfeld_id)
+    stand = auswahl.subquery("stand")
+    abfrage = (
+        select(
+            Strategieprojekt.id,
+            Strategieprojekt.slug,
+            Strategieprojekt.titel,
+            Themenfeld.id.label("themenfeld_id"),
+            Themenfeld.slug.label("themenfeld_slug"),
+            stand.c.zeitpunkt,
+            stand.c.ampel,
+        )
+        .select_from(stand)
+        .join(Strategieprojekt, Strategieprojekt.id == stand.c.projekt_id)
+        .join(Themenfeld, Themenfeld.id == stand.c.themenfeld_id)
+        .where(
+            ~Themenfeld.archiviert,
+            or_(
+                stand.c.zeitpunkt.is_(None),
+                (stand.c.zeitpunkt < seit) & (stand.c.ampel != Ampel.ABGESCHLOSSEN),
+            ),
+        )
+        .order_by(
+            Themenfeld.reihenfolge, Themenfeld.id, Strategieprojekt.reihenfolge, Strategieprojekt.id
+        )
+    )
+    return [
+        ProjektOhneMeldung(
+            projekt_id=zeile.id,
+            projekt_slug=zeile.slug,
+            projekt_titel=zeile.titel,
+            themenfeld_id=zeile.themenfeld_id,
+            themenfeld_slug=zeile.themenfeld_slug,
+            letzte_meldung=zeile.zeitpunkt,
+            letzte_ampel=_ampel(zeile.ampel),
+        )
+        for zeile in await sitzung.execute(abfrage)
+    ]
+
+
+async def verlauf(sitzung: AsyncSession, projekt_id: int, anzahl: int = 5) -> list[Meldungseintrag]:
+    """Die neuesten `anzahl` gültigen Meldungen des Projekts, neueste zuerst."""
+    if anzahl < 0:
+        raise ValueError(f"anzahl darf nicht negativ sein: {anzahl}")
+    abfrage = (
+        select(
+            Statusmeldung.id,
+            Statusmeldung.zeitpunkt,
+            Statusmeldung.ampel,
+            Statusmeldung.fortschritt,
+            Statusmeldung.text,
+            Statusmeldung.herausforderungen,
+            Person.anzeigename,
+            Statusmeldung.quelle,
+        )
+        .outerjoin(Person, Person.id == Statusmeldung.autor_id)
+        .where(Statusmeldung.projekt_id == projekt_id, _gueltig(Statusmeldung))
+        .order_by(Statusmeldung.zeitpunkt.desc(), Statusmeldung.id.desc())
+        .limit(anzahl)
+    )
+    return [
+        Meldungseintrag(
+            meldung_id=meldung_id,
+            zeitpunkt=zeitpunkt,
+            ampel=Ampel(ampel),
+            fortschritt=fortschritt,
+            text=text,
+            herausforderungen=herausforderungen,
+            autor=autor,
+            quelle=Quelle(quelle),
+        )
+        for (
+            meldung_id,
+            zeitpunkt,
+            ampel,
+            fortschritt,
+            text,
+            herausforderungen,
+            autor,
+            quelle,
+        ) in await sitzung.execute(abfrage)
+    ]
+
+
+async def ampel_wechsel(
+    sitzung: AsyncSession, von: dt.datetime, bis: dt.datetime
+) -> list[Ampelwechsel]:
+    """Projekte, deren Ampel zu `bis` anders steht als zu `von` (`alt` leer: vorher nie gemeldet).
+
+    Der Stand zu einem Zeitpunkt ist die neueste gültige Meldung mit `zeitpunkt` ≤ diesem.
+    Wer zwischendurch wechselte und zurückkam (grün → gelb → grün), hat sich nicht verändert.
+    Archivierte Projekte und Projekte archivierter Felder erscheinen, wenn sie gewechselt haben:
+    gerade abgeschlossene Projekte werden oft in derselben Woche archiviert, und der
+    Wochenbericht soll ihren Abschluss trotzdem nennen.
+    """
+    if von > bis:
+        raise ValueError(f"von ({von.isoformat()}) liegt nach bis ({bis.isoformat()})")
+    # Nur Projekte mit Meldungen zwischen `von` und `bis` können gewechselt haben, und die
+    # Meldung, die den neuen Stand setzte, liegt dort: es ist die neueste, deren Farbe die
+    # von `bis` ist und deren Vorgängerin eine andere Farbe hatte. Die Vorgängerin der
+    # ersten Meldung im Zeitraum ist die zu `von`; ist deren Farbe schon die neue, fällt
+    # das Projekt am Ende ohnehin heraus, darum zählt die erste hier immer als Wechsel.
+    # Die Fensterfunktionen rechnen nur mit Spalten der Meldungen selbst, damit kein
+    # Planer eine Unterabfrage je Meldung wiederholt.
+    neueste_zuerst = (Statusmeldung.zeitpunkt.desc(), Statusmeldung.id.desc())
+    lauf = (
+        select(
+            Statusmeldung.id,
+            Statusmeldung.projekt_id,
+            Statusmeldung.zeitpunkt,
+            Statusmeldung.ampel,
+            func.first_value(Statusmeldung.ampel)
+            .over(partition_by=Statusmeldung.projekt_id, order_by=neueste_zuerst)
+            .label("neu"),
+            # Die nächstältere Meldung; dasselbe Fenster wie oben, also nur eine Sortierung.
+            func.lead(Statusmeldung.ampel)
+            .over(partition_by=Statusmeldung.projekt_id, order_by=neueste_zuerst)
+            .label("vorige"),
+        )
+        .where(
+            _gueltig(Statusmeldung), Statusmeldung.zeitpunkt > von, Statusmeldung.zeitpunkt <= bis
+        )
+        .subquery("lauf")
+    )
+    wechsel = (
+        select(
+            lauf.c.id,
+            lauf.c.projekt_id,
+            lauf.c.neu,
+            func.row_number()
+            .over(
+                partition_by=lauf.c.projekt_id,
+                order_by=(lauf.c.zeitpunkt.desc(), lauf.c.id.desc()),
+            )
+            .label("nr"),
+        )
+        .where(
+            lauf.c.ampel == lauf.c.neu,
+            or_(lauf.c.vorige.is_(None), lauf.c.vorige != lauf.c.ampel),
+        )
+        .subquery("wechsel")
+    )
+    alt = _neueste(Statusmeldung.ampel, bis=von)
+    abfrage = (
+        select(
+            Strategieprojekt.id,
+            Strategieprojekt.slug,
+            Strategieprojekt.titel,
+            Themenfeld.id.label("themenfeld_id"),
+            Themenfeld.slug.label("themenfeld_slug"),
+            or_(Strategieprojekt.archiviert, Themenfeld.archiviert).label("archiviert"),
+            alt.label("alt"),
+            wechsel.c.neu,
+            Statusmeldung.id.label("meldung_id"),
+            Statusmeldung.zeitpunkt,
+            Statusmeldung.text,
+            Person.anzeigename.label("autor"),
+        )
+        .select_from(wechsel)
+        .join(Statusmeldung, Statusmeldung.id == wechsel.c.id)
+        .join(Strategieprojekt, Strategieprojekt.id == wechsel.c.projekt_id)
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .outerjoin(Person, Person.id == Statusmeldung.autor_id)
+        .where(wechsel.c.nr == 1, or_(alt.is_(None), alt != wechsel.c.neu))
+        .order_by(
+            Themenfeld.reihenfolge, Themenfeld.id, Strategieprojekt.reihenfolge, Strategieprojekt.id
+        )
+    )
+    return [
+        Ampelwechsel(
+            projekt_id=zeile.id,
+            projekt_slug=zeile.slug,
+            projekt_titel=zeile.titel,
+            themenfeld_id=zeile.themenfeld_id,
+            themenfeld_slug=zeile.themenfeld_slug,
+            archiviert=bool(zeile.archiviert),
+            alt=_ampel(zeile.alt),
+            neu=Ampel(zeile.neu),
+            meldung_id=zeile.meldung_id,
+            zeitpunkt=zeile.zeitpunkt,
+            autor=zeile.autor,
+            text=zeile.text,
+        )
+        for zeile in await sitzung.execute(abfrage)
+    ]

@@ -1,0 +1,563 @@
+"""Die Abfragen für Befehle und Wochenbericht: was sie zeigen, und dass jede eine Anweisung ist.
+
+Zuerst kleine, von Hand gebaute Fälle, die je eine Regel belegen; am Ende ein Bestand
+in realistischer Menge (drei Jahre Wochenmeldungen), gegen eine schlichte Nachrechnung
+in Python verglichen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelle.abfragen import (
+    Ampelwechsel,
+    Felduebersicht,
+    ProjektOhneMeldung,
+    ampel_wechsel,
+    feld_uebersicht,
+    letzte_meldungen,
+    projekte_ohne_meldung_seit,
+    projektstand,
+    verlauf,
+)
+from modelle.datenbank import Sitzungsfabrik
+from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
+from modelle.werte import Ampel, Quelle
+from tests import daten
+
+T = TypeVar("T")
+
+MONTAG = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+GRUEN, GELB, ROT, FERTIG = Ampel.GRUEN, Ampel.GELB, Ampel.ROT, Ampel.ABGESCHLOSSEN
+
+
+def tag(n: float) -> dt.datetime:
+    return MONTAG + dt.timedelta(days=n)
+
+
+class Anweisungen:
+    """Schreibt mit, was über die Leitung geht: jede Abfrage muss genau eine Anweisung sein."""
+
+    def __init__(self) -> None:
+        self.gesendet: list[str] = []
+
+    def mitschreiben(self, *argumente: Any) -> None:
+        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
+        self.gesendet.append(argumente[2])
+
+    async def genau_eine(self, abfrage: Awaitable[T]) -> T:
+        vorher = len(self.gesendet)
+        ergebnis = await abfrage
+        neu = self.gesendet[vorher:]
+        assert len(neu) == 1, neu
+        return ergebnis
+
+
+@pytest.fixture
+def anweisungen(engine: AsyncEngine) -> Iterator[Anweisungen]:
+    zaehler = Anweisungen()
+    event.listen(engine.sync_engine, "before_cursor_execute", zaehler.mitschreiben)
+    yield zaehler
+    event.remove(engine.sync_engine, "before_cursor_execute", zaehler.mitschreiben)
+
+
+class Aufbau:
+    """Baut kleine Bestände Zeile für Zeile; gibt die Ids zurück."""
+
+    def __init__(self, sitzungen: Sitzungsfabrik) -> None:
+        self.sitzungen = sitzungen
+
+    async def _neu(self, objekt: Any) -> int:
+        async with self.sitzungen.begin() as sitzung:
+            sitzung.add(objekt)
+            await sitzung.flush()
+            kennung: int = objekt.id
+            return kennung
+
+    async def feld(self, slug: str, *, reihenfolge: int = 0, archiviert: bool = False) -> int:
+        return await self._neu(
+            Themenfeld(
+                slug=slug, name=slug.capitalize(), reihenfolge=reihenfolge, archiviert=archiviert
+            )
+        )
+
+    async def projekt(
+        self, slug: str, feld_id: int, *, reihenfolge: int = 0, archiviert: bool = False
+    ) -> int:
+        return await self._neu(
+            Strategieprojekt(
+                slug=slug,
+                titel=slug.capitalize(),
+                themenfeld_id=feld_id,
+                reihenfolge=reihenfolge,
+                archiviert=archiviert,
+            )
+        )
+
+    async def person(self, name: str) -> int:
+        return await self._neu(Person(matrix_id=f"@{name.lower()}:example.org", anzeigename=name))
+
+    async def meldung(
+        self,
+        projekt_id: int,
+        ampel: Ampel,
+        zeitpunkt: dt.datetime,
+        *,
+        text: str = "",
+        autor_id: int | None = None,
+        zurueckgezogen: bool = False,
+        kennung: int | None = None,
+        quelle: Quelle = Quelle.BEFEHL,
+        fortschritt: int | None = None,
+        herausforderungen: str | None = None,
+    ) -> int:
+        return await self._neu(
+            Statusmeldung(
+                id=kennung,
+                projekt_id=projekt_id,
+                ampel=ampel,
+                zeitpunkt=zeitpunkt,
+                text=text,
+                autor_id=autor_id,
+                zurueckgezogen=zurueckgezogen,
+                quelle=quelle,
+                fortschritt=fortschritt,
+                herausforderungen=herausforderungen,
+            )
+        )
+
+
+@pytest.fixture
+def aufbau(sitzungen: Sitzungsfabrik) -> Aufbau:
+    return Aufbau(sitzungen)
+
+
+# --- letzte_meldungen und projektstand -------------------------------------------------
+
+
+async def test_status_zeigt_je_projekt_die_neueste_meldung_mit_autor(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    energie = await aufbau.feld("energie")
+    anna = await aufbau.person("Anna")
+    # Reihenfolge vor Id: "netze" kommt trotz späterer Anlage zuerst.
+    waerme = await aufbau.projekt("waermeplanung", energie, reihenfolge=2)
+    netze = await aufbau.projekt("netze", energie, reihenfolge=1)
+    still = await aufbau.projekt("still", energie, reihenfolge=2)
+    await aufbau.meldung(waerme, GRUEN, tag(0), text="läuft", autor_id=anna)
+    await aufbau.meldung(
+        waerme,
+        GELB,
+        tag(7),
+        text="Ausschreibung verzögert sich",
+        autor_id=anna,
+        fortschritt=40,
+        herausforderungen="Vergabe",
+    )
+    await aufbau.meldung(netze, ROT, tag(3), text="Import", quelle=Quelle.IMPORT)
+
+    async with sitzungen() as sitzung:
+        staende = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
+
+    assert [s.projekt_slug for s in staende] == ["netze", "waermeplanung", "still"]
+    netz, waermeplanung, ohne = staende
+    assert (netz.ampel, netz.autor, netz.zeitpunkt) == (ROT, None, tag(3))
+    assert waermeplanung.ampel is GELB
+    assert waermeplanung.fortschritt == 40
+    assert waermeplanung.text == "Ausschreibung verzögert sich"
+    assert waermeplanung.herausforderungen == "Vergabe"
+    assert waermeplanung.autor == "Anna"
+    assert waermeplanung.zeitpunkt == tag(7)
+    assert (waermeplanung.themenfeld_slug, waermeplanung.themenfeld_name) == ("energie", "Energie")
+    assert ohne.projekt_id == still
+    assert (ohne.meldung_id, ohne.ampel, ohne.zeitpunkt, ohne.autor, ohne.text) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+async def test_zurueckgezogene_meldung_gilt_nirgends(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    energie = await aufbau.feld("energie")
+    waerme = await aufbau.projekt("waermeplanung", energie)
+    await aufbau.meldung(waerme, GRUEN, tag(0), text="gilt")
+    await aufbau.meldung(waerme, ROT, tag(5), text="gelöscht", zurueckgezogen=True)
+
+    async with sitzungen() as sitzung:
+        (stand,) = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
+        einzeln = await anweisungen.genau_eine(projektstand(sitzung, waerme))
+        (uebersicht,) = await anweisungen.genau_eine(feld_uebersicht(sitzung))
+        still = await anweisungen.genau_eine(projekte_ohne_meldung_seit(sitzung, tag(3)))
+        eintraege = await anweisungen.genau_eine(verlauf(sitzung, waerme))
+        wechsel = await anweisungen.genau_eine(ampel_wechsel(sitzung, tag(1), tag(6)))
+
+    assert (stand.ampel, stand.text) == (GRUEN, "gilt")
+    assert einzeln == stand
+    assert uebersicht.ampeln[GRUEN] == 1
+    assert uebersicht.ampeln[ROT] == 0
+    assert uebersicht.aelteste_meldung == tag(0)
+    assert [p.projekt_slug for p in still] == ["waermeplanung"]
+    assert [e.text for e in eintraege] == ["gilt"]
+    assert wechsel == []
+
+
+async def test_bei_gleichem_zeitpunkt_gewinnt_die_spaetere_id(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    energie = await aufbau.feld("energie")
+    waerme = await aufbau.projekt("waermeplanung", energie)
+    # Die höhere Id wird zuerst geschrieben: es zählt die Id, nicht die Einfügereihenfolge.
+    await aufbau.meldung(waerme, GELB, tag(2), text="Befehl", kennung=20)
+    await aufbau.meldung(waerme, ROT, tag(2), text="Reaktion", kennung=10)
+    await aufbau.meldung(waerme, GRUEN, tag(0), kennung=30)
+
+    async with sitzungen() as sitzung:
+        (stand,) = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
+        eintraege = await anweisungen.genau_eine(verlauf(sitzung, waerme))
+        (wechsel,) = await anweisungen.genau_eine(ampel_wechsel(sitzung, tag(1), tag(3)))
+
+    assert (stand.meldung_id, stand.ampel) == (20, GELB)
+    assert [e.meldung_id for e in eintraege] == [20, 10, 30]
+    assert (wechsel.alt, wechsel.neu, wechsel.meldung_id) == (GRUEN, GELB, 20)
+
+
+async def test_archivierte_projekte_und_felder_fehlen_in_den_listen(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    energie = await aufbau.feld("energie")
+    alt = await aufbau.feld("altlasten", archiviert=True)
+    aktiv = await aufbau.projekt("aktiv", energie)
+    ruhend = await aufbau.projekt("ruhend", energie, archiviert=True)
+    im_alten_feld = await aufbau.projekt("im-alten-feld", alt)
+    for projekt in (aktiv, ruhend, im_alten_feld):
+        await aufbau.meldung(projekt, ROT, tag(0))
+
+    async with sitzungen() as sitzung:
+        staende = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
+        im_archiv = await anweisungen.genau_eine(letzte_meldungen(sitzung, alt))
+        uebersicht = await anweisungen.genau_eine(feld_uebersicht(sitzung))
+        still = await anweisungen.genau_eine(projekte_ohne_meldung_seit(sitzung, tag(1)))
+        ruhend_stand = await anweisungen.genau_eine(projektstand(sitzung, ruhend))
+        alt_stand = await anweisungen.genau_eine(projektstand(sitzung, im_alten_feld))
+        aktiv_stand = await anweisungen.genau_eine(projektstand(sitzung, aktiv))
+
+    assert [s.projekt_slug for s in staende] == ["aktiv"]
+    assert im_archiv == []
+    assert [(f.themenfeld_slug, f.ampeln[ROT]) for f in uebersicht] == [("energie", 1)]
+    assert [p.projekt_slug for p in still] == ["aktiv"]
+    # Wer gezielt nach einem archivierten Projekt fragt, bekommt seinen letzten Stand.
+    assert ruhend_stand is not None
+    assert (ruhend_stand.archiviert, ruhend_stand.ampel) == (True, ROT)
+    assert alt_stand is not None
+    assert alt_stand.archiviert
+    assert aktiv_stand is not None
+    assert not aktiv_stand.archiviert
+
+
+async def test_unbekanntes_projekt_hat_keinen_stand(
+    sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    async with sitzungen() as sitzung:
+        assert await anweisungen.genau_eine(projektstand(sitzung, 4711)) is None
+
+
+# --- feld_uebersicht --------------------------------------------------------------------
+
+
+async def test_uebersicht_zaehlt_ampeln_und_nennt_die_aelteste_laufende_meldung(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    mobilitaet = await aufbau.feld("mobilitaet", reihenfolge=2)
+    energie = await aufbau.feld("energie", reihenfolge=1)
+    leer = await aufbau.feld("leer", reihenfolge=3)
+    ungemeldet = await aufbau.feld("ungemeldet", reihenfolge=4)
+    a, b, c, d, _nie = [await aufbau.projekt(f"e{i}", energie) for i in range(5)]
+    await aufbau.meldung(a, GRUEN, tag(10))
+    await aufbau.meldung(b, GRUEN, tag(1))
+    await aufbau.meldung(b, GRUEN, tag(8))
+    await aufbau.meldung(c, ROT, tag(5))
+    # Abgeschlossen seit Langem: macht das Feld nicht „still“.
+    await aufbau.meldung(d, FERTIG, tag(-100))
+    rad = await aufbau.projekt("rad", mobilitaet)
+    await aufbau.meldung(rad, GELB, tag(2))
+    await aufbau.projekt("nie1", ungemeldet)
+    await aufbau.projekt("nie2", ungemeldet)
+
+    async with sitzungen() as sitzung:
+        uebersicht = await anweisungen.genau_eine(feld_uebersicht(sitzung))
+
+    assert uebersicht == [
+        Felduebersicht(
+            themenfeld_id=energie,
+            themenfeld_slug="energie",
+            themenfeld_name="Energie",
+            ampeln={GRUEN: 2, GELB: 0, ROT: 1, FERTIG: 1},
+            ohne_meldung=1,
+            aelteste_meldung=tag(5),
+        ),
+        Felduebersicht(
+            themenfeld_id=mobilitaet,
+            themenfeld_slug="mobilitaet",
+            themenfeld_name="Mobilitaet",
+            ampeln={GRUEN: 0, GELB: 1, ROT: 0, FERTIG: 0},
+            ohne_meldung=0,
+            aelteste_meldung=tag(2),
+        ),
+        Felduebersicht(
+            themenfeld_id=leer,
+            themenfeld_slug="leer",
+            themenfeld_name="Leer",
+            ampeln={GRUEN: 0, GELB: 0, ROT: 0, FERTIG: 0},
+            ohne_meldung=0,
+            aelteste_meldung=None,
+        ),
+        Felduebersicht(
+            themenfeld_id=ungemeldet,
+            themenfeld_slug="ungemeldet",
+            themenfeld_name="Ungemeldet",
+            ampeln={GRUEN: 0, GELB: 0, ROT: 0, FERTIG: 0},
+            ohne_meldung=2,
+            aelteste_meldung=None,
+        ),
+    ]
+    assert [f.projekte for f in uebersicht] == [5, 1, 0, 2]
+
+
+# --- projekte_ohne_meldung_seit ---------------------------------------------------------
+
+
+async def test_ohne_meldung_seit_nennt_stille_und_nie_gemeldete_aber_keine_abgeschlossenen(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    energie = await aufbau.feld("energie", reihenfolge=1)
+    gebaeude = await aufbau.feld("gebaeude", reihenfolge=2)
+    aktuell = await aufbau.projekt("aktuell", energie)
+    genau_an_der_grenze = await aufbau.projekt("grenze", energie)
+    still = await aufbau.projekt("still", energie)
+    nie = await aufbau.projekt("nie", energie)
+    fertig = await aufbau.projekt("fertig", energie)
+    wieder_offen = await aufbau.projekt("wieder-offen", energie)
+    sanierung = await aufbau.projekt("sanierung", gebaeude)
+    await aufbau.meldung(aktuell, GRUEN, tag(1))
+    await aufbau.meldung(genau_an_der_grenze, GRUEN, tag(0))
+    await aufbau.meldung(still, GELB, tag(-20))
+    await aufbau.meldung(still, GRUEN, tag(-30))
+    await aufbau.meldung(fertig, FERTIG, tag(-40))
+    await aufbau.meldung(wieder_offen, FERTIG, tag(-40))
+    await aufbau.meldung(wieder_offen, ROT, tag(-10))
+    await aufbau.meldung(sanierung, ROT, tag(-1))
+
+    async with sitzungen() as sitzung:
+        alle = await anweisungen.genau_eine(projekte_ohne_meldung_seit(sitzung, tag(0)))
+        nur_gebaeude = await anweisungen.genau_eine(
+            projekte_ohne_meldung_seit(sitzung, tag(0), themenfeld_id=gebaeude)
+        )
+
+    def eintrag(
+        projekt_id: int, slug: str, feld: tuple[int, str], zeit: float | None, ampel: Ampel | None
+    ) -> ProjektOhneMeldung:
+        return ProjektOhneMeldung(
+            projekt_id=projekt_id,
+            projekt_slug=slug,
+            projekt_titel=slug.capitalize(),
+            themenfeld_id=feld[0],
+            themenfeld_slug=feld[1],
+            letzte_meldung=None if zeit is None else tag(zeit),
+            letzte_ampel=ampel,
+        )
+
+    e, g = (energie, "energie"), (gebaeude, "gebaeude")
+    assert alle == [
+        eintrag(still, "still", e, -20, GELB),
+        eintrag(nie, "nie", e, None, None),
+        eintrag(wieder_offen, "wieder-offen", e, -10, ROT),
+        eintrag(sanierung, "sanierung", g, -1, ROT),
+    ]
+    assert nur_gebaeude == [eintrag(sanierung, "sanierung", g, -1, ROT)]
+
+
+# --- verlauf ----------------------------------------------------------------------------
+
+
+async def test_verlauf_zeigt_die_neuesten_meldungen_zuerst(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    energie = await aufbau.feld("energie")
+    waerme = await aufbau.projekt("waermeplanung", energie)
+    andere = await aufbau.projekt("andere", energie)
+    anna = await aufbau.person("Anna")
+    for woche in range(7):
+        await aufbau.meldung(
+            waerme, GRUEN, tag(7 * woche), text=f"Woche {woche}", autor_id=anna, fortschritt=woche
+        )
+    await aufbau.meldung(waerme, GELB, tag(50), text="per Reaktion", quelle=Quelle.REAKTION)
+    await aufbau.meldung(andere, ROT, tag(60))
+
+    async with sitzungen() as sitzung:
+        fuenf = await anweisungen.genau_eine(verlauf(sitzung, waerme))
+        zwei = await anweisungen.genau_eine(verlauf(sitzung, waerme, anzahl=2))
+        alle = await anweisungen.genau_eine(verlauf(sitzung, waerme, anzahl=100))
+        keine = await anweisungen.genau_eine(verlauf(sitzung, waerme, anzahl=0))
+        with pytest.raises(ValueError, match="negativ"):
+            await verlauf(sitzung, waerme, anzahl=-1)
+
+    assert [e.text for e in fuenf] == ["per Reaktion", "Woche 6", "Woche 5", "Woche 4", "Woche 3"]
+    neueste, vorige = zwei
+    assert (neueste.ampel, neueste.quelle, neueste.autor) == (GELB, Quelle.REAKTION, None)
+    assert (vorige.ampel, vorige.quelle, vorige.autor) == (GRUEN, Quelle.BEFEHL, "Anna")
+    assert (vorige.fortschritt, vorige.zeitpunkt) == (6, tag(42))
+    assert len(alle) == 8
+    assert keine == []
+
+
+# --- ampel_wechsel ----------------------------------------------------------------------
+
+
+async def test_ampel_wechsel_nennt_nur_geaenderte_projekte_und_die_ausloesende_meldung(
+    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    energie = await aufbau.feld("energie")
+    anna = await aufbau.person("Anna")
+    neu = await aufbau.projekt("neu", energie, reihenfolge=1)
+    kippt = await aufbau.projekt("kippt", energie, reihenfolge=2)
+    gleich = await aufbau.projekt("gleich", energie, reihenfolge=3)
+    hin_und_her = await aufbau.projekt("hin-und-her", energie, reihenfolge=4)
+    spaeter = await aufbau.projekt("spaeter", energie, reihenfolge=5)
+    abgeschlossen = await aufbau.projekt("abgeschlossen", energie, reihenfolge=6, archiviert=True)
+    an_den_grenzen = await aufbau.projekt("grenzen", energie, reihenfolge=7)
+    von, bis = tag(0), tag(7)
+
+    ausloeser = {
+        "neu": await aufbau.meldung(neu, GELB, tag(3), text="erste Meldung", autor_id=anna)
+    }
+    await aufbau.meldung(kippt, GRUEN, tag(-3))
+    await aufbau.meldung(kippt, ROT, tag(1), text="kurz rot")
+    ausloeser["kippt"] = await aufbau.meldung(
+        kippt, GELB, tag(2), text="Ausschreibung verzögert", autor_id=anna
+    )
+    await aufbau.meldung(kippt, GELB, tag(5), text="weiter gelb")
+    await aufbau.meldung(gleich, GRUEN, tag(-3))
+    await aufbau.meldung(gleich, GRUEN, tag(4))
+    await aufbau.meldung(hin_und_her, GRUEN, tag(-3))
+    await aufbau.meldung(hin_und_her, GELB, tag(2))
+    await aufbau.meldung(hin_und_her, GRUEN, tag(4))
+    await aufbau.meldung(spaeter, GRUEN, tag(-3))
+    await aufbau.meldung(spaeter, ROT, tag(8), text="nach dem Bericht")
+    await aufbau.meldung(abgeschlossen, GRUEN, tag(-3))
+    ausloeser["abgeschlossen"] = await aufbau.meldung(abgeschlossen, FERTIG, tag(6), text="fertig")
+    # Genau zu `von` gehört zum alten Stand, genau zu `bis` zum neuen.
+    await aufbau.meldung(an_den_grenzen, ROT, von)
+    ausloeser["grenzen"] = await aufbau.meldung(an_den_grenzen, GRUEN, bis, text="an der Grenze")
+
+    async with sitzungen() as sitzung:
+        wechsel = await anweisungen.genau_eine(ampel_wechsel(sitzung, von, bis))
+        nichts = await anweisungen.genau_eine(ampel_wechsel(sitzung, bis, bis))
+        with pytest.raises(ValueError, match="nach bis"):
+            await ampel_wechsel(sitzung, bis, von)
+
+    def eintrag(
+        projekt_id: int,
+        slug: str,
+        alt: Ampel | None,
+        ampel: Ampel,
+        zeit: float,
+        text: str,
+        autor: str | None = None,
+        archiviert: bool = False,
+    ) -> Ampelwechsel:
+        return Ampelwechsel(
+            projekt_id=projekt_id,
+            projekt_slug=slug,
+            projekt_titel=slug.capitalize(),
+            themenfeld_id=energie,
+            themenfeld_slug="energie",
+            archiviert=archiviert,
+            alt=alt,
+            neu=ampel,
+            meldung_id=ausloeser[slug],
+            zeitpunkt=tag(zeit),
+            autor=autor,
+            text=text,
+        )
+
+    assert wechsel == [
+        eintrag(neu, "neu", None, GELB, 3, "erste Meldung", "Anna"),
+        # Die erste gelbe Meldung erklärt den Wechsel, nicht die letzte.
+        eintrag(kippt, "kippt", GRUEN, GELB, 2, "Ausschreibung verzögert", "Anna"),
+        eintrag(abgeschlossen, "abgeschlossen", GRUEN, FERTIG, 6, "fertig", archiviert=True),
+        eintrag(an_den_grenzen, "grenzen", ROT, GRUEN, 7, "an der Grenze"),
+    ]
+    assert nichts == []
+
+
+# --- realistische Menge -----------------------------------------------------------------
+
+
+@pytest.mark.langsam
+async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
+    engine: AsyncEngine, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
+) -> None:
+    bestand = daten.erzeuge_bestand()
+    async with engine.begin() as verbindung:
+        await bestand.einfuegen(verbindung)
+    erwartung = daten.Erwartung(bestand)
+    ende = daten.BEGINN + dt.timedelta(weeks=156)
+    # Der Bestand enthält, was die Regeln prüft.
+    gueltige = erwartung.gueltige
+    assert len(bestand.meldungen) > 30_000
+    assert any(m.zurueckgezogen for m in bestand.meldungen)
+    assert any(not meldungen for meldungen in gueltige.values())
+    assert any(m and m[0].ampel is Ampel.ABGESCHLOSSEN for m in gueltige.values())
+    assert any(p.archiviert for p in bestand.projekte)
+    assert any(len(m) > 1 and m[0].zeitpunkt == m[1].zeitpunkt for m in gueltige.values())
+
+    async with sitzungen() as sitzung:
+        for feld in bestand.felder:
+            assert await anweisungen.genau_eine(
+                letzte_meldungen(sitzung, feld.id)
+            ) == erwartung.letzte_meldungen(feld.id)
+
+        for projekt in bestand.projekte[::5]:
+            assert await anweisungen.genau_eine(
+                projektstand(sitzung, projekt.id)
+            ) == erwartung.projektstand(projekt.id)
+
+        assert await anweisungen.genau_eine(feld_uebersicht(sitzung)) == (
+            erwartung.feld_uebersicht()
+        )
+
+        for tage in (1, 14, 60, 2000):
+            seit = ende - dt.timedelta(days=tage)
+            assert await anweisungen.genau_eine(
+                projekte_ohne_meldung_seit(sitzung, seit)
+            ) == erwartung.projekte_ohne_meldung_seit(seit)
+        seit = ende - dt.timedelta(days=14)
+        assert await anweisungen.genau_eine(
+            projekte_ohne_meldung_seit(sitzung, seit, themenfeld_id=3)
+        ) == erwartung.projekte_ohne_meldung_seit(seit, 3)
+
+        for anzahl, projekt in enumerate(bestand.projekte[::11]):
+            assert await anweisungen.genau_eine(
+                verlauf(sitzung, projekt.id, anzahl)
+            ) == erwartung.verlauf(projekt.id, anzahl)
+
+        zeitraeume = [
+            (ende - dt.timedelta(days=7), ende),
+            (ende - dt.timedelta(days=365), ende - dt.timedelta(days=180)),
+            (daten.BEGINN - dt.timedelta(days=1), daten.BEGINN + dt.timedelta(days=60)),
+            (daten.BEGINN + dt.timedelta(days=400), daten.BEGINN + dt.timedelta(days=407)),
+        ]
+        for von, bis in zeitraeume:
+            assert await anweisungen.genau_eine(
+                ampel_wechsel(sitzung, von, bis)
+            ) == erwartung.ampel_wechsel(von, bis)
