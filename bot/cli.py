@@ -1,0 +1,186 @@
+"""Die Kommandozeile `klimabot`.
+
+Exit-Codes: 0 in Ordnung, 2 ungültige Konfiguration oder Eingabe (mit Begründung), 1 unerwartet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.config import Einstellungen, KonfigurationFehler, lade_einstellungen
+from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.migration import aktualisiere_schema
+from modelle.struktur import (
+    StrukturFehler,
+    exportiere_struktur,
+    importiere_struktur,
+    lies_struktur,
+)
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_UNERWARTET = 1
+EXIT_EINGABE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse mit deutschen Fehlermeldungen und Exit-Code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_EINGABE, f"{self.prog}: Fehler: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    gemeinsam = _Parser(add_help=False)
+    gemeinsam.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="DATEI",
+        help="Konfigurationsdatei (Vorgabe: config.toml, falls vorhanden)",
+    )
+    parser = _Parser(prog="klimabot", description="Klimabot – Themenpat*innenmodell im Messenger")
+    befehle = parser.add_subparsers(dest="befehl", required=True, metavar="BEFEHL")
+
+    befehle.add_parser(
+        "check", parents=[gemeinsam], help="Konfiguration und Strukturdatei prüfen"
+    ).set_defaults(ausfuehren=_check)
+
+    db = befehle.add_parser("db", help="Datenbank verwalten").add_subparsers(
+        dest="db_befehl", required=True, metavar="BEFEHL"
+    )
+    db.add_parser(
+        "upgrade", parents=[gemeinsam], help="ausstehende Migrationen anwenden"
+    ).set_defaults(ausfuehren=_db_upgrade)
+
+    struktur = befehle.add_parser("struktur", help="Patenschaftsstruktur verwalten")
+    struktur_befehle = struktur.add_subparsers(
+        dest="struktur_befehl", required=True, metavar="BEFEHL"
+    )
+    importieren = struktur_befehle.add_parser(
+        "import", parents=[gemeinsam], help="Strukturdatei (TOML) prüfen und übernehmen"
+    )
+    importieren.add_argument("datei", type=Path, metavar="DATEI")
+    importieren.add_argument(
+        "--wer", default=None, help="wer die Änderung verantwortet (Vorgabe: Benutzername)"
+    )
+    importieren.set_defaults(ausfuehren=_struktur_import)
+    exportieren = struktur_befehle.add_parser(
+        "export", parents=[gemeinsam], help="aktuelle Struktur als TOML ausgeben"
+    )
+    exportieren.add_argument(
+        "-o", "--ausgabe", type=Path, default=None, metavar="DATEI", help="in Datei statt Ausgabe"
+    )
+    exportieren.set_defaults(ausfuehren=_struktur_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    argumente = _parser().parse_args(argv)
+    ausfuehren: Callable[[argparse.Namespace], int] = argumente.ausfuehren
+    try:
+        return ausfuehren(argumente)
+    except (KonfigurationFehler, StrukturFehler) as fehler:
+        for problem in fehler.probleme:
+            print(problem, file=sys.stderr)
+        return EXIT_EINGABE
+    except Exception:
+        log.exception("Unerwarteter Fehler")
+        return EXIT_UNERWARTET
+
+
+def _check(argumente: argparse.Namespace) -> int:
+    probleme: list[str] = []
+    try:
+        einstellungen = lade_einstellungen(argumente.config)
+    except KonfigurationFehler as fehler:
+        probleme.extend(fehler.probleme)
+    else:
+        if einstellungen.matrix is None:
+            probleme.append("matrix: Abschnitt fehlt (homeserver, benutzer, passwort)")
+        if einstellungen.bot.stabsstelle_raum is None:
+            probleme.append("bot.stabsstelle_raum: fehlt (Raum für den Wochenbericht)")
+        strukturdatei = einstellungen.bot.strukturdatei
+        if strukturdatei is None:
+            probleme.append("bot.strukturdatei: fehlt (Pfad der Strukturdatei)")
+        else:
+            try:
+                lies_struktur(strukturdatei)
+            except StrukturFehler as fehler:
+                probleme.extend(fehler.probleme)
+    if probleme:
+        for problem in probleme:
+            print(problem, file=sys.stderr)
+        return EXIT_EINGABE
+    print("OK")
+    return EXIT_OK
+
+
+@asynccontextmanager
+async def _datenbank(einstellungen: Einstellungen) -> AsyncIterator[Sitzungsfabrik]:
+    """Öffnet die Datenbank, wendet ausstehende Migrationen an und schließt sie wieder."""
+    engine = erzeuge_engine(einstellungen.datenbank.url)
+    try:
+        await aktualisiere_schema(engine)
+        yield erzeuge_sitzungsfabrik(engine)
+    finally:
+        await engine.dispose()
+
+
+def _mit_datenbank(
+    argumente: argparse.Namespace, arbeit: Callable[[Sitzungsfabrik], Awaitable[int]]
+) -> int:
+    einstellungen = lade_einstellungen(argumente.config)
+
+    async def ablauf() -> int:
+        async with _datenbank(einstellungen) as sitzungen:
+            return await arbeit(sitzungen)
+
+    return asyncio.run(ablauf())
+
+
+def _db_upgrade(argumente: argparse.Namespace) -> int:
+    async def nichts(_sitzungen: Sitzungsfabrik) -> int:
+        print("Datenbank ist auf dem neuesten Stand.")
+        return EXIT_OK
+
+    return _mit_datenbank(argumente, nichts)
+
+
+def _struktur_import(argumente: argparse.Namespace) -> int:
+    # Erst vollständig prüfen, dann erst die Datenbank anfassen.
+    struktur = lies_struktur(argumente.datei)
+    wer = argumente.wer or f"{getpass.getuser()} (struktur import {argumente.datei.name})"
+
+    async def importieren(sitzungen: Sitzungsfabrik) -> int:
+        async with sitzungen.begin() as sitzung:
+            bericht = await importiere_struktur(sitzung, struktur, wer)
+        print(bericht.zusammenfassung())
+        return EXIT_OK
+
+    return _mit_datenbank(argumente, importieren)
+
+
+def _struktur_export(argumente: argparse.Namespace) -> int:
+    async def exportieren(sitzungen: Sitzungsfabrik) -> int:
+        async with sitzungen() as sitzung:
+            text = await exportiere_struktur(sitzung)
+        if argumente.ausgabe is None:
+            sys.stdout.write(text)
+        else:
+            argumente.ausgabe.write_text(text, encoding="utf-8")
+        return EXIT_OK
+
+    return _mit_datenbank(argumente, exportieren)

@@ -1,0 +1,255 @@
+"""Die Konfiguration des Bots: eine TOML-Datei, Geheimnisse auch aus der Umgebung.
+
+Umgebungsvariablen `KLIMABOT_<ABSCHNITT>__<SCHLÜSSEL>` (z. B. `KLIMABOT_MATRIX__PASSWORT`)
+überschreiben die Datei. Unbekannte Schlüssel sind Fehler: ein Tippfehler soll nicht
+still übergangen werden.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from modelle.werte import ist_matrix_id, ist_raumadresse, ist_servername
+from modelle.zeitplan import Zeitplan
+
+STANDARD_PFAD = Path("config.toml")
+GEHEIME_SCHLUESSEL = {"passwort", "zugangstoken"}
+
+
+class KonfigurationFehler(Exception):
+    """Die Konfiguration ist unbrauchbar; `probleme` nennt jedes Problem auf Deutsch."""
+
+    def __init__(self, probleme: list[str]) -> None:
+        super().__init__("\n".join(probleme))
+        self.probleme = probleme
+
+
+def _matrix_id(wert: str) -> str:
+    if not ist_matrix_id(wert):
+        raise ValueError("keine gültige Matrix-ID (Form @name:server)")
+    return wert
+
+
+def _raumadresse(wert: str) -> str:
+    if not ist_raumadresse(wert):
+        raise ValueError("keine gültige Raumadresse (Form #name:server oder !id:server)")
+    return wert
+
+
+def _zeitplan(wert: str) -> str:
+    Zeitplan.aus_text(wert)  # wirft ValueError mit deutscher Begründung
+    return wert
+
+
+MatrixId = Annotated[str, AfterValidator(_matrix_id)]
+Raumadresse = Annotated[str, AfterValidator(_raumadresse)]
+Zeitplantext = Annotated[str, AfterValidator(_zeitplan)]
+
+
+class _Abschnitt(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MatrixEinstellungen(_Abschnitt):
+    homeserver: str
+    benutzer: MatrixId
+    passwort: SecretStr | None = None
+    zugangstoken: SecretStr | None = None
+    geraetename: str = "Klimabot"
+    # Wer den Bot in Räume einladen darf: Matrix-IDs (@name:server) und/oder ganze Server.
+    einladungen_von: list[str] = Field(default_factory=list)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _homeserver(cls, wert: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", wert):
+            raise ValueError("keine gültige Adresse (Form https://matrix.example.org)")
+        return wert.rstrip("/")
+
+    @field_validator("einladungen_von")
+    @classmethod
+    def _einladende(cls, werte: list[str]) -> list[str]:
+        for wert in werte:
+            if not (ist_matrix_id(wert) or ist_servername(wert)):
+                raise ValueError(f"„{wert}“ ist weder eine Matrix-ID noch ein Servername")
+        return werte
+
+    @model_validator(mode="after")
+    def _anmeldung(self) -> MatrixEinstellungen:
+        if self.passwort is None and self.zugangstoken is None:
+            raise ValueError(
+                "passwort oder zugangstoken fehlt (auch als KLIMABOT_MATRIX__PASSWORT möglich)"
+            )
+        return self
+
+    def darf_einladen(self, matrix_id: str) -> bool:
+        server = matrix_id.partition(":")[2]
+        return matrix_id in self.einladungen_von or server in self.einladungen_von
+
+
+class DatenbankEinstellungen(_Abschnitt):
+    url: str = "sqlite+aiosqlite:///klimabot.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, wert: str) -> str:
+        try:
+            adresse = make_url(wert)
+        except ArgumentError:
+            raise ValueError("keine gültige Datenbank-URL") from None
+        treiber = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+        backend = adresse.get_backend_name()
+        if backend not in treiber:
+            raise ValueError("nur SQLite und PostgreSQL werden unterstützt")
+        # Kurzformen wie postgresql://… bekommen den asynchronen Treiber.
+        return adresse.set(drivername=f"{backend}+{treiber[backend]}").render_as_string(
+            hide_password=False
+        )
+
+
+class BotEinstellungen(_Abschnitt):
+    zeitzone: str = "Europe/Berlin"
+    befehlspraefix: str = "!"
+    stabsstelle_raum: Raumadresse | None = None
+    strukturdatei: Path | None = None
+
+    @field_validator("zeitzone")
+    @classmethod
+    def _zeitzone(cls, wert: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(wert)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unbekannte Zeitzone (z. B. Europe/Berlin)") from None
+        return wert
+
+    @field_validator("befehlspraefix")
+    @classmethod
+    def _praefix(cls, wert: str) -> str:
+        if not 1 <= len(wert) <= 3 or any(z.isspace() or z.isalnum() for z in wert):
+            raise ValueError("ein bis drei Satzzeichen, z. B. „!“")
+        return wert
+
+
+class ZeitplanEinstellungen(_Abschnitt):
+    abfrage: Zeitplantext = "mo 09:00"
+    wochenbericht: Zeitplantext = "fr 14:00"
+    erinnerung: Zeitplantext = "täglich 10:00"
+
+
+class Einstellungen(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KLIMABOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    matrix: MatrixEinstellungen | None = None
+    datenbank: DatenbankEinstellungen = DatenbankEinstellungen()
+    bot: BotEinstellungen = BotEinstellungen()
+    zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Umgebung vor Datei: so kommen Geheimnisse nicht in die Datei.
+        return env_settings, init_settings
+
+
+def lade_einstellungen(pfad: Path | None = None) -> Einstellungen:
+    """Liest die Konfiguration. Ohne `pfad` ist `config.toml` optional (nur Vorgaben + Umgebung)."""
+    daten: dict[str, Any] = {}
+    datei = pfad or STANDARD_PFAD
+    if datei.exists():
+        try:
+            daten = tomllib.loads(datei.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as fehler:
+            raise KonfigurationFehler([f"{datei}: ungültiges TOML ({_toml_ort(fehler)})"]) from None
+        except (OSError, UnicodeDecodeError) as fehler:
+            raise KonfigurationFehler([f"{datei}: nicht lesbar ({fehler})"]) from None
+    elif pfad is not None:
+        raise KonfigurationFehler([f"{datei}: Konfigurationsdatei nicht gefunden"])
+    try:
+        einstellungen = Einstellungen(**daten)
+    except ValidationError as fehler:
+        raise KonfigurationFehler([_problem(e) for e in fehler.errors()]) from None
+    basis = datei.parent
+    if (
+        einstellungen.bot.strukturdatei is not None
+        and not einstellungen.bot.strukturdatei.is_absolute()
+    ):
+        # Relative Pfade gelten von der Konfigurationsdatei aus, nicht vom Arbeitsverzeichnis.
+        bot = einstellungen.bot.model_copy(
+            update={"strukturdatei": basis / einstellungen.bot.strukturdatei}
+        )
+        einstellungen = einstellungen.model_copy(update={"bot": bot})
+    return einstellungen
+
+
+def _toml_ort(fehler: tomllib.TOMLDecodeError) -> str:
+    treffer = re.search(r"\(at line (\d+), column (\d+)\)", str(fehler))
+    if treffer:
+        return f"Zeile {treffer[1]}, Spalte {treffer[2]}"
+    return str(fehler)
+
+
+_GRUENDE = {
+    "extra_forbidden": "unbekannter Schlüssel",
+    "missing": "fehlt",
+    "string_type": "muss ein Text sein",
+    "int_type": "muss eine ganze Zahl sein",
+    "int_parsing": "muss eine ganze Zahl sein",
+    "bool_type": "muss true oder false sein",
+    "bool_parsing": "muss true oder false sein",
+    "list_type": "muss eine Liste sein",
+    "model_type": "muss ein Abschnitt sein",
+    "dict_type": "muss ein Abschnitt sein",
+    "path_type": "muss ein Pfad sein",
+}
+
+
+def _problem(fehler: ErrorDetails) -> str:
+    ort = [str(teil) for teil in fehler["loc"] if not isinstance(teil, int)]
+    schluessel = ".".join(ort) or "(Datei)"
+    if fehler["type"] in ("value_error", "assertion_error"):
+        ursache = fehler.get("ctx", {}).get("error")
+        grund = str(ursache) if ursache is not None else fehler["msg"]
+    else:
+        grund = _GRUENDE.get(fehler["type"], fehler["msg"])
+    if fehler["type"] == "missing" or not ort:
+        return f"{schluessel}: {grund}"
+    wert = "***" if ort[-1] in GEHEIME_SCHLUESSEL else _zeige(fehler["input"])
+    return f"{schluessel} = {wert}: {grund}"
+
+
+def _zeige(wert: object) -> str:
+    if isinstance(wert, str):
+        return f'"{wert}"'
+    if isinstance(wert, dict):
+        return "{…}"
+    return repr(wert)

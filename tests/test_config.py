@@ -1,0 +1,163 @@
+"""`klimabot check` und das Laden der Konfiguration: jedes Problem mit Schlüssel, Wert, Grund."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import KonfigurationFehler, lade_einstellungen
+
+WURZEL = Path(__file__).resolve().parent.parent
+
+
+def _schreibe(ordner: Path, text: str) -> Path:
+    datei = ordner / "config.toml"
+    datei.write_text(text, encoding="utf-8")
+    return datei
+
+
+GUELTIG = """
+[matrix]
+homeserver = "https://matrix.example.org"
+benutzer = "@klimabot:example.org"
+passwort = "geheim"
+einladungen_von = ["example.org", "@admin:andere.org"]
+
+[bot]
+stabsstelle_raum = "#klima-stabsstelle:example.org"
+strukturdatei = "struktur.toml"
+"""
+
+
+@pytest.fixture
+def ordner(tmp_path: Path) -> Path:
+    shutil.copy(WURZEL / "beispiele" / "muenster.toml", tmp_path / "struktur.toml")
+    return tmp_path
+
+
+def test_beispielkonfiguration_ist_gueltig(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(WURZEL)
+    monkeypatch.setenv("KLIMABOT_MATRIX__PASSWORT", "aus-der-umgebung")
+    assert main(["check", "--config", "config.example.toml"]) == 0
+    assert capsys.readouterr().out.strip() == "OK"
+
+
+def test_check_meldet_jedes_problem_mit_schluessel_wert_und_grund(
+    ordner: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    datei = _schreibe(
+        ordner,
+        """
+[matrix]
+homeserver = "matrix.example.org"
+benutzer = "klimabot"
+passwort = "geheim"
+einladungen_von = ["kein server!"]
+
+[bot]
+zeitzone = "Europa/Münster"
+befehlspraefix = "bitte"
+stabsstelle_raum = "stabsstelle"
+strukturdatei = "struktur.toml"
+tippfehler = 1
+
+[zeitplan]
+abfrage = "montags irgendwann"
+""",
+    )
+    assert main(["check", "--config", str(datei)]) == 2
+    fehler = capsys.readouterr().err.splitlines()
+    assert 'matrix.homeserver = "matrix.example.org": keine gültige Adresse' in fehler[0]
+    erwartet = [
+        'matrix.benutzer = "klimabot": keine gültige Matrix-ID (Form @name:server)',
+        "matrix.einladungen_von = [",
+        'bot.zeitzone = "Europa/Münster": unbekannte Zeitzone (z. B. Europe/Berlin)',
+        'bot.befehlspraefix = "bitte": ein bis drei Satzzeichen',
+        'bot.stabsstelle_raum = "stabsstelle": keine gültige Raumadresse',
+        "bot.tippfehler = 1: unbekannter Schlüssel",
+        'zeitplan.abfrage = "montags irgendwann": ',
+    ]
+    for teil in erwartet:
+        assert any(teil in zeile for zeile in fehler), (teil, fehler)
+
+
+def test_passwort_erscheint_nie_in_fehlermeldungen(
+    ordner: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    datei = _schreibe(ordner, GUELTIG.replace('passwort = "geheim"', "passwort = 12345"))
+    assert main(["check", "--config", str(datei)]) == 2
+    fehler = capsys.readouterr().err
+    assert "matrix.passwort = ***: muss ein Text sein" in fehler
+    assert "12345" not in fehler
+
+
+def test_kaputtes_toml_nennt_die_zeile(ordner: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    datei = _schreibe(ordner, '[matrix]\nhomeserver = "https://x.org"\nbenutzer = \n')
+    assert main(["check", "--config", str(datei)]) == 2
+    assert "ungültiges TOML (Zeile 3" in capsys.readouterr().err
+
+
+def test_check_prueft_auch_die_strukturdatei(
+    ordner: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (ordner / "struktur.toml").write_text(
+        '[[themenfeld]]\nslug = "energie"\nname = "Energie"\nfarbe = "gelb"\n', encoding="utf-8"
+    )
+    datei = _schreibe(ordner, GUELTIG)
+    assert main(["check", "--config", str(datei)]) == 2
+    assert "farbe" in capsys.readouterr().err
+
+
+def test_fehlende_anmeldung_und_abschnitte_werden_genannt(
+    ordner: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    datei = _schreibe(ordner, '[datenbank]\nurl = "sqlite:///x.db"\n')
+    assert main(["check", "--config", str(datei)]) == 2
+    fehler = capsys.readouterr().err
+    assert "matrix: Abschnitt fehlt" in fehler
+    assert "bot.stabsstelle_raum: fehlt" in fehler
+    assert "bot.strukturdatei: fehlt" in fehler
+
+    datei = _schreibe(ordner, GUELTIG.replace('passwort = "geheim"\n', ""))
+    assert main(["check", "--config", str(datei)]) == 2
+    assert "passwort oder zugangstoken fehlt" in capsys.readouterr().err
+
+
+def test_geheimnis_aus_der_umgebung_ueberschreibt_die_datei(
+    ordner: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KLIMABOT_MATRIX__PASSWORT", "aus-der-umgebung")
+    monkeypatch.setenv("KLIMABOT_DATENBANK__URL", "postgresql://klimabot@db.intern/klimabot")
+    einstellungen = lade_einstellungen(_schreibe(ordner, GUELTIG))
+    assert einstellungen.matrix is not None
+    assert einstellungen.matrix.passwort is not None
+    assert einstellungen.matrix.passwort.get_secret_value() == "aus-der-umgebung"
+    assert einstellungen.datenbank.url == "postgresql+asyncpg://klimabot@db.intern/klimabot"
+    assert "aus-der-umgebung" not in repr(einstellungen)
+
+
+def test_vorgaben_und_relative_strukturdatei(ordner: Path) -> None:
+    einstellungen = lade_einstellungen(_schreibe(ordner, GUELTIG))
+    assert einstellungen.bot.zeitzone == "Europe/Berlin"
+    assert einstellungen.bot.befehlspraefix == "!"
+    assert einstellungen.datenbank.url == "sqlite+aiosqlite:///klimabot.db"
+    assert einstellungen.bot.strukturdatei == ordner / "struktur.toml"
+
+
+def test_einladungen_nach_person_und_server(ordner: Path) -> None:
+    matrix = lade_einstellungen(_schreibe(ordner, GUELTIG)).matrix
+    assert matrix is not None
+    assert matrix.darf_einladen("@wer:example.org")
+    assert matrix.darf_einladen("@admin:andere.org")
+    assert not matrix.darf_einladen("@fremd:andere.org")
+    assert not matrix.darf_einladen("@wer:example.org.evil.com")
+
+
+def test_ausdruecklich_genannte_datei_muss_existieren(tmp_path: Path) -> None:
+    with pytest.raises(KonfigurationFehler, match="nicht gefunden"):
+        lade_einstellungen(tmp_path / "fehlt.toml")
