@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import importlib.util
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.homeserver import LokalerHomeserver, Zugang
+from tests.integration import NeuePerson
+
+_HIER = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Hooks aus einer conftest sehen alle gesammelten Tests, nicht nur die dieses Ordners.
+    for item in items:
+        if item.path.is_relative_to(_HIER):
+            item.add_marker(pytest.mark.synapse)
+
+
+def _synapse_oder_ueberspringen() -> None:
+    if importlib.util.find_spec("synapse") is None:
+        pytest.skip("matrix-synapse ist nicht installiert (pip install -e '.[test]')")
+
+
+@pytest.fixture(scope="session")
+def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LokalerHomeserver]:
+    """Ein Synapse für den ganzen Testlauf; Tests trennen sich über eigene Konten und Räume."""
+    _synapse_oder_ueberspringen()
+    with LokalerHomeserver(tmp_path_factory.mktemp("synapse")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gedrosselter_homeserver(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LokalerHomeserver]:
+    """Ein zweiter Server mit Synapses eigenen Ratenlimits; startet nur, wenn ein Test ihn will.
+
+    Tests dürfen ihn neu starten: Port, Konten und Räume bleiben dabei erhalten.
+    """
+    _synapse_oder_ueberspringen()
+    with LokalerHomeserver(tmp_path_factory.mktemp("gedrosselt"), ratenlimits=True) as server:
+        yield server
+
+
+@pytest.fixture
+def neue_person(homeserver: LokalerHomeserver) -> NeuePerson:
+    def registrieren(rolle: str = "person", *, admin: bool = False) -> Zugang:
+        # Zufallsanhang statt Zähler: Konten überleben den Test im selben Server.
+        name = f"{rolle}-{secrets.token_hex(4)}"
+        return homeserver.registriere(name, secrets.token_urlsafe(16), admin=admin)
+
+    return registrieren
