@@ -1,0 +1,14 @@
+"""Die Chat-Befehle: je Befehl ein Modul, das ihn deklariert und beantwortet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from befehle.grundlagen import Befehl
+
+
+def alle_befehle() -> list[Befehl[Any]]:
+    """Die Befehle in der Reihenfolge, in der `!hilfe` sie zeigt."""
+    from befehle import meldung, status
+
+    return [status.status, meldung.meldung]

@@ -1,0 +1,65 @@
+"""Wer was darf – an genau dieser einen Stelle.
+
+Grundlage ist die Struktur (Themenpat*in, Klimakoordinator*innen, Stabsstelle), nicht die
+Power-Levels des Raums. Lesen dürfen alle in den Räumen des Bots.
+"""
+
+from __future__ import annotations
+
+from befehle.darstellung import Nachricht
+from befehle.grundlagen import Berechtigung, Verweigert
+from modelle.verzeichnis import FeldEintrag, Verzeichnis
+from modelle.werte import Rolle
+
+
+def ist_stabsstelle(verzeichnis: Verzeichnis, matrix_id: str) -> bool:
+    return any(r is Rolle.STABSSTELLE for r, _ in verzeichnis.rollen_von(matrix_id))
+
+
+def darf_melden(verzeichnis: Verzeichnis, matrix_id: str, feld_id: int) -> bool:
+    """Pat*in und Koordinator*innen des Felds sowie die Stabsstelle dürfen melden."""
+    return any(r is Rolle.STABSSTELLE or f == feld_id for r, f in verzeichnis.rollen_von(matrix_id))
+
+
+def darf(verzeichnis: Verzeichnis, matrix_id: str, berechtigung: Berechtigung) -> bool:
+    """Darf die Person einen Befehl dieser Stufe überhaupt benutzen?"""
+    match berechtigung:
+        case Berechtigung.ALLE:
+            return True
+        case Berechtigung.MELDENDE:
+            return bool(verzeichnis.rollen_von(matrix_id))
+        case Berechtigung.STABSSTELLE:
+            return ist_stabsstelle(verzeichnis, matrix_id)
+
+
+def pruefe_befehl(verzeichnis: Verzeichnis, matrix_id: str, berechtigung: Berechtigung) -> None:
+    if darf(verzeichnis, matrix_id, berechtigung):
+        return
+    if berechtigung is Berechtigung.STABSSTELLE:
+        raise Verweigert("Das darf nur die Stabsstelle Klima. Bitte wenden Sie sich an sie.")
+    raise Verweigert(
+        "Meldungen geben die Themenpat*innen, die Klimakoordinator*innen und die Stabsstelle "
+        "Klima ab. Sie sind in der Struktur keinem Themenfeld zugeordnet – bei Fragen hilft "
+        "die Stabsstelle."
+    )
+
+
+def pruefe_meldung(verzeichnis: Verzeichnis, matrix_id: str, feld: FeldEintrag) -> None:
+    """Wirft `Verweigert` mit den Namen derer, die für dieses Feld melden dürfen."""
+    if darf_melden(verzeichnis, matrix_id, feld.id):
+        return
+    patin = verzeichnis.personen_mit(Rolle.PATIN, feld.id)
+    koordination = verzeichnis.personen_mit(Rolle.KOORDINATION, feld.id)
+    wer = []
+    if patin:
+        wer.append(f"die Themenpat*in ({', '.join(p.anzeigename for p in patin)})")
+    if koordination:
+        namen = ", ".join(p.anzeigename for p in koordination)
+        wer.append(f"die Klimakoordinator*innen ({namen})")
+    wer.append("die Stabsstelle Klima")
+    aufzaehlung = ", ".join(wer[:-1]) + " und " + wer[-1] if len(wer) > 1 else wer[0]
+    raise Verweigert(
+        Nachricht().absatz(
+            f"Entschuldigung, Meldungen für das Themenfeld „{feld.name}“ geben {aufzaehlung} ab."
+        )
+    )

@@ -1,0 +1,187 @@
+"""Nachrichten bauen: eine Struktur, daraus HTML (`formatted_body`) und lesbarer Klartext (`body`).
+
+Jeder Text, der als `str` hineinkommt, gilt als Benutzertext und wird beim HTML-Rendern
+maskiert. HTML entsteht nur aus den Bausteinen hier, nie aus zusammengeklebten Strings.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Fett:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kursiv:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Erwaehnung:
+    """Ein „Pill“ für eine Person; landet auch in `m.mentions`, pingt also absichtlich."""
+
+    matrix_id: str
+    name: str
+
+
+Teil = str | Fett | Kursiv | Code | Erwaehnung
+Zeile = Sequence[Teil]
+
+
+def _html(teil: Teil) -> str:
+    match teil:
+        case str():
+            return html.escape(teil, quote=False)
+        case Fett(text):
+            return f"<strong>{html.escape(text, quote=False)}</strong>"
+        case Kursiv(text):
+            return f"<em>{html.escape(text, quote=False)}</em>"
+        case Code(text):
+            return f"<code>{html.escape(text, quote=False)}</code>"
+        case Erwaehnung(matrix_id, name):
+            ziel = html.escape(f"https://matrix.to/#/{matrix_id}", quote=True)
+            return f'<a href="{ziel}">{html.escape(name, quote=False)}</a>'
+
+
+def _text(teil: Teil) -> str:
+    match teil:
+        case str():
+            return teil
+        case Fett(text):
+            return f"*{text}*"
+        case Kursiv(text):
+            return f"_{text}_"
+        case Code(text):
+            return f"`{text}`"
+        case Erwaehnung(_, name):
+            return name
+
+
+def _zeile_html(zeile: Zeile) -> str:
+    return "".join(_html(t) for t in zeile)
+
+
+def _zeile_text(zeile: Zeile) -> str:
+    return "".join(_text(t) for t in zeile)
+
+
+@dataclass(frozen=True, slots=True)
+class _Absatz:
+    zeilen: tuple[tuple[Teil, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Liste:
+    punkte: tuple[tuple[Teil, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tabelle:
+    kopf: tuple[str, ...]
+    zeilen: tuple[tuple[tuple[Teil, ...], ...], ...]
+    # Klartextform je Zeile: Tabellen in `body` sind unlesbar, darum eine Zeile je Eintrag.
+    textzeilen: tuple[tuple[Teil, ...], ...]
+
+
+_Block = _Absatz | _Liste | _Tabelle
+
+
+def _als_zeile(zeile: Teil | Zeile) -> tuple[Teil, ...]:
+    if isinstance(zeile, str | Fett | Kursiv | Code | Erwaehnung):
+        return (zeile,)
+    return tuple(zeile)
+
+
+@dataclass(slots=True)
+class Nachricht:
+    """Eine Nachricht aus Absätzen, Listen und Tabellen."""
+
+    bloecke: list[_Block] = field(default_factory=list)
+
+    def absatz(self, *zeilen: Teil | Zeile) -> Nachricht:
+        """Ein Absatz; jedes Argument ist eine Zeile (ein Teil oder eine Folge von Teilen)."""
+        self.bloecke.append(_Absatz(tuple(_als_zeile(z) for z in zeilen)))
+        return self
+
+    def liste(self, punkte: Iterable[Teil | Zeile]) -> Nachricht:
+        self.bloecke.append(_Liste(tuple(_als_zeile(p) for p in punkte)))
+        return self
+
+    def tabelle(
+        self,
+        kopf: Sequence[str],
+        zeilen: Iterable[Sequence[Teil | Zeile]],
+        textzeilen: Iterable[Teil | Zeile],
+    ) -> Nachricht:
+        self.bloecke.append(
+            _Tabelle(
+                tuple(kopf),
+                tuple(tuple(_als_zeile(zelle) for zelle in zeile) for zeile in zeilen),
+                tuple(_als_zeile(z) for z in textzeilen),
+            )
+        )
+        return self
+
+    @property
+    def erwaehnte(self) -> list[str]:
+        """Die Matrix-IDs aller Erwähnungen, in Reihenfolge, ohne Doppelte."""
+        gesehen: dict[str, None] = {}
+        for block in self.bloecke:
+            for zeile in _alle_zeilen(block):
+                for teil in zeile:
+                    if isinstance(teil, Erwaehnung):
+                        gesehen.setdefault(teil.matrix_id, None)
+        return list(gesehen)
+
+    @property
+    def html(self) -> str:
+        return "".join(_block_html(b) for b in self.bloecke)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(_block_text(b) for b in self.bloecke)
+
+
+def _alle_zeilen(block: _Block) -> Iterable[tuple[Teil, ...]]:
+    match block:
+        case _Absatz(zeilen):
+            return zeilen
+        case _Liste(punkte):
+            return punkte
+        case _Tabelle(_, zeilen, textzeilen):
+            return [*(teil for zeile in zeilen for teil in zeile), *textzeilen]
+
+
+def _block_html(block: _Block) -> str:
+    match block:
+        case _Absatz(zeilen):
+            return "<p>" + "<br>".join(_zeile_html(z) for z in zeilen) + "</p>"
+        case _Liste(punkte):
+            return "<ul>" + "".join(f"<li>{_zeile_html(p)}</li>" for p in punkte) + "</ul>"
+        case _Tabelle(kopf, zeilen, _):
+            kopfzeile = "".join(f"<th>{html.escape(k, quote=False)}</th>" for k in kopf)
+            koerper = "".join(
+                "<tr>" + "".join(f"<td>{_zeile_html(zelle)}</td>" for zelle in zeile) + "</tr>"
+                for zeile in zeilen
+            )
+            return f"<table><thead><tr>{kopfzeile}</tr></thead><tbody>{koerper}</tbody></table>"
+
+
+def _block_text(block: _Block) -> str:
+    match block:
+        case _Absatz(zeilen):
+            return "\n".join(_zeile_text(z) for z in zeilen)
+        case _Liste(punkte):
+            return "\n".join(f"• {_zeile_text(p)}" for p in punkte)
+        case _Tabelle(_, _, textzeilen):
+            return "\n".join(_zeile_text(z) for z in textzeilen)

@@ -1,0 +1,44 @@
+"""Kleine deutsche Darstellungen: Alter einer Meldung, Ampel, Fortschritt, Datum."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from modelle.werte import Ampel
+
+
+def alter(zeitpunkt: dt.datetime | None, jetzt: dt.datetime, zeitzone: ZoneInfo) -> str:
+    """„heute“, „gestern“, „vor 3 Tagen“, „vor 2 Wochen“ – nach Kalendertagen vor Ort."""
+    if zeitpunkt is None:
+        return "noch nie"
+    tage = (jetzt.astimezone(zeitzone).date() - zeitpunkt.astimezone(zeitzone).date()).days
+    if tage <= 0:
+        return "heute"
+    if tage == 1:
+        return "gestern"
+    if tage < 14:
+        return f"vor {tage} Tagen"
+    if tage < 60:
+        return f"vor {tage // 7} Wochen"
+    if tage < 730:
+        return f"vor {tage // 30} Monaten"
+    return f"vor {tage // 365} Jahren"
+
+
+def ampel(wert: Ampel | None) -> str:
+    return f"{wert.emoji} {wert.wort}" if wert is not None else "⚪ ohne Meldung"
+
+
+def fortschritt(wert: int | None) -> str:
+    return f"{wert} %" if wert is not None else "–"
+
+
+def datum(wert: dt.date | dt.datetime, zeitzone: ZoneInfo) -> str:
+    if isinstance(wert, dt.datetime):
+        wert = wert.astimezone(zeitzone).date()
+    return wert.strftime("%d.%m.%Y")
+
+
+def zeitpunkt(wert: dt.datetime, zeitzone: ZoneInfo) -> str:
+    return wert.astimezone(zeitzone).strftime("%d.%m.%Y, %H:%M Uhr")

@@ -1,0 +1,190 @@
+"""Wie Befehle deklariert, gefunden und beantwortet werden.
+
+Ein Befehlsmodul deklariert seinen Befehl mit `@befehl(...)`; das Ergebnis ist ein
+`Befehl`-Objekt (kein globales Register). `bot/` baut daraus eine `Registratur` und
+reicht sie jeder Anfrage mit. Ein Handler bekommt eine `Anfrage` und getypte Argumente
+und gibt eine `Antwort` zurück – nie ein Matrix-Objekt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import enum
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from befehle.darstellung import Code, Nachricht
+from modelle.verzeichnis import Verzeichnis
+from modelle.werte import normalisiere
+
+A = TypeVar("A")
+
+
+class Benutzerfehler(Exception):
+    """Ein erwartetes Problem; `nachricht` wird der Person so gezeigt."""
+
+    def __init__(self, nachricht: Nachricht | str) -> None:
+        if isinstance(nachricht, str):
+            nachricht = Nachricht().absatz(nachricht)
+        super().__init__(nachricht.text)
+        self.nachricht = nachricht
+
+
+class Argumentfehler(Benutzerfehler):
+    """Die Argumente passen nicht: Antwort ist der Grund plus Aufruf und Beispiel."""
+
+
+class Verweigert(Benutzerfehler):
+    """Die Person darf das nicht; die Nachricht sagt höflich, wer es darf."""
+
+
+class Berechtigung(enum.Enum):
+    ALLE = "alle"
+    # Pat*innen, Koordinator*innen und Stabsstelle; welches Feld, prüft der Handler.
+    MELDENDE = "meldende"
+    STABSSTELLE = "stabsstelle"
+
+
+@dataclass(frozen=True, slots=True)
+class Anfrage:
+    """Alles, was ein Handler über die Anfrage weiß."""
+
+    absender: str
+    raum_id: str
+    jetzt: dt.datetime
+    zeitzone: ZoneInfo
+    praefix: str
+    sitzung: AsyncSession
+    verzeichnis: Verzeichnis
+    registratur: Registratur
+    event_id: str | None = None
+
+    @property
+    def raum_feld_id(self) -> int | None:
+        """Das Themenfeld, dessen Raum dies ist – falls es einer ist."""
+        feld = self.verzeichnis.feld_von_raum(self.raum_id)
+        return feld.id if feld else None
+
+
+@dataclass(frozen=True, slots=True)
+class Antwort:
+    """Was der Bot auf eine Anfrage tut: eine Nachricht und/oder eine Reaktion darauf."""
+
+    nachricht: Nachricht | None = None
+    # Reaktion auf die Nachricht der Person, z. B. "✅" als Quittung.
+    reaktion: str | None = None
+    # Maschinenlesbare Projektbezüge: Antworten auf diese Nachricht gelten diesen Projekten.
+    projekte: tuple[str, ...] = ()
+
+
+Handler = Callable[[Anfrage, A], Awaitable[Antwort]]
+
+
+@dataclass(frozen=True, slots=True)
+class Befehl(Generic[A]):
+    name: str
+    aliase: tuple[str, ...]
+    syntax: str
+    kurz: str
+    hilfe: str
+    beispiele: tuple[str, ...]
+    abschnitt: str
+    berechtigung: Berechtigung
+    lese_argumente: Callable[[str], A]
+    ausfuehren: Handler[A]
+
+    def aufruf(self, praefix: str) -> str:
+        return f"{praefix}{self.name} {self.syntax}".rstrip()
+
+    def verwendung(self, praefix: str, grund: str) -> Nachricht:
+        """Die Antwort auf falsche Argumente: Grund, Aufruf und Beispiel."""
+        nachricht = Nachricht().absatz(grund)
+        nachricht.absatz(["Aufruf: ", Code(self.aufruf(praefix))])
+        if self.beispiele:
+            nachricht.absatz(["Beispiel: ", Code(f"{praefix}{self.beispiele[0]}")])
+        return nachricht
+
+
+def befehl(
+    *,
+    name: str,
+    kurz: str,
+    hilfe: str,
+    abschnitt: str,
+    argumente: Callable[[str], A],
+    syntax: str = "",
+    aliase: Sequence[str] = (),
+    beispiele: Sequence[str] = (),
+    berechtigung: Berechtigung = Berechtigung.ALLE,
+) -> Callable[[Handler[A]], Befehl[A]]:
+    """Deklariert einen Befehl; der dekorierte Handler wird zum `Befehl`-Objekt."""
+
+    def deklariere(handler: Handler[A]) -> Befehl[A]:
+        return Befehl(
+            name=name,
+            aliase=tuple(aliase),
+            syntax=syntax,
+            kurz=kurz,
+            hilfe=hilfe,
+            beispiele=tuple(beispiele),
+            abschnitt=abschnitt,
+            berechtigung=berechtigung,
+            lese_argumente=argumente,
+            ausfuehren=handler,
+        )
+
+    return deklariere
+
+
+def keine_argumente(text: str) -> None:
+    if text.strip():
+        raise Argumentfehler("Dieser Befehl braucht keine Angaben.")
+
+
+def ein_optionales_wort(text: str) -> str | None:
+    woerter = text.split()
+    if len(woerter) > 1:
+        raise Argumentfehler("Bitte nur einen Namen angeben.")
+    return woerter[0] if woerter else None
+
+
+@dataclass(slots=True)
+class Registratur:
+    """Findet Befehle nach Name, Alias oder eindeutigem Anfang."""
+
+    befehle: list[Befehl[Any]]
+    _namen: dict[str, Befehl[Any]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for b in self.befehle:
+            for name in (b.name, *b.aliase):
+                schluessel = normalisiere(name)
+                if schluessel in self._namen:
+                    raise ValueError(f"Befehlsname doppelt vergeben: {name}")
+                self._namen[schluessel] = b
+
+    def finde(self, name: str) -> Befehl[Any]:
+        schluessel = normalisiere(name)
+        if schluessel in self._namen:
+            return self._namen[schluessel]
+        passende = {b.name: b for n, b in self._namen.items() if n.startswith(schluessel)}
+        if len(passende) == 1:
+            return next(iter(passende.values()))
+        if len(passende) > 1:
+            raise Benutzerfehler(f"„{name}“ ist mehrdeutig: " + ", ".join(sorted(passende)) + ".")
+        raise UnbekannterBefehl(name, difflib.get_close_matches(schluessel, self._namen, n=1))
+
+    def sichtbar_fuer(self, darf: Callable[[Berechtigung], bool]) -> Iterable[Befehl[Any]]:
+        return (b for b in self.befehle if darf(b.berechtigung))
+
+
+class UnbekannterBefehl(Benutzerfehler):
+    def __init__(self, name: str, vorschlaege: list[str]) -> None:
+        self.name = name
+        self.vorschlaege = vorschlaege
+        super().__init__(f"Den Befehl „{name}“ kenne ich nicht.")

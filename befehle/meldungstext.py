@@ -1,0 +1,66 @@
+"""Den Inhalt einer Statusmeldung lesen: `gelb, 40 %, Ausschreibung verzögert sich`.
+
+Gleich für `!meldung` (nach dem Projektnamen) und für Antworten auf Projektzeilen.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from befehle.grundlagen import Argumentfehler
+from modelle.werte import Ampel
+
+MAX_TEXT = 4000
+
+_FORTSCHRITT = re.compile(r"(\d{1,4})\s*(?:%|prozent\b)[\s,;.]*", re.IGNORECASE)
+_HERAUSFORDERUNG = re.compile(r"\bherausforderung(?:en)?\s*:", re.IGNORECASE)
+_TRENNER = " \t\n,;:–-"
+AMPEL_HINWEIS = "Erlaubt sind grün, gelb, rot und abgeschlossen (auch 🟢 🟡 🔴 ✅)."
+
+
+@dataclass(frozen=True, slots=True)
+class Meldungsinhalt:
+    ampel: Ampel
+    fortschritt: int | None
+    text: str
+    herausforderungen: str | None
+
+
+def lies_ampel(wort: str) -> Ampel:
+    ampel = Ampel.aus_eingabe(wort.strip(_TRENNER + "."))
+    if ampel is None:
+        raise Argumentfehler(f"„{wort}“ ist keine Ampel. {AMPEL_HINWEIS}")
+    return ampel
+
+
+def lies_meldungsinhalt(text: str) -> Meldungsinhalt:
+    text = text.strip()
+    if not text:
+        raise Argumentfehler(f"Es fehlt die Ampel. {AMPEL_HINWEIS}")
+    erstes, rest = _erstes_wort(text)
+    ampel = lies_ampel(erstes)
+    rest = rest.lstrip(_TRENNER)
+    fortschritt = None
+    if treffer := _FORTSCHRITT.match(rest):
+        fortschritt = int(treffer[1])
+        if not 0 <= fortschritt <= 100:
+            raise Argumentfehler(f"Fortschritt {fortschritt} % liegt nicht zwischen 0 und 100.")
+        rest = rest[treffer.end() :].lstrip(_TRENNER)
+    herausforderungen = None
+    teile = _HERAUSFORDERUNG.split(rest, maxsplit=1)
+    if len(teile) == 2:
+        rest, herausforderungen = teile[0].rstrip(_TRENNER + "."), teile[1].strip() or None
+        if herausforderungen:
+            rest = rest.strip()
+    rest = rest.strip()
+    if len(rest) + len(herausforderungen or "") > MAX_TEXT:
+        raise Argumentfehler(f"Die Meldung ist zu lang (höchstens {MAX_TEXT} Zeichen).")
+    return Meldungsinhalt(ampel, fortschritt, rest, herausforderungen)
+
+
+def _erstes_wort(text: str) -> tuple[str, str]:
+    """Trennt das erste Wort ab; eine Ampel darf direkt an Satzzeichen hängen („gelb,“)."""
+    treffer = re.match(r"([^\s,;]+)[,;]?(.*)", text, re.DOTALL)
+    assert treffer is not None  # text ist nicht leer und beginnt nicht mit Leerraum
+    return treffer[1], treffer[2]

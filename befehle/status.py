@@ -1,0 +1,127 @@
+"""`!status [themenfeld|projekt]` – der Stand auf einen Blick."""
+
+from __future__ import annotations
+
+from befehle import format
+from befehle.darstellung import Fett, Kursiv, Nachricht, Teil
+from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
+from befehle.suche import bezeichnung, finde_feld_oder_projekt
+from modelle.abfragen import feld_uebersicht, letzte_meldungen, projektstand
+from modelle.verzeichnis import FeldEintrag, ProjektEintrag
+from modelle.werte import Ampel
+
+
+@befehl(
+    name="status",
+    aliase=("stand",),
+    syntax="[themenfeld|projekt]",
+    kurz="Stand aller Themenfelder, eines Themenfelds oder eines Projekts",
+    hilfe=(
+        "Ohne Angabe: alle Themenfelder auf einen Blick – im Raum eines Themenfelds dessen "
+        "Projekte. Mit Themenfeld: eine Tabelle seiner Projekte mit Ampel, Fortschritt, "
+        "Alter der letzten Meldung und Herausforderung. Mit Projekt: das Projekt im Detail. "
+        "Auf die Antwort können Pat*innen direkt antworten, um eine Meldung abzugeben."
+    ),
+    beispiele=("status energie", "status", "status waermeplanung"),
+    abschnitt="Auskunft",
+    argumente=ein_optionales_wort,
+)
+async def status(anfrage: Anfrage, ziel: str | None) -> Antwort:
+    if ziel is None:
+        feld = anfrage.verzeichnis.feld(anfrage.raum_feld_id) if anfrage.raum_feld_id else None
+        if feld is not None:
+            return await feldstatus(anfrage, feld)
+        return await gesamtstatus(anfrage)
+    fund = finde_feld_oder_projekt(anfrage.verzeichnis, ziel, anfrage.praefix)
+    if isinstance(fund.eintrag, FeldEintrag):
+        antwort = await feldstatus(anfrage, fund.eintrag)
+    else:
+        antwort = await projektstatus(anfrage, fund.eintrag)
+    if fund.gedeutet and antwort.nachricht is not None:
+        antwort.nachricht.absatz(Kursiv(f"(„{ziel}“ als {bezeichnung(fund.eintrag)} verstanden)"))
+    return antwort
+
+
+async def gesamtstatus(anfrage: Anfrage) -> Antwort:
+    felder = await feld_uebersicht(anfrage.sitzung)
+    nachricht = Nachricht().absatz(Fett("Stand aller Themenfelder"))
+    zeilen: list[list[Teil]] = []
+    textzeilen: list[list[Teil]] = []
+    for feld in felder:
+        zaehlung = " ".join(f"{a.emoji} {feld.ampeln[a]}" for a in Ampel)
+        ohne = f"⚪ {feld.ohne_meldung}"
+        still = format.alter(feld.aelteste_meldung, anfrage.jetzt, anfrage.zeitzone)
+        zeilen.append([feld.themenfeld_name, f"{zaehlung} {ohne}", still])
+        textzeilen.append(
+            [Fett(feld.themenfeld_name), f": {zaehlung} {ohne} · älteste Meldung {still}"]
+        )
+    nachricht.tabelle(["Themenfeld", "Ampeln", "Älteste Meldung"], zeilen, textzeilen)
+    nachricht.absatz(f"Details: {anfrage.praefix}status <themenfeld>  ·  ⚪ = noch ohne Meldung")
+    return Antwort(nachricht)
+
+
+async def feldstatus(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
+    staende = await letzte_meldungen(anfrage.sitzung, feld.id)
+    nachricht = Nachricht().absatz([Fett(f"Themenfeld {feld.name}"), f" – {len(staende)} Projekte"])
+    if not staende:
+        return Antwort(nachricht.absatz("Dieses Themenfeld hat keine aktiven Projekte."))
+    zeilen: list[list[Teil | list[Teil]]] = []
+    textzeilen: list[list[Teil]] = []
+    for stand in staende:
+        wann = format.alter(stand.zeitpunkt, anfrage.jetzt, anfrage.zeitzone)
+        herausforderung = stand.herausforderungen or ""
+        zeilen.append(
+            [
+                [Fett(stand.projekt_titel), " (", stand.projekt_slug, ")"],
+                format.ampel(stand.ampel),
+                format.fortschritt(stand.fortschritt),
+                wann,
+                herausforderung,
+            ]
+        )
+        textzeile: list[Teil] = [
+            f"{format.ampel(stand.ampel)} ",
+            Fett(stand.projekt_titel),
+            f" ({stand.projekt_slug}) · {format.fortschritt(stand.fortschritt)} · {wann}",
+        ]
+        if herausforderung:
+            textzeile.append(f" · {herausforderung}")
+        textzeilen.append(textzeile)
+    nachricht.tabelle(
+        ["Projekt", "Ampel", "Fortschritt", "Letzte Meldung", "Herausforderung"],
+        zeilen,
+        textzeilen,
+    )
+    nachricht.absatz(
+        "Melden: auf diese Nachricht antworten, mit Projektname vorweg, "
+        f"z. B. „{staende[0].projekt_slug} gelb, 40 %, Ausschreibung läuft“."
+    )
+    return Antwort(nachricht, projekte=tuple(s.projekt_slug for s in staende))
+
+
+async def projektstatus(anfrage: Anfrage, projekt: ProjektEintrag) -> Antwort:
+    stand = await projektstand(anfrage.sitzung, projekt.id)
+    assert stand is not None  # das Verzeichnis kennt nur bestehende Projekte
+    nachricht = Nachricht().absatz(
+        [Fett(stand.projekt_titel), f" ({stand.projekt_slug}) – Themenfeld {stand.themenfeld_name}"]
+    )
+    if stand.ampel is None or stand.zeitpunkt is None:
+        nachricht.absatz("Zu diesem Projekt gibt es noch keine Meldung.")
+    else:
+        wann = format.alter(stand.zeitpunkt, anfrage.jetzt, anfrage.zeitzone)
+        von = f" von {stand.autor}" if stand.autor else ""
+        zeilen: list[Teil | list[Teil]] = [
+            [Fett("Ampel: "), format.ampel(stand.ampel)],
+            [Fett("Fortschritt: "), format.fortschritt(stand.fortschritt)],
+            [Fett("Letzte Meldung: "), f"{wann}{von}"],
+        ]
+        if stand.text:
+            zeilen.append([Fett("Meldung: "), stand.text])
+        if stand.herausforderungen:
+            zeilen.append([Fett("Herausforderungen: "), stand.herausforderungen])
+        nachricht.absatz(*zeilen)
+    nachricht.absatz(
+        "Melden: auf diese Nachricht antworten, z. B. „gelb, 40 %, Ausschreibung läuft“, "
+        "oder mit 🟢 🟡 🔴 ✅ reagieren."
+    )
+    return Antwort(nachricht, projekte=(stand.projekt_slug,))

@@ -1,0 +1,91 @@
+"""Themenfelder und Projekte so finden, wie Menschen sie schreiben.
+
+Groß-/Kleinschreibung, Umlaute (`mobilitaet` = `mobilität`) und Aliase sind egal; ein
+eindeutiger Anfang genügt; ein mehrdeutiger Anfang nennt die Kandidaten; ein Tippfehler
+bekommt „Meinten Sie …?“.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from befehle.darstellung import Code, Fett, Nachricht
+from befehle.grundlagen import Benutzerfehler
+from modelle.verzeichnis import FeldEintrag, ProjektEintrag, Verzeichnis
+from modelle.werte import normalisiere
+
+T = TypeVar("T", FeldEintrag, ProjektEintrag, FeldEintrag | ProjektEintrag)
+
+
+@dataclass(frozen=True, slots=True)
+class Fund(Generic[T]):
+    eintrag: T
+    # Gesetzt, wenn nur ein Anfang gegeben war: „waerme“ als „Kommunale Wärmeplanung“ verstanden.
+    gedeutet: bool = False
+
+
+def _schluessel(eintrag: FeldEintrag | ProjektEintrag) -> list[str]:
+    anzeige = eintrag.name if isinstance(eintrag, FeldEintrag) else eintrag.titel
+    return [normalisiere(s) for s in (eintrag.slug, anzeige, *eintrag.aliase)]
+
+
+def bezeichnung(eintrag: FeldEintrag | ProjektEintrag) -> str:
+    if isinstance(eintrag, FeldEintrag):
+        return f"Themenfeld „{eintrag.name}“"
+    return f"Projekt „{eintrag.titel}“"
+
+
+def _finde(eingabe: str, kandidaten: Sequence[T], was: str, liste_befehl: str) -> Fund[T]:
+    gesucht = normalisiere(eingabe)
+    exakt = [k for k in kandidaten if gesucht in _schluessel(k)]
+    if len(exakt) == 1:
+        return Fund(exakt[0])
+    anfang = exakt or [k for k in kandidaten if any(s.startswith(gesucht) for s in _schluessel(k))]
+    if len(anfang) == 1:
+        return Fund(anfang[0], gedeutet=True)
+    if anfang:
+        nachricht = Nachricht().absatz(f"„{eingabe}“ passt auf mehrere – bitte genauer angeben:")
+        nachricht.liste([[Code(k.slug), " – ", bezeichnung(k)] for k in anfang])
+        raise Benutzerfehler(nachricht)
+    alle = {s: k for k in kandidaten for s in _schluessel(k)}
+    aehnlich = difflib.get_close_matches(gesucht, alle, n=1, cutoff=0.7)
+    if aehnlich:
+        raise Benutzerfehler(
+            Nachricht().absatz(
+                [
+                    f"{was} „{eingabe}“ kenne ich nicht. Meinten Sie ",
+                    Fett(alle[aehnlich[0]].slug),
+                    "?",
+                ]
+            )
+        )
+    raise Benutzerfehler(
+        Nachricht().absatz([f"{was} „{eingabe}“ kenne ich nicht. Übersicht: ", Code(liste_befehl)])
+    )
+
+
+def finde_feld(verzeichnis: Verzeichnis, eingabe: str, praefix: str = "!") -> Fund[FeldEintrag]:
+    return _finde(eingabe, verzeichnis.felder, "Das Themenfeld", f"{praefix}themen")
+
+
+def finde_projekt(
+    verzeichnis: Verzeichnis, eingabe: str, praefix: str = "!"
+) -> Fund[ProjektEintrag]:
+    return _finde(eingabe, verzeichnis.projekte, "Das Projekt", f"{praefix}projekte")
+
+
+def finde_feld_oder_projekt(
+    verzeichnis: Verzeichnis, eingabe: str, praefix: str = "!"
+) -> Fund[FeldEintrag | ProjektEintrag]:
+    kandidaten: list[FeldEintrag | ProjektEintrag] = [*verzeichnis.felder, *verzeichnis.projekte]
+    return _finde(eingabe, kandidaten, "Ein Themenfeld oder Projekt", f"{praefix}themen")
+
+
+def finde_projekt_unter(
+    kandidaten: Sequence[ProjektEintrag], eingabe: str, praefix: str = "!"
+) -> Fund[ProjektEintrag]:
+    """Wie `finde_projekt`, aber nur unter den Projekten, die eine Nachricht nennt."""
+    return _finde(eingabe, kandidaten, "Das Projekt", f"{praefix}projekte")

@@ -1,0 +1,69 @@
+"""Statusmeldungen schreiben, bearbeiten und zurückziehen."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from modelle.tabellen import Person, Statusmeldung
+from modelle.werte import Ampel, Quelle
+
+
+async def speichere_meldung(
+    sitzung: AsyncSession,
+    *,
+    projekt_id: int,
+    autor_id: int | None,
+    ampel: Ampel,
+    fortschritt: int | None,
+    text: str,
+    herausforderungen: str | None,
+    quelle: Quelle,
+    zeitpunkt: dt.datetime,
+    event_id: str | None = None,
+    raum_id: str | None = None,
+) -> Statusmeldung:
+    meldung = Statusmeldung(
+        projekt_id=projekt_id,
+        autor_id=autor_id,
+        ampel=ampel,
+        fortschritt=fortschritt,
+        text=text,
+        herausforderungen=herausforderungen,
+        quelle=quelle,
+        zeitpunkt=zeitpunkt,
+        event_id=event_id,
+        raum_id=raum_id,
+    )
+    sitzung.add(meldung)
+    await sitzung.flush()
+    return meldung
+
+
+async def meldung_zum_ereignis(
+    sitzung: AsyncSession, event_id: str
+) -> tuple[Statusmeldung, str | None] | None:
+    """Die Meldung, die aus diesem Ereignis entstand, mit der Matrix-ID ihrer Autor*in."""
+    zeile = (
+        await sitzung.execute(
+            select(Statusmeldung, Person.matrix_id)
+            .outerjoin(Person, Person.id == Statusmeldung.autor_id)
+            .where(Statusmeldung.event_id == event_id)
+        )
+    ).first()
+    return None if zeile is None else (zeile[0], zeile[1])
+
+
+async def ziehe_zurueck(
+    sitzung: AsyncSession, event_id: str, zeitpunkt: dt.datetime
+) -> Statusmeldung | None:
+    """Zieht die Meldung zu diesem Ereignis zurück; sie bleibt für die Nachvollziehbarkeit."""
+    gefunden = await meldung_zum_ereignis(sitzung, event_id)
+    if gefunden is None or gefunden[0].zurueckgezogen:
+        return None
+    meldung = gefunden[0]
+    meldung.zurueckgezogen = True
+    meldung.zurueckgezogen_am = zeitpunkt
+    return meldung

@@ -1,0 +1,135 @@
+"""Ein Schnappschuss der aktiven Struktur: Themenfelder, Projekte, Personen, Rollen, Räume.
+
+Befehle brauchen ihn für jede Namensauflösung und Berechtigungsprüfung; er wird mit
+einer festen Zahl von Abfragen geladen, unabhängig von der Größe der Struktur.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from modelle.tabellen import Person, Raum, Rollenzuweisung, Strategieprojekt, Themenfeld
+from modelle.werte import Rolle
+
+
+@dataclass(frozen=True, slots=True)
+class FeldEintrag:
+    id: int
+    slug: str
+    name: str
+    aliase: tuple[str, ...]
+    abfrage: str | None
+    ueberfaellig_nach_tagen: int
+    raum_adresse: str | None = None
+    raum_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjektEintrag:
+    id: int
+    slug: str
+    titel: str
+    aliase: tuple[str, ...]
+    themenfeld_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PersonEintrag:
+    id: int
+    matrix_id: str
+    anzeigename: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verzeichnis:
+    felder: tuple[FeldEintrag, ...]
+    projekte: tuple[ProjektEintrag, ...]
+    personen: dict[str, PersonEintrag]
+    # (matrix_id, Rolle, themenfeld_id oder None für die Stabsstelle)
+    rollen: tuple[tuple[str, Rolle, int | None], ...]
+    stabsstelle_raum_id: str | None = None
+    _felder_nach_id: dict[int, FeldEintrag] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._felder_nach_id.update({f.id: f for f in self.felder})
+
+    def feld(self, feld_id: int) -> FeldEintrag | None:
+        return self._felder_nach_id.get(feld_id)
+
+    def feld_von_raum(self, raum_id: str) -> FeldEintrag | None:
+        return next((f for f in self.felder if raum_id in (f.raum_id, f.raum_adresse)), None)
+
+    def projekte_von(self, feld_id: int) -> list[ProjektEintrag]:
+        return [p for p in self.projekte if p.themenfeld_id == feld_id]
+
+    def personen_mit(self, rolle: Rolle, feld_id: int | None = None) -> list[PersonEintrag]:
+        return [
+            self.personen[m]
+            for m, r, f in self.rollen
+            if r is rolle and (rolle is Rolle.STABSSTELLE or f == feld_id)
+        ]
+
+    def rollen_von(self, matrix_id: str) -> list[tuple[Rolle, int | None]]:
+        return [(r, f) for m, r, f in self.rollen if m == matrix_id]
+
+
+async def lade_verzeichnis(sitzung: AsyncSession) -> Verzeichnis:
+    felder = (
+        await sitzung.execute(
+            select(Themenfeld, Raum.adresse, Raum.raum_id)
+            .outerjoin(Raum, Raum.themenfeld_id == Themenfeld.id)
+            .where(Themenfeld.archiviert.is_(False))
+            .order_by(Themenfeld.reihenfolge, Themenfeld.id)
+        )
+    ).all()
+    projekte = (
+        await sitzung.scalars(
+            select(Strategieprojekt)
+            .join(Themenfeld)
+            .where(Strategieprojekt.archiviert.is_(False), Themenfeld.archiviert.is_(False))
+            .order_by(Strategieprojekt.reihenfolge, Strategieprojekt.id)
+        )
+    ).all()
+    zuweisungen = (
+        await sitzung.execute(
+            select(Person, Rollenzuweisung.rolle, Rollenzuweisung.themenfeld_id)
+            .outerjoin(Rollenzuweisung, Rollenzuweisung.person_id == Person.id)
+            .order_by(Person.anzeigename, Person.id)
+        )
+    ).all()
+    stabsstelle_raum = await sitzung.scalar(
+        select(Raum.raum_id).where(Raum.ist_stabsstelle.is_(True))
+    )
+    personen = {
+        p.matrix_id: PersonEintrag(p.id, p.matrix_id, p.anzeigename) for p, _, _ in zuweisungen
+    }
+    aktive_felder = {f.id for f, _, _ in felder}
+    return Verzeichnis(
+        felder=tuple(
+            FeldEintrag(
+                id=f.id,
+                slug=f.slug,
+                name=f.name,
+                aliase=tuple(f.aliase),
+                abfrage=f.abfrage,
+                ueberfaellig_nach_tagen=f.ueberfaellig_nach_tagen,
+                raum_adresse=adresse,
+                raum_id=raum_id,
+            )
+            for f, adresse, raum_id in felder
+        ),
+        projekte=tuple(
+            ProjektEintrag(p.id, p.slug, p.titel, tuple(p.aliase), p.themenfeld_id)
+            for p in projekte
+        ),
+        personen=personen,
+        rollen=tuple(
+            (p.matrix_id, Rolle(rolle), feld_id)
+            for p, rolle, feld_id in zuweisungen
+            if rolle is not None and (feld_id is None or feld_id in aktive_felder)
+        ),
+        stabsstelle_raum_id=stabsstelle_raum,
+    )
