@@ -7,7 +7,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.struktur import importiere_struktur, lies_struktur
 from tests import datenbanken
+from tests.testbot import Testbot
+
+BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +57,11 @@ async def engine(datenbank_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sitzungen(engine: AsyncEngine) -> Sitzungsfabrik:
     return erzeuge_sitzungsfabrik(engine)
+
+
+@pytest.fixture
+async def testbot(sitzungen: Sitzungsfabrik) -> Testbot:
+    """Ein Bot mit der Beispielstruktur Münster, ohne Homeserver (siehe tests/testbot.py)."""
+    async with sitzungen.begin() as sitzung:
+        await importiere_struktur(sitzung, lies_struktur(BEISPIEL), "Test")
+    return Testbot(sitzungen)

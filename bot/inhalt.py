@@ -1,0 +1,64 @@
+"""Aus einer `Nachricht` wird der Inhalt eines Matrix-Ereignisses – an genau dieser Stelle.
+
+Jede Nachricht des Bots ist ein `m.notice` mit HTML-`formatted_body` und lesbarem `body`,
+trägt `m.mentions` (nur absichtliche Erwähnungen pingen) und, wo sie Projekte zeigt,
+deren Slugs unter `PROJEKTE`, damit Antworten und Reaktionen darauf zugeordnet werden.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from befehle.darstellung import Nachricht
+
+PROJEKTE = "de.klimabot.projekte"
+# Matrix begrenzt ein Ereignis auf 65 536 Bytes; Hülle und Signaturen brauchen ihren Teil.
+MAX_INHALT_BYTES = 60_000
+
+Inhalt = dict[str, Any]
+
+
+def nachrichteninhalt(
+    nachricht: Nachricht,
+    *,
+    projekte: tuple[str, ...] = (),
+    antwort_auf: str | None = None,
+    thread_wurzel: str | None = None,
+) -> Inhalt:
+    inhalt: Inhalt = {
+        "msgtype": "m.notice",
+        "body": nachricht.text,
+        "format": "org.matrix.custom.html",
+        "formatted_body": nachricht.html,
+        "m.mentions": {"user_ids": nachricht.erwaehnte},
+    }
+    if projekte:
+        inhalt[PROJEKTE] = list(projekte)
+    if thread_wurzel is not None:
+        inhalt["m.relates_to"] = {
+            "rel_type": "m.thread",
+            "event_id": thread_wurzel,
+            "is_falling_back": antwort_auf is None,
+            "m.in_reply_to": {"event_id": antwort_auf or thread_wurzel},
+        }
+    elif antwort_auf is not None:
+        inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": antwort_auf}}
+    if _groesse(inhalt) > MAX_INHALT_BYTES:
+        return nachrichteninhalt(
+            Nachricht().absatz(
+                "Die Antwort wäre zu lang für eine Nachricht. Bitte fragen Sie genauer, "
+                "z. B. nach einem einzelnen Themenfeld oder Projekt."
+            ),
+            antwort_auf=antwort_auf,
+            thread_wurzel=thread_wurzel,
+        )
+    return inhalt
+
+
+def reaktionsinhalt(event_id: str, schluessel: str) -> Inhalt:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": schluessel}}
+
+
+def _groesse(inhalt: Inhalt) -> int:
+    return len(json.dumps(inhalt, ensure_ascii=False).encode())

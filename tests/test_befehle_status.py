@@ -1,0 +1,117 @@
+"""`!status` und `!meldung`: was eine Koordinatorin im Chat sieht."""
+
+from __future__ import annotations
+
+from tests.testbot import (
+    AUSSENSTEHENDE,
+    KOORDINATION_ENERGIE,
+    PATIN_ENERGIE,
+    PATIN_MOBILITAET,
+    RAUM_ENERGIE,
+    Testbot,
+)
+
+
+async def test_status_energie_zeigt_tabelle_der_projekte(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!status energie", als=KOORDINATION_ENERGIE)
+    assert "Themenfeld Energie" in antwort.text
+    assert "Kommunale Wärmeplanung" in antwort.text
+    assert "<table>" in antwort.html
+    assert antwort.nachricht.inhalt["msgtype"] == "m.notice"
+    assert "waermeplanung" in antwort.nachricht.inhalt["de.klimabot.projekte"]
+
+
+async def test_meldung_wird_gespeichert_und_mit_haken_quittiert(testbot: Testbot) -> None:
+    antwort = await testbot.sende(
+        "!meldung waermeplanung gelb 40% Ausschreibung verzögert sich", als=PATIN_ENERGIE
+    )
+    assert antwort.reaktionen == ["✅"]
+    assert antwort.nachrichten == []
+    status = await testbot.sende("!status waermeplanung", als=AUSSENSTEHENDE)
+    assert "🟡 gelb" in status.text
+    assert "40 %" in status.text
+    assert "Ausschreibung verzögert sich" in status.text
+
+
+async def test_umlaute_gross_klein_und_anfang_genuegen(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!STATUS Mobilitaet", als=AUSSENSTEHENDE)
+    assert "Themenfeld Mobilität" in antwort.text
+    antwort = await testbot.sende("!stat waermepl", als=AUSSENSTEHENDE)
+    assert "Kommunale Wärmeplanung" in antwort.text
+    assert "verstanden" in antwort.text
+
+
+async def test_mehrdeutiger_anfang_nennt_die_kandidaten(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!status mobil", als=AUSSENSTEHENDE)
+    assert "passt auf mehrere" in antwort.text
+    assert "mobilitaet" in antwort.text
+    assert "mobilstationen" in antwort.text
+
+
+async def test_tippfehler_bekommt_vorschlag(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!status enrgie", als=AUSSENSTEHENDE)
+    assert "Meinten Sie *energie*?" in antwort.text
+
+
+async def test_fremde_meldung_wird_hoeflich_abgelehnt(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!meldung waermeplanung rot alles schlecht", als=PATIN_MOBILITAET)
+    assert "Entschuldigung" in antwort.text
+    assert "Dr. Anna Becker" in antwort.text
+    assert antwort.reaktionen == []
+
+
+async def test_antwort_auf_projektnachricht_wird_meldung(testbot: Testbot) -> None:
+    projekt = await testbot.sende("!status waermeplanung", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
+    bot_nachricht = projekt.nachricht.event_id
+    antwort = await testbot.sende(
+        "gelb, 40 %, Ausschreibung verzögert sich",
+        als=PATIN_ENERGIE,
+        raum=RAUM_ENERGIE,
+        antwort_auf=bot_nachricht,
+    )
+    assert antwort.reaktionen == ["✅"]
+    status = await testbot.sende("!status waermeplanung", als=PATIN_ENERGIE)
+    assert "🟡 gelb" in status.text
+
+
+async def test_reaktion_bearbeiten_und_loeschen(testbot: Testbot) -> None:
+    projekt = await testbot.sende("!status waermeplanung", als=PATIN_ENERGIE)
+    tipp = await testbot.reagiere(projekt.nachricht.event_id, "🔴", als=PATIN_ENERGIE)
+    assert "🔴 rot gespeichert" in tipp.text
+    meldung = await testbot.sende("!meldung waermeplanung grün 50% läuft", als=PATIN_ENERGIE)
+    await testbot.bearbeite(
+        meldung.event_id, "!meldung waermeplanung gelb 55% hakt", als=PATIN_ENERGIE
+    )
+    assert "55 %" in (await testbot.sende("!status waermeplanung", als=PATIN_ENERGIE)).text
+    await testbot.loesche(meldung.event_id, als=PATIN_ENERGIE)
+    assert "🔴 rot" in (await testbot.sende("!status waermeplanung", als=PATIN_ENERGIE)).text
+
+
+async def test_html_in_meldung_kommt_maskiert_zurueck(testbot: Testbot) -> None:
+    await testbot.sende(
+        "!meldung waermeplanung gelb <script>alert(1)</script> **fett**", als=PATIN_ENERGIE
+    )
+    antwort = await testbot.sende("!status waermeplanung", als=AUSSENSTEHENDE)
+    assert "<script>" not in antwort.html
+    assert "&lt;script&gt;" in antwort.html
+    assert "**fett**" in antwort.html
+
+
+async def test_dasselbe_ereignis_wird_nur_einmal_behandelt(testbot: Testbot) -> None:
+    roh = {
+        "type": "m.room.message",
+        "sender": PATIN_ENERGIE,
+        "event_id": "$doppelt",
+        "content": {"msgtype": "m.text", "body": "!meldung waermeplanung gelb"},
+    }
+    erst = await testbot.ereignis(RAUM_ENERGIE, dict(roh))
+    zweit = await testbot.ereignis(RAUM_ENERGIE, dict(roh))
+    assert erst.reaktionen == ["✅"]
+    assert zweit.alle == []
+
+
+async def test_unbekannter_befehl_verweist_auf_hilfe(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!statsu", als=AUSSENSTEHENDE)
+    assert "kenne ich nicht" in antwort.text
+    assert "!status" in antwort.text
+    assert "!hilfe" in antwort.text

@@ -1,0 +1,180 @@
+"""Befehl rein, Antwort raus: die echte Verarbeitung auf echter Datenbank, ohne Homeserver.
+
+Der Testbot baut Matrix-Ereignisse als JSON, wie der Homeserver sie schickt, lässt sie
+durch `bot.verarbeitung` laufen und stellt den Ausgangskorb an einen Rekorder zu.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from befehle import alle_befehle
+from befehle.grundlagen import Registratur
+from bot.ausgang import Zusteller
+from bot.verarbeitung import Ereignis, Verarbeitung
+from modelle.datenbank import Sitzungsfabrik
+
+BOT = "@klimabot:muenster.de"
+PATIN_ENERGIE = "@anna.becker:muenster.de"
+KOORDINATION_ENERGIE = "@fatma.yilmaz:muenster.de"
+PATIN_MOBILITAET = "@thomas.reinhardt:muenster.de"
+STABSSTELLE = "@kai.overbeck:muenster.de"
+AUSSENSTEHENDE = "@max.mustermann:muenster.de"
+RAUM_ENERGIE = "#klima-energie:muenster.de"
+RAUM_MOBILITAET = "#klima-mobilitaet:muenster.de"
+RAUM_ALLGEMEIN = "!allgemein:muenster.de"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@dataclass
+class Gesendet:
+    raum_id: str
+    typ: str
+    inhalt: dict[str, Any]
+    event_id: str
+
+    @property
+    def text(self) -> str:
+        return str(self.inhalt.get("body", ""))
+
+    @property
+    def html(self) -> str:
+        return str(self.inhalt.get("formatted_body", ""))
+
+    @property
+    def reaktion(self) -> str | None:
+        bezug = self.inhalt.get("m.relates_to", {})
+        return bezug.get("key") if self.typ == "m.reaction" else None
+
+
+@dataclass
+class Rekorder:
+    """Ein Transport, der alles aufzeichnet und Event-IDs vergibt."""
+
+    gesendet: list[Gesendet] = field(default_factory=list)
+    _zaehler: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _nach_txn: dict[str, str] = field(default_factory=dict)
+
+    async def sende(
+        self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
+    ) -> str:
+        if txn_id in self._nach_txn:  # wie der Homeserver: dieselbe Transaktion nur einmal
+            return self._nach_txn[txn_id]
+        event_id = f"$bot{next(self._zaehler)}"
+        self._nach_txn[txn_id] = event_id
+        self.gesendet.append(Gesendet(raum_id, ereignistyp, inhalt, event_id))
+        return event_id
+
+
+@dataclass
+class Antworten:
+    """Was der Bot auf ein Ereignis hin gesendet hat."""
+
+    event_id: str
+    alle: list[Gesendet]
+
+    @property
+    def nachrichten(self) -> list[Gesendet]:
+        return [g for g in self.alle if g.typ == "m.room.message"]
+
+    @property
+    def nachricht(self) -> Gesendet:
+        assert len(self.nachrichten) == 1, self.alle
+        return self.nachrichten[0]
+
+    @property
+    def text(self) -> str:
+        return self.nachricht.text
+
+    @property
+    def html(self) -> str:
+        return self.nachricht.html
+
+    @property
+    def reaktionen(self) -> list[str]:
+        return [g.reaktion for g in self.alle if g.reaktion is not None]
+
+
+class Testbot:
+    __test__ = False  # kein Testfall, auch wenn der Name so beginnt
+
+    def __init__(self, sitzungen: Sitzungsfabrik, *, praefix: str = "!") -> None:
+        self.rekorder = Rekorder()
+        self.zusteller = Zusteller(sitzungen, self.rekorder)
+        self.verarbeitung = Verarbeitung(
+            sitzungen=sitzungen,
+            registratur=Registratur(alle_befehle()),
+            bot_id=BOT,
+            praefix=praefix,
+            zeitzone=BERLIN,
+        )
+        # Die Anfangsstände der Beispielstruktur tragen die echte Importzeit; der Testbot
+        # beginnt danach, damit seine Meldungen die neuesten sind.
+        self.jetzt = dt.datetime.now(BERLIN) + dt.timedelta(seconds=1)
+        self._ereignisse = itertools.count(1)
+
+    async def ereignis(self, raum: str, roh: dict[str, Any]) -> Antworten:
+        """Schickt ein rohes Ereignis durch die Verarbeitung und stellt zu, was dabei entsteht."""
+        roh.setdefault("event_id", f"$e{next(self._ereignisse)}")
+        roh.setdefault("origin_server_ts", int(self.jetzt.timestamp() * 1000))
+        vorher = len(self.rekorder.gesendet)
+        ereignis = Ereignis.aus_json(raum, roh)
+        assert ereignis is not None, roh
+        await self.verarbeitung.verarbeite(ereignis)
+        await self.zusteller.zustellen()
+        return Antworten(roh["event_id"], self.rekorder.gesendet[vorher:])
+
+    async def sende(
+        self,
+        text: str,
+        *,
+        als: str,
+        raum: str = RAUM_ALLGEMEIN,
+        antwort_auf: str | None = None,
+        thread: str | None = None,
+    ) -> Antworten:
+        inhalt: dict[str, Any] = {"msgtype": "m.text", "body": text}
+        if thread is not None:
+            inhalt["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": thread,
+                "is_falling_back": antwort_auf is None,
+                "m.in_reply_to": {"event_id": antwort_auf or thread},
+            }
+        elif antwort_auf is not None:
+            inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": antwort_auf}}
+        return await self.ereignis(
+            raum, {"type": "m.room.message", "sender": als, "content": inhalt}
+        )
+
+    async def reagiere(
+        self, auf: str, schluessel: str, *, als: str, raum: str = RAUM_ALLGEMEIN
+    ) -> Antworten:
+        inhalt = {"m.relates_to": {"rel_type": "m.annotation", "event_id": auf, "key": schluessel}}
+        return await self.ereignis(raum, {"type": "m.reaction", "sender": als, "content": inhalt})
+
+    async def bearbeite(
+        self, event_id: str, neuer_text: str, *, als: str, raum: str = RAUM_ALLGEMEIN
+    ) -> Antworten:
+        inhalt = {
+            "msgtype": "m.text",
+            "body": f"* {neuer_text}",
+            "m.new_content": {"msgtype": "m.text", "body": neuer_text},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+        }
+        return await self.ereignis(
+            raum, {"type": "m.room.message", "sender": als, "content": inhalt}
+        )
+
+    async def loesche(self, event_id: str, *, als: str, raum: str = RAUM_ALLGEMEIN) -> Antworten:
+        roh = {
+            "type": "m.room.redaction",
+            "sender": als,
+            "redacts": event_id,
+            "content": {"redacts": event_id},
+        }
+        return await self.ereignis(raum, roh)
