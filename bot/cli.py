@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, lade_einstellungen
+from bot.matrix import AnmeldungFehlgeschlagen
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.struktur import (
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     befehle.add_parser(
         "check", parents=[gemeinsam], help="Konfiguration und Strukturdatei prüfen"
     ).set_defaults(ausfuehren=_check)
+    befehle.add_parser(
+        "run", parents=[gemeinsam], help="den Bot betreiben (bis SIGTERM/Strg+C)"
+    ).set_defaults(ausfuehren=_run)
 
     db = befehle.add_parser("db", help="Datenbank verwalten").add_subparsers(
         dest="db_befehl", required=True, metavar="BEFEHL"
@@ -96,9 +101,20 @@ def main(argv: list[str] | None = None) -> int:
         for problem in fehler.probleme:
             print(problem, file=sys.stderr)
         return EXIT_EINGABE
+    except AnmeldungFehlgeschlagen as fehler:
+        print(f"Anmeldung am Homeserver unmöglich: {fehler}", file=sys.stderr)
+        return EXIT_EINGABE
     except Exception:
         log.exception("Unerwarteter Fehler")
         return EXIT_UNERWARTET
+
+
+def _run(argumente: argparse.Namespace) -> int:
+    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("nio").setLevel(logging.WARNING)
+    einstellungen = lade_einstellungen(argumente.config)
+    asyncio.run(betreibe(einstellungen))
+    return EXIT_OK
 
 
 def _check(argumente: argparse.Namespace) -> int:

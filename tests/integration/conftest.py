@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot.app import Klimabot
+from bot.config import lade_einstellungen
 from bot.homeserver import LokalerHomeserver, Zugang
 from tests.integration import NeuePerson
+from tests.integration.mensch import Mensch
 
 _HIER = Path(__file__).parent
 
@@ -54,3 +59,131 @@ def neue_person(homeserver: LokalerHomeserver) -> NeuePerson:
         return homeserver.registriere(name, secrets.token_urlsafe(16), admin=admin)
 
     return registrieren
+
+
+@dataclass
+class Umgebung:
+    """Ein laufender Klimabot mit eigener Datenbank, ein Energie-Raum und die Beteiligten."""
+
+    homeserver: LokalerHomeserver
+    bot_id: str
+    config: Path
+    raum_energie: str
+    raum_mobilitaet: str
+    patin: Mensch
+    koordination: Mensch
+    patin_mobilitaet: Mensch
+    aussen: Mensch
+    bot: Klimabot | None = None
+    _aufgabe: asyncio.Task[None] | None = None
+
+    async def starte_bot(self) -> Klimabot:
+        bot = await Klimabot.erzeuge(lade_einstellungen(self.config))
+        self.bot, self._aufgabe = bot, asyncio.create_task(bot.laufen())
+        await asyncio.wait_for(bot.sync.bereit.wait(), timeout=20)
+        return bot
+
+    async def stoppe_bot(self) -> None:
+        if self.bot is not None and self._aufgabe is not None:
+            self.bot.anhalten()
+            await asyncio.wait_for(self._aufgabe, timeout=20)
+            self.bot, self._aufgabe = None, None
+
+
+def _struktur(
+    raum_energie: str, raum_mobilitaet: str, patin: str, koordination: str, patin_mob: str
+) -> str:
+    return f'''
+[[themenfeld]]
+slug = "energie"
+name = "Energie"
+aliase = ["strom"]
+raum = "{raum_energie}"
+
+[[themenfeld]]
+slug = "mobilitaet"
+name = "Mobilität"
+raum = "{raum_mobilitaet}"
+
+[[person]]
+matrix_id = "{patin}"
+name = "Anna Becker"
+patin = ["energie"]
+
+[[person]]
+matrix_id = "{koordination}"
+name = "Fatma Yilmaz"
+koordination = ["energie"]
+
+[[person]]
+matrix_id = "{patin_mob}"
+name = "Thomas Reinhardt"
+patin = ["mobilitaet"]
+
+[[projekt]]
+slug = "waermeplanung"
+themenfeld = "energie"
+titel = "Kommunale Wärmeplanung"
+ampel = "gruen"
+fortschritt = 20
+
+[[projekt]]
+slug = "pv-offensive"
+themenfeld = "energie"
+titel = "PV-Offensive auf städtischen Dächern"
+
+[[projekt]]
+slug = "radvorrangrouten"
+themenfeld = "mobilitaet"
+titel = "Radvorrangrouten"
+'''
+
+
+@pytest.fixture
+async def umgebung(
+    homeserver: LokalerHomeserver, neue_person: NeuePerson, tmp_path: Path
+) -> AsyncIterator[Umgebung]:
+    bot = neue_person("klimabot")
+    menschen = [
+        Mensch(homeserver.url, neue_person(r))
+        for r in ("patin", "koordination", "patinmob", "aussen")
+    ]
+    patin, koordination, patin_mob, aussen = menschen
+    raum_energie = await patin.raum_anlegen(
+        einladen=[bot.user_id, koordination.user_id, aussen.user_id, patin_mob.user_id],
+        name="Themenfeld Energie",
+    )
+    raum_mobilitaet = await patin_mob.raum_anlegen(einladen=[bot.user_id], name="Mobilität")
+    for mensch in (koordination, aussen, patin_mob):
+        await mensch.beitreten(raum_energie)
+    (tmp_path / "struktur.toml").write_text(
+        _struktur(
+            raum_energie, raum_mobilitaet, patin.user_id, koordination.user_id, patin_mob.user_id
+        ),
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'''
+[matrix]
+homeserver = "{homeserver.url}"
+benutzer = "{bot.user_id}"
+passwort = "{bot.passwort}"
+einladungen_von = ["{patin.user_id}", "{patin_mob.user_id}"]
+
+[datenbank]
+url = "sqlite+aiosqlite:///{tmp_path / "klimabot.db"}"
+
+[bot]
+strukturdatei = "struktur.toml"
+''',
+        encoding="utf-8",
+    )
+    umgebung = Umgebung(homeserver, bot.user_id, config, raum_energie, raum_mobilitaet, *menschen)
+    try:
+        await umgebung.starte_bot()
+        yield umgebung
+    finally:
+        await umgebung.stoppe_bot()
+        for mensch in menschen:
+            await mensch.schliessen()
