@@ -1,0 +1,50 @@
+"""Anmeldung: ein Gerät über alle Neustarts, und ein fremdes Token wird erkannt."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+from nio import DevicesResponse
+
+from tests.integration.conftest import Umgebung
+
+KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")
+
+
+async def test_neustart_behaelt_das_geraet(umgebung: Umgebung) -> None:
+    assert umgebung.bot is not None
+    geraet = umgebung.bot.client.device_id
+    vorher = await umgebung.bot.client.devices()
+    assert isinstance(vorher, DevicesResponse)
+    for _ in range(2):
+        await umgebung.stoppe_bot()
+        bot = await umgebung.starte_bot()
+        assert bot.client.device_id == geraet
+    nachher = await bot.client.devices()
+    assert isinstance(nachher, DevicesResponse)
+    assert sorted(g.id for g in nachher.devices) == sorted(g.id for g in vorher.devices)
+
+
+async def test_token_eines_anderen_kontos_beendet_mit_code_2(umgebung: Umgebung) -> None:
+    await umgebung.stoppe_bot()
+    fremd = umgebung.aussen.zugang.access_token
+    text = umgebung.config.read_text(encoding="utf-8")
+    umgebung.config.write_text(
+        text.replace('passwort = "', f'zugangstoken = "{fremd}"\n# passwort = "'), encoding="utf-8"
+    )
+    ergebnis = await asyncio.to_thread(
+        subprocess.run,
+        [KLIMABOT, "run", "--config", str(umgebung.config)],
+        cwd=umgebung.config.parent,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ergebnis.returncode == 2, ergebnis.stderr
+    assert f"gehört zu {umgebung.aussen.user_id}" in ergebnis.stderr
+    assert fremd not in ergebnis.stderr
