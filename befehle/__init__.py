@@ -9,6 +9,14 @@ from befehle.grundlagen import Befehl
 
 def alle_befehle() -> list[Befehl[Any]]:
     """Die Befehle in der Reihenfolge, in der `!hilfe` sie zeigt."""
-    from befehle import meldung, status
+    from befehle import hilfe, meldung, projekte, status, themen, verlauf, wer
 
-    return [status.status, meldung.meldung]
+    return [
+        hilfe.hilfe,
+        status.status,
+        themen.themen,
+        projekte.projekte,
+        wer.wer,
+        meldung.meldung,
+        verlauf.verlauf,
+    ]

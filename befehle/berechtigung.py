@@ -21,6 +21,11 @@ def darf_melden(verzeichnis: Verzeichnis, matrix_id: str, feld_id: int) -> bool:
     return any(r is Rolle.STABSSTELLE or f == feld_id for r, f in verzeichnis.rollen_von(matrix_id))
 
 
+def meldefelder(verzeichnis: Verzeichnis, matrix_id: str) -> list[FeldEintrag]:
+    """Die aktiven Themenfelder, für die die Person melden darf."""
+    return [f for f in verzeichnis.felder if darf_melden(verzeichnis, matrix_id, f.id)]
+
+
 def darf(verzeichnis: Verzeichnis, matrix_id: str, berechtigung: Berechtigung) -> bool:
     """Darf die Person einen Befehl dieser Stufe überhaupt benutzen?"""
     match berechtigung:
@@ -30,6 +35,20 @@ def darf(verzeichnis: Verzeichnis, matrix_id: str, berechtigung: Berechtigung) -
             return bool(verzeichnis.rollen_von(matrix_id))
         case Berechtigung.STABSSTELLE:
             return ist_stabsstelle(verzeichnis, matrix_id)
+
+
+def wer_darf(berechtigung: Berechtigung) -> str:
+    """Wer Befehle dieser Stufe benutzen darf; passt hinter „Wer darf:“ und „nur für“."""
+    match berechtigung:
+        case Berechtigung.ALLE:
+            return "alle"
+        case Berechtigung.MELDENDE:
+            return (
+                "Themenpat*innen und Klimakoordinator*innen (für ihre Themenfelder) "
+                "sowie die Stabsstelle Klima (für alle Themenfelder)"
+            )
+        case Berechtigung.STABSSTELLE:
+            return "die Stabsstelle Klima"
 
 
 def pruefe_befehl(verzeichnis: Verzeichnis, matrix_id: str, berechtigung: Berechtigung) -> None:

@@ -42,3 +42,8 @@ def datum(wert: dt.date | dt.datetime, zeitzone: ZoneInfo) -> str:
 
 def zeitpunkt(wert: dt.datetime, zeitzone: ZoneInfo) -> str:
     return wert.astimezone(zeitzone).strftime("%d.%m.%Y, %H:%M Uhr")
+
+
+def anzahl(wert: int, einzahl: str, mehrzahl: str) -> str:
+    """„1 Projekt“, „4 Projekte“, „0 Projekte“."""
+    return f"{wert} {einzahl if wert == 1 else mehrzahl}"

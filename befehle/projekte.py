@@ -1,0 +1,70 @@
+"""`!projekte [themenfeld]` – die aktiven Strategieprojekte mit ihren Kürzeln."""
+
+from __future__ import annotations
+
+from befehle import format
+from befehle.darstellung import Code, Fett, Kursiv, Nachricht
+from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
+from befehle.suche import bezeichnung, finde_feld
+from modelle.verzeichnis import FeldEintrag
+
+
+@befehl(
+    name="projekte",
+    syntax="[themenfeld]",
+    kurz="Die aktiven Strategieprojekte und ihre Kürzel",
+    hilfe=(
+        "Ohne Angabe: alle aktiven Strategieprojekte, nach Themenfeld geordnet – im Raum eines "
+        "Themenfelds nur dessen Projekte. Mit Themenfeld: dessen Projekte. Das Kürzel vorn "
+        "ist der Name, den Meldungen und andere Befehle erwarten; ein eindeutiger Anfang "
+        "genügt dort auch."
+    ),
+    beispiele=("projekte energie", "projekte"),
+    abschnitt="Auskunft",
+    argumente=ein_optionales_wort,
+)
+async def projekte(anfrage: Anfrage, ziel: str | None) -> Antwort:
+    if ziel is None:
+        feld = anfrage.verzeichnis.feld(anfrage.raum_feld_id) if anfrage.raum_feld_id else None
+        return feldprojekte(anfrage, feld) if feld is not None else alle_projekte(anfrage)
+    fund = finde_feld(anfrage.verzeichnis, ziel, anfrage.praefix)
+    antwort = feldprojekte(anfrage, fund.eintrag)
+    if fund.gedeutet and antwort.nachricht is not None:
+        antwort.nachricht.absatz(Kursiv(f"(„{ziel}“ als {bezeichnung(fund.eintrag)} verstanden)"))
+    return antwort
+
+
+def feldprojekte(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
+    """Ein Feld: Antworten auf diese Nachricht lassen sich seinen Projekten zuordnen."""
+    liste = anfrage.verzeichnis.projekte_von(feld.id)
+    nachricht = Nachricht().absatz(
+        [Fett(f"Themenfeld {feld.name}"), f" – {format.anzahl(len(liste), 'Projekt', 'Projekte')}"]
+    )
+    if not liste:
+        return Antwort(nachricht.absatz("Dieses Themenfeld hat keine aktiven Projekte."))
+    nachricht.liste([Code(p.slug), " – ", p.titel] for p in liste)
+    nachricht.absatz(
+        [
+            "Stand eines Projekts: ",
+            Code(f"{anfrage.praefix}status <projekt>"),
+            "  ·  Melden: auf diese Nachricht antworten, mit Projektname vorweg, z. B. ",
+            f"„{liste[0].slug} gelb, 40 %, Ausschreibung läuft“.",
+        ]
+    )
+    return Antwort(nachricht, projekte=tuple(p.slug for p in liste))
+
+
+def alle_projekte(anfrage: Anfrage) -> Antwort:
+    """Alle Felder: keine Projektbezüge, eine Antwort darauf wäre zu vieldeutig."""
+    verzeichnis = anfrage.verzeichnis
+    gesamt = format.anzahl(len(verzeichnis.projekte), "aktives Projekt", "aktive Projekte")
+    nachricht = Nachricht().absatz([Fett("Strategieprojekte"), f" – {gesamt}"])
+    for feld in verzeichnis.felder:
+        liste = verzeichnis.projekte_von(feld.id)
+        nachricht.absatz([Fett(feld.name), " (", Code(feld.slug), ")"])
+        if liste:
+            nachricht.liste([Code(p.slug), " – ", p.titel] for p in liste)
+        else:
+            nachricht.absatz("keine aktiven Projekte")
+    nachricht.absatz(["Nur ein Themenfeld: ", Code(f"{anfrage.praefix}projekte <themenfeld>")])
+    return Antwort(nachricht)

@@ -1,0 +1,106 @@
+"""`!verlauf <projekt> [anzahl]` – die letzten Statusmeldungen eines Projekts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from befehle import format
+from befehle.darstellung import Fett, Kursiv, Nachricht, Teil
+from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, befehl
+from befehle.suche import bezeichnung, finde_projekt
+from modelle.abfragen import Meldungseintrag
+from modelle.abfragen import verlauf as meldungsverlauf
+from modelle.werte import Quelle
+
+VORGABE = 5
+HOECHSTENS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class VerlaufArgumente:
+    projekt: str
+    anzahl: int
+
+
+def lies_argumente(text: str) -> VerlaufArgumente:
+    woerter = text.split()
+    if not woerter:
+        raise Argumentfehler("Es fehlt das Projekt.")
+    if len(woerter) > 2:
+        raise Argumentfehler("Bitte nur das Projekt und eine Anzahl angeben.")
+    if len(woerter) == 1:
+        return VerlaufArgumente(woerter[0], VORGABE)
+    projekt, anzahl = woerter
+    if not anzahl.isdecimal() or not 1 <= int(anzahl) <= HOECHSTENS:
+        raise Argumentfehler(
+            f"„{anzahl}“ ist keine gültige Anzahl: bitte eine Zahl von 1 bis {HOECHSTENS}."
+        )
+    return VerlaufArgumente(projekt, int(anzahl))
+
+
+@befehl(
+    name="verlauf",
+    syntax="<projekt> [anzahl]",
+    kurz="Die letzten Statusmeldungen eines Projekts",
+    hilfe=(
+        f"Die neuesten Statusmeldungen des Projekts ({VORGABE}, oder so viele wie angegeben, "
+        f"höchstens {HOECHSTENS}), neueste zuerst: Datum, Ampel, Fortschritt, Text, "
+        "Herausforderungen und wer gemeldet hat. Zurückgezogene Meldungen erscheinen nicht. "
+        "Auf die Antwort kann man direkt antworten, um eine neue Meldung abzugeben."
+    ),
+    beispiele=("verlauf waermeplanung 10", "verlauf radvorrangrouten"),
+    abschnitt="Auskunft",
+    argumente=lies_argumente,
+)
+async def verlauf(anfrage: Anfrage, argumente: VerlaufArgumente) -> Antwort:
+    fund = finde_projekt(anfrage.verzeichnis, argumente.projekt, anfrage.praefix)
+    projekt = fund.eintrag
+    meldungen = await meldungsverlauf(anfrage.sitzung, projekt.id, argumente.anzahl)
+    kopf: list[Teil] = [Fett(projekt.titel), f" ({projekt.slug})"]
+    if not meldungen:
+        nachricht = Nachricht().absatz(kopf, "Zu diesem Projekt gibt es noch keine Meldung.")
+    else:
+        menge = "letzte Meldung" if len(meldungen) == 1 else f"letzte {len(meldungen)} Meldungen"
+        nachricht = Nachricht().absatz([*kopf, f" – {menge}"])
+        nachricht.tabelle(
+            ["Datum", "Ampel", "Fortschritt", "Meldung", "Herausforderungen", "Von"],
+            [_zeile(anfrage, m) for m in meldungen],
+            [_textzeile(anfrage, m) for m in meldungen],
+        )
+    if fund.gedeutet:
+        nachricht.absatz(Kursiv(f"(„{argumente.projekt}“ als {bezeichnung(projekt)} verstanden)"))
+    nachricht.absatz(
+        "Melden: auf diese Nachricht antworten, z. B. „gelb, 40 %, Ausschreibung läuft“, "
+        "oder mit 🟢 🟡 🔴 ✅ reagieren."
+    )
+    return Antwort(nachricht, projekte=(projekt.slug,))
+
+
+def _zeile(anfrage: Anfrage, meldung: Meldungseintrag) -> list[Teil]:
+    return [
+        format.datum(meldung.zeitpunkt, anfrage.zeitzone),
+        format.ampel(meldung.ampel),
+        format.fortschritt(meldung.fortschritt),
+        meldung.text or "–",
+        meldung.herausforderungen or "–",
+        _von(meldung),
+    ]
+
+
+def _textzeile(anfrage: Anfrage, meldung: Meldungseintrag) -> list[Teil]:
+    teile: list[Teil] = [
+        Fett(format.datum(meldung.zeitpunkt, anfrage.zeitzone)),
+        f" · {format.ampel(meldung.ampel)} · {format.fortschritt(meldung.fortschritt)}",
+    ]
+    if meldung.text:
+        teile.append(f" · {meldung.text}")
+    if meldung.herausforderungen:
+        teile.append(f" · Herausforderung: {meldung.herausforderungen}")
+    teile.append(f" · {_von(meldung)}")
+    return teile
+
+
+def _von(meldung: Meldungseintrag) -> str:
+    if meldung.autor:
+        return meldung.autor
+    return "Anfangsstand (Import)" if meldung.quelle is Quelle.IMPORT else "unbekannt"
