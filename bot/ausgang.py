@@ -138,6 +138,9 @@ class Zusteller:
                 )
                 fehler = None
             except Ratenlimit as limit:
+                log.info(
+                    "Ratenlimit des Homeservers: warte %d ms (%s)", limit.warte_ms, eintrag.raum_id
+                )
                 await self._schlafen(limit.warte_ms / 1000)
                 continue
             except VoruebergehenderFehler as vorlaeufig:

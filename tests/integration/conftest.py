@@ -139,13 +139,13 @@ titel = "Radvorrangrouten"
 '''
 
 
-@pytest.fixture
-async def umgebung(
-    homeserver: LokalerHomeserver, neue_person: NeuePerson, tmp_path: Path
-) -> AsyncIterator[Umgebung]:
-    bot = neue_person("klimabot")
+async def _baue_umgebung(homeserver: LokalerHomeserver, tmp_path: Path) -> AsyncIterator[Umgebung]:
+    def registrieren(rolle: str) -> Zugang:
+        return homeserver.registriere(f"{rolle}-{secrets.token_hex(4)}", secrets.token_urlsafe(16))
+
+    bot = registrieren("klimabot")
     menschen = [
-        Mensch(homeserver.url, neue_person(r))
+        Mensch(homeserver.url, registrieren(r))
         for r in ("patin", "koordination", "patinmob", "aussen")
     ]
     patin, koordination, patin_mob, aussen = menschen
@@ -187,3 +187,18 @@ strukturdatei = "struktur.toml"
         await umgebung.stoppe_bot()
         for mensch in menschen:
             await mensch.schliessen()
+
+
+@pytest.fixture
+async def umgebung(homeserver: LokalerHomeserver, tmp_path: Path) -> AsyncIterator[Umgebung]:
+    async for fertig in _baue_umgebung(homeserver, tmp_path):
+        yield fertig
+
+
+@pytest.fixture
+async def gedrosselte_umgebung(
+    gedrosselter_homeserver: LokalerHomeserver, tmp_path: Path
+) -> AsyncIterator[Umgebung]:
+    """Wie `umgebung`, aber auf einem Synapse mit seinen eigenen Ratenlimits."""
+    async for fertig in _baue_umgebung(gedrosselter_homeserver, tmp_path):
+        yield fertig

@@ -12,6 +12,8 @@ from nio import AsyncClient, RoomCreateResponse, RoomSendResponse, SyncResponse
 from bot.homeserver import Zugang
 
 Ereignis = dict[str, Any]
+# Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.
+_ALLES_SEHEN = {"room": {"timeline": {"limit": 1000}}}
 
 
 class Mensch:
@@ -73,7 +75,9 @@ class Mensch:
         await self.client.room_redact(raum_id, event_id)
 
     async def synchronisiere(self, timeout_ms: int = 500) -> None:
-        antwort = await self.client.sync(timeout=timeout_ms, since=self._position)
+        antwort = await self.client.sync(
+            timeout=timeout_ms, since=self._position, sync_filter=_ALLES_SEHEN
+        )
         assert isinstance(antwort, SyncResponse), antwort
         self._position = antwort.next_batch
         for raum_id, raum in antwort.rooms.join.items():
