@@ -74,6 +74,7 @@ class Umgebung:
     koordination: Mensch
     patin_mobilitaet: Mensch
     aussen: Mensch
+    bot_zugang: Zugang | None = None
     bot: Klimabot | None = None
     _aufgabe: asyncio.Task[None] | None = None
 
@@ -179,7 +180,9 @@ strukturdatei = "struktur.toml"
 ''',
         encoding="utf-8",
     )
-    umgebung = Umgebung(homeserver, bot.user_id, config, raum_energie, raum_mobilitaet, *menschen)
+    umgebung = Umgebung(
+        homeserver, bot.user_id, config, raum_energie, raum_mobilitaet, *menschen, bot_zugang=bot
+    )
     try:
         await umgebung.starte_bot()
         yield umgebung

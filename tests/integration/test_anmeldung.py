@@ -48,3 +48,18 @@ async def test_token_eines_anderen_kontos_beendet_mit_code_2(umgebung: Umgebung)
     assert ergebnis.returncode == 2, ergebnis.stderr
     assert f"gehört zu {umgebung.aussen.user_id}" in ergebnis.stderr
     assert fremd not in ergebnis.stderr
+
+
+async def test_konfiguriertes_zugangstoken_genuegt(umgebung: Umgebung) -> None:
+    await umgebung.stoppe_bot()
+    zugang = umgebung.bot_zugang
+    assert zugang is not None
+    text = umgebung.config.read_text(encoding="utf-8").replace(
+        'passwort = "', f'zugangstoken = "{zugang.access_token}"\n# passwort = "'
+    )
+    # Eigene Datenbank: kein gespeichertes Token, nur das konfigurierte.
+    umgebung.config.write_text(text.replace("klimabot.db", "token.db"), encoding="utf-8")
+    bot = await umgebung.starte_bot()
+    assert bot.client.device_id == zugang.device_id
+    frage = await umgebung.aussen.sende(umgebung.raum_energie, "!status energie")
+    await umgebung.aussen.antwort_auf(frage, von=umgebung.bot_id)
