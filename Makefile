@@ -17,14 +17,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Vorläufig: lädt die Beispielstruktur in eine Wegwerf-Datenbank und zeigt sie.
-# Sobald der Bot läuft, startet dies den echten Bot mit eigenem Homeserver.
+# Führt den Bot vor: eigener Wegwerf-Synapse auf 127.0.0.1, Beispielstruktur, kurze Szene;
+# läuft dann weiter zum Ausprobieren mit Element, bis Strg+C alles aufräumt.
 demo: $(STAMP)
-	@ordner=$$(mktemp -d) && trap 'rm -rf "$$ordner"' EXIT && \
-	  cd "$$ordner" && \
-	  $(CURDIR)/$(BIN)/klimabot struktur import $(CURDIR)/beispiele/muenster.toml --wer Demo && \
-	  echo && echo "--- klimabot struktur export ---" && \
-	  $(CURDIR)/$(BIN)/klimabot struktur export
+	$(BIN)/klimabot demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -111,14 +111,14 @@ async def projektstatus(anfrage: Anfrage, projekt: ProjektEintrag) -> Antwort:
         wann = format.alter(stand.zeitpunkt, anfrage.jetzt, anfrage.zeitzone)
         von = f" von {stand.autor}" if stand.autor else ""
         zeilen: list[Teil | list[Teil]] = [
-            [Fett("Ampel: "), format.ampel(stand.ampel)],
-            [Fett("Fortschritt: "), format.fortschritt(stand.fortschritt)],
-            [Fett("Letzte Meldung: "), f"{wann}{von}"],
+            [Fett("Ampel:"), " ", format.ampel(stand.ampel)],
+            [Fett("Fortschritt:"), " ", format.fortschritt(stand.fortschritt)],
+            [Fett("Letzte Meldung:"), " ", f"{wann}{von}"],
         ]
         if stand.text:
-            zeilen.append([Fett("Meldung: "), stand.text])
+            zeilen.append([Fett("Meldung:"), " ", stand.text])
         if stand.herausforderungen:
-            zeilen.append([Fett("Herausforderungen: "), stand.herausforderungen])
+            zeilen.append([Fett("Herausforderungen:"), " ", stand.herausforderungen])
         nachricht.absatz(*zeilen)
     nachricht.absatz(
         "Melden: auf diese Nachricht antworten, z. B. „gelb, 40 %, Ausschreibung läuft“, "

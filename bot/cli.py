@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, lade_einstellungen
+from bot.demo import fuehre_vor
 from bot.matrix import AnmeldungFehlgeschlagen
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
@@ -59,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     befehle.add_parser(
         "run", parents=[gemeinsam], help="den Bot betreiben (bis SIGTERM/Strg+C)"
     ).set_defaults(ausfuehren=_run)
+    demo = befehle.add_parser(
+        "demo", help="den Bot vorführen: Wegwerf-Homeserver, Beispielstruktur, kurze Szene"
+    )
+    demo.add_argument(
+        "--nur-szene",
+        action="store_true",
+        help="nur die Szene zeigen, dann aufräumen und enden (für Tests und CI)",
+    )
+    demo.set_defaults(ausfuehren=_demo)
 
     db = befehle.add_parser("db", help="Datenbank verwalten").add_subparsers(
         dest="db_befehl", required=True, metavar="BEFEHL"
@@ -115,6 +125,13 @@ def _run(argumente: argparse.Namespace) -> int:
     einstellungen = lade_einstellungen(argumente.config)
     asyncio.run(betreibe(einstellungen))
     return EXIT_OK
+
+
+def _demo(argumente: argparse.Namespace) -> int:
+    # Die Mitschrift soll lesbar bleiben: nur echte Probleme erscheinen als Logzeilen.
+    logging.getLogger("nio").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return fuehre_vor(nur_szene=argumente.nur_szene)
 
 
 def _check(argumente: argparse.Namespace) -> int:

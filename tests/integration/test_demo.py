@@ -1,0 +1,114 @@
+"""`klimabot demo`, wie jemand sie aufruft: eigener Prozess, echte Ausgabe, nichts bleibt liegen."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+KLIMABOT = Path(sys.executable).parent / "klimabot"
+FRIST = 90
+
+
+def _arbeitsordner(ausgabe: str) -> Path:
+    treffer = re.search(r"Arbeitsordner (\S+)", ausgabe)
+    assert treffer, ausgabe
+    return Path(treffer[1])
+
+
+def _nichts_bleibt(ordner: Path) -> None:
+    assert not ordner.exists()
+    if Path("/proc").is_dir():
+        # Synapse läuft mit dem Arbeitsordner als Arbeitsverzeichnis; kein Prozess darf übrig sein.
+        for prozess in Path("/proc").iterdir():
+            if prozess.name.isdigit():
+                try:
+                    verzeichnis = os.readlink(prozess / "cwd")
+                except OSError:
+                    continue
+                assert not verzeichnis.startswith(str(ordner)), f"Prozess {prozess.name} lebt"
+
+
+def _umgebung(**zusatz: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **zusatz}
+
+
+def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
+    echte_datenbank = tmp_path / "echt.db"
+    lauf = subprocess.run(
+        [str(KLIMABOT), "demo", "--nur-szene"],
+        capture_output=True,
+        text=True,
+        timeout=FRIST,
+        # Eine Einstellung aus der Umgebung darf die Demo nie auf eine echte Datenbank lenken.
+        env=_umgebung(KLIMABOT_DATENBANK__URL=f"sqlite+aiosqlite:///{echte_datenbank}"),
+    )
+    ausgabe = lauf.stdout
+    assert lauf.returncode == 0, ausgabe + lauf.stderr
+    # Unter Last darf eine Warnung (z. B. ein wiederholter Sync) erscheinen; Fehler nicht.
+    assert "Traceback" not in lauf.stderr
+    assert " ERROR " not in lauf.stderr, lauf.stderr
+
+    assert "[Themenfeld Energie] Lukas Terhorst: !status energie" in ausgabe
+    assert "Klimabot: *Themenfeld Energie* – 4 Projekte" in ausgabe
+    assert "Klimabot reagiert mit ✅" in ausgabe
+    assert "Dekarbonisierung der Fernwärme: 🟢 grün gespeichert." in ausgabe
+    assert "Entschuldigung, Meldungen für das Themenfeld „Energie“ geben" in ausgabe
+    # Der zweite Stand zeigt beide Meldungen.
+    zweiter_stand = ausgabe.rsplit("!status energie", 1)[1]
+    assert re.search(r"🟡 gelb \*Kommunale Wärmeplanung\*.*40 %.*Fachkräfte fehlen", zweiter_stand)
+    assert re.search(r"🟢 grün \*Dekarbonisierung der Fernwärme\*.*heute", zweiter_stand)
+    assert "muenster.de" not in ausgabe
+
+    assert "KLIMABOT_DATENBANK__URL gilt in der Demo nicht" in ausgabe
+    assert not echte_datenbank.exists()
+    _nichts_bleibt(_arbeitsordner(ausgabe))
+
+
+def test_demo_laeuft_bis_strg_c_und_raeumt_dann_auf() -> None:
+    prozess = subprocess.Popen(
+        [str(KLIMABOT), "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_umgebung(),
+    )
+    wachhund = threading.Timer(FRIST, prozess.kill)
+    wachhund.start()
+    try:
+        assert prozess.stdout is not None
+        zeilen = []
+        for zeile in prozess.stdout:
+            zeilen.append(zeile)
+            if "Strg+C beendet die Demo" in zeile:
+                break
+        ausgabe = "".join(zeilen)
+        assert re.search(r"@anna\.becker:klimabot\.demo +\S+ +Dr\. Anna Becker", ausgabe), ausgabe
+        assert "Homeserver: http://127.0.0.1:" in ausgabe
+        prozess.send_signal(signal.SIGINT)
+        rest, fehler = prozess.communicate(timeout=FRIST)
+    finally:
+        wachhund.cancel()
+        if prozess.poll() is None:
+            prozess.kill()
+            prozess.wait()
+    assert prozess.returncode == 0, ausgabe + rest + fehler
+    assert "aufgeräumt" in rest
+    _nichts_bleibt(_arbeitsordner(ausgabe))
+
+
+def test_ohne_synapse_erklaert_die_demo_den_weg(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ein None in sys.modules lässt find_spec „nicht installiert“ melden.
+    monkeypatch.setitem(sys.modules, "synapse", None)
+    assert main(["demo", "--nur-szene"]) == 2
+    assert "make demo" in capsys.readouterr().err
