@@ -38,7 +38,9 @@ def _nichts_bleibt(ordner: Path) -> None:
 
 
 def _umgebung(**zusatz: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **zusatz}
+    # Ohne die KLIMABOT_-Variablen des Testlaufs (CI setzt z. B. die PostgreSQL-URL).
+    sauber = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")}
+    return {**sauber, "PYTHONUNBUFFERED": "1", **zusatz}
 
 
 def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
