@@ -72,6 +72,25 @@ class Anfrage:
 
 
 @dataclass(frozen=True, slots=True)
+class Bild:
+    """Ein Bild (PNG) für einen Thread, z. B. das Ampeldiagramm des Wochenberichts."""
+
+    daten: bytes
+    dateiname: str
+    beschreibung: str
+    mimetype: str = "image/png"
+
+
+@dataclass(frozen=True, slots=True)
+class Folge:
+    """Eine weitere Nachricht im Thread unter der Hauptnachricht."""
+
+    nachricht: Nachricht | None = None
+    projekte: tuple[str, ...] = ()
+    bild: Bild | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Antwort:
     """Was der Bot auf eine Anfrage tut: eine Nachricht und/oder eine Reaktion darauf."""
 
@@ -80,6 +99,8 @@ class Antwort:
     reaktion: str | None = None
     # Maschinenlesbare Projektbezüge: Antworten auf diese Nachricht gelten diesen Projekten.
     projekte: tuple[str, ...] = ()
+    # Details im Thread unter der Nachricht, damit die Zeitleiste lesbar bleibt.
+    thread: tuple[Folge, ...] = ()
 
 
 Handler = Callable[[Anfrage, A], Awaitable[Antwort]]

@@ -7,6 +7,7 @@ abstürzt, und nichts kommt doppelt an: jede Zeile hat ihre feste Transaktions-I
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import uuid
@@ -17,11 +18,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.inhalt import Inhalt
+from befehle.grundlagen import Antwort
+from bot.inhalt import ANHANG, Inhalt, bildinhalt, nachrichteninhalt
 from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
 from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Ausgang
+from modelle.tabellen import Ausgang, Zustand
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,71 @@ def einreihen(
     )
     sitzung.add(eintrag)
     return eintrag
+
+
+VERWEIS = "ausgang:"
+DIREKT = "direkt:"
+
+
+def verweis(eintrag: Ausgang) -> str:
+    """Platzhalter für die Event-ID eines Eintrags, die es erst nach dem Senden gibt."""
+    return f"{VERWEIS}{eintrag.txn_id}"
+
+
+def direktraum(matrix_id: str) -> str:
+    """Platzhalter für den Direktraum mit einer Person; angelegt wird er beim ersten Senden."""
+    return f"{DIREKT}{matrix_id}"
+
+
+def reihe_antwort_ein(
+    sitzung: AsyncSession,
+    raum_id: str,
+    antwort: Antwort,
+    *,
+    antwort_auf: str | None = None,
+    thread_wurzel: str | None = None,
+) -> Ausgang | None:
+    """Reiht Nachricht und Thread einer Antwort ein; gibt den Eintrag der Hauptnachricht zurück."""
+    if antwort.nachricht is None:
+        return None
+    kopf = einreihen(
+        sitzung,
+        raum_id,
+        NACHRICHT,
+        nachrichteninhalt(
+            antwort.nachricht,
+            projekte=antwort.projekte,
+            antwort_auf=antwort_auf,
+            thread_wurzel=thread_wurzel,
+        ),
+        antwort.projekte,
+    )
+    # Folgen hängen im Thread der Hauptnachricht – oder im selben Thread, wenn sie schon darin ist.
+    wurzel = thread_wurzel or verweis(kopf)
+    for folge in antwort.thread:
+        if folge.nachricht is not None:
+            einreihen(
+                sitzung,
+                raum_id,
+                NACHRICHT,
+                nachrichteninhalt(folge.nachricht, projekte=folge.projekte, thread_wurzel=wurzel),
+                folge.projekte,
+            )
+        if folge.bild is not None:
+            bild = folge.bild
+            einreihen(
+                sitzung,
+                raum_id,
+                NACHRICHT,
+                bildinhalt(
+                    bild.beschreibung,
+                    bild.dateiname,
+                    bild.mimetype,
+                    bild.daten,
+                    thread_wurzel=wurzel,
+                ),
+            )
+    return kopf
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +200,9 @@ class Zusteller:
     async def _sende(self, eintrag: Ausgang) -> None:
         while True:
             try:
+                raum_id, inhalt = await self._vorbereitet(eintrag)
                 event_id: str | None = await self._transport.sende(
-                    eintrag.raum_id, eintrag.ereignistyp, eintrag.inhalt, eintrag.txn_id
+                    raum_id, eintrag.ereignistyp, inhalt, eintrag.txn_id
                 )
                 fehler = None
             except Ratenlimit as limit:
@@ -156,6 +224,64 @@ class Zusteller:
                 event_id, fehler = None, str(endgueltig)
             await self._vermerke(eintrag, event_id, fehler, erledigt=True)
             return
+
+    async def _vorbereitet(self, eintrag: Ausgang) -> tuple[str, Inhalt]:
+        """Löst Platzhalter auf: Direktraum, Thread-Wurzel, hochzuladende Bilder.
+
+        Was dabei entsteht (Raum-ID, mxc-URL), wird sofort gespeichert, damit ein erneuter
+        Versuch weder einen zweiten Raum anlegt noch ein Bild zweimal hochlädt.
+        """
+        raum_id, inhalt = eintrag.raum_id, dict(eintrag.inhalt)
+        geaendert = False
+        if raum_id.startswith(DIREKT):
+            raum_id = await self._direktraum(raum_id.removeprefix(DIREKT))
+            geaendert = True
+        bezug = inhalt.get("m.relates_to")
+        if isinstance(bezug, dict) and str(bezug.get("event_id", "")).startswith(VERWEIS):
+            wurzel = await self._event_id_von(str(bezug["event_id"]).removeprefix(VERWEIS))
+            if wurzel is None:
+                # Die Hauptnachricht kam nie an: dann eben ohne Thread, aber nicht verloren.
+                inhalt.pop("m.relates_to")
+            else:
+                inhalt["m.relates_to"] = {
+                    **bezug,
+                    "event_id": wurzel,
+                    "m.in_reply_to": {"event_id": wurzel},
+                }
+            geaendert = True
+        anhang = inhalt.get(ANHANG)
+        if isinstance(anhang, dict):
+            inhalt["url"] = await self._transport.lade_hoch(
+                base64.b64decode(anhang["daten"]),
+                str(anhang["mimetype"]),
+                str(inhalt.get("filename", "bild")),
+            )
+            del inhalt[ANHANG]
+            geaendert = True
+        if geaendert:
+            async with self._sitzungen.begin() as sitzung:
+                zeile = await sitzung.get_one(Ausgang, eintrag.id)
+                zeile.raum_id, zeile.inhalt = raum_id, inhalt
+            eintrag.raum_id, eintrag.inhalt = raum_id, inhalt
+        return raum_id, inhalt
+
+    async def _event_id_von(self, txn_id: str) -> str | None:
+        async with self._sitzungen() as sitzung:
+            return await sitzung.scalar(select(Ausgang.event_id).where(Ausgang.txn_id == txn_id))
+
+    async def _direktraum(self, matrix_id: str) -> str:
+        schluessel = f"direktraum:{matrix_id}"
+        async with self._sitzungen() as sitzung:
+            bekannt = await sitzung.scalar(
+                select(Zustand.wert).where(Zustand.schluessel == schluessel)
+            )
+        if bekannt is not None:
+            return bekannt
+        raum_id = await self._transport.erstelle_direktraum(matrix_id)
+        async with self._sitzungen.begin() as sitzung:
+            sitzung.add(Zustand(schluessel=schluessel, wert=raum_id))
+        log.info("Direktraum mit %s angelegt: %s", matrix_id, raum_id)
+        return raum_id
 
     async def _vermerke(
         self, eintrag: Ausgang, event_id: str | None, fehler: str | None, *, erledigt: bool

@@ -7,12 +7,15 @@ deren Slugs unter `PROJEKTE`, damit Antworten und Reaktionen darauf zugeordnet w
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from befehle.darstellung import Nachricht
 
 PROJEKTE = "de.klimabot.projekte"
+# Nur im Ausgangskorb: Bilddaten, die vor dem Senden hochgeladen werden. Geht nie hinaus.
+ANHANG = "de.klimabot.anhang"
 # Matrix begrenzt ein Ereignis auf 65 536 Bytes; Hülle und Signaturen brauchen ihren Teil.
 MAX_INHALT_BYTES = 60_000
 
@@ -53,6 +56,33 @@ def nachrichteninhalt(
             antwort_auf=antwort_auf,
             thread_wurzel=thread_wurzel,
         )
+    return inhalt
+
+
+def bildinhalt(
+    beschreibung: str,
+    dateiname: str,
+    mimetype: str,
+    daten: bytes,
+    *,
+    thread_wurzel: str | None = None,
+) -> Inhalt:
+    """Ein `m.image`; die Bilddaten lädt der Zusteller erst beim Senden hoch (→ `url`)."""
+    inhalt: Inhalt = {
+        "msgtype": "m.image",
+        "body": beschreibung,
+        "filename": dateiname,
+        "info": {"mimetype": mimetype, "size": len(daten)},
+        "m.mentions": {},
+        ANHANG: {"daten": base64.b64encode(daten).decode(), "mimetype": mimetype},
+    }
+    if thread_wurzel is not None:
+        inhalt["m.relates_to"] = {
+            "rel_type": "m.thread",
+            "event_id": thread_wurzel,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": thread_wurzel},
+        }
     return inhalt
 
 

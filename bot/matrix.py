@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,12 +23,15 @@ from nio import (
     JoinError,
     LoginResponse,
     MessageDirection,
+    RoomCreateResponse,
     RoomMessagesError,
+    RoomPreset,
     RoomResolveAliasResponse,
     RoomSendResponse,
     SyncError,
     SyncResponse,
     UploadFilterResponse,
+    UploadResponse,
     WhoamiResponse,
 )
 from sqlalchemy import select
@@ -168,12 +172,41 @@ class NioTransport:
             raise VoruebergehenderFehler(f"{type(fehler).__name__}: {fehler}") from fehler
         if isinstance(antwort, RoomSendResponse):
             return str(antwort.event_id)
-        code = antwort.status_code
+        raise self._fehler(antwort)
+
+    async def lade_hoch(self, daten: bytes, mimetype: str, dateiname: str) -> str:
+        try:
+            antwort, _ = await self._client.upload(
+                io.BytesIO(daten), content_type=mimetype, filename=dateiname, filesize=len(daten)
+            )
+        except (ClientError, TimeoutError) as fehler:
+            raise VoruebergehenderFehler(f"Hochladen: {fehler}") from fehler
+        if isinstance(antwort, UploadResponse):
+            return str(antwort.content_uri)
+        raise self._fehler(antwort)
+
+    async def erstelle_direktraum(self, matrix_id: str) -> str:
+        try:
+            antwort = await self._client.room_create(
+                is_direct=True,
+                invite=[matrix_id],
+                name="Klimabot",
+                preset=RoomPreset.trusted_private_chat,
+            )
+        except (ClientError, TimeoutError) as fehler:
+            raise VoruebergehenderFehler(f"Direktraum: {fehler}") from fehler
+        if isinstance(antwort, RoomCreateResponse):
+            return str(antwort.room_id)
+        raise self._fehler(antwort)
+
+    @staticmethod
+    def _fehler(antwort: Any) -> Exception:
+        code = getattr(antwort, "status_code", None)
         if code == "M_LIMIT_EXCEEDED":
-            raise Ratenlimit(int(antwort.retry_after_ms or 1000))
+            return Ratenlimit(int(getattr(antwort, "retry_after_ms", None) or 1000))
         if code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN", "M_BAD_JSON", "M_TOO_LARGE"):
-            raise EndgueltigerFehler(f"{code}: {antwort.message}")
-        raise VoruebergehenderFehler(f"{code}: {antwort.message}")
+            return EndgueltigerFehler(f"{code}: {antwort.message}")
+        return VoruebergehenderFehler(f"{code}: {getattr(antwort, 'message', antwort)}")
 
 
 class Syncschleife:

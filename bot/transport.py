@@ -35,3 +35,11 @@ class Transport(Protocol):
         Dieselbe `txn_id` erneut zu senden, legt kein zweites Ereignis an.
         """
         ...
+
+    async def lade_hoch(self, daten: bytes, mimetype: str, dateiname: str) -> str:
+        """Lädt eine Datei in das Medienarchiv des Homeservers; gibt die mxc-URL zurück."""
+        ...
+
+    async def erstelle_direktraum(self, matrix_id: str) -> str:
+        """Legt einen Direktraum mit der Person an und lädt sie ein; gibt die Raum-ID zurück."""
+        ...

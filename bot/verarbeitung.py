@@ -26,8 +26,8 @@ from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
 from befehle.darstellung import Nachricht
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Registratur
-from bot.ausgang import NACHRICHT, REAKTION, bot_nachricht, einreihen
-from bot.inhalt import nachrichteninhalt, reaktionsinhalt
+from bot.ausgang import REAKTION, bot_nachricht, einreihen, reihe_antwort_ein
+from bot.inhalt import reaktionsinhalt
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import VerarbeitetesEreignis
 from modelle.verzeichnis import lade_verzeichnis
@@ -286,11 +286,10 @@ class Verarbeitung:
         """Reiht Reaktion und Nachricht ein; `bezug` ist die Nachricht, auf die sie antworten."""
         if antwort.reaktion is not None and bezug is not None:
             einreihen(sitzung, ereignis.raum_id, REAKTION, reaktionsinhalt(bezug, antwort.reaktion))
-        if antwort.nachricht is not None:
-            inhalt = nachrichteninhalt(
-                antwort.nachricht,
-                projekte=antwort.projekte,
-                antwort_auf=bezug,
-                thread_wurzel=thread_wurzel or ereignis.thread_wurzel,
-            )
-            einreihen(sitzung, ereignis.raum_id, NACHRICHT, inhalt, antwort.projekte)
+        reihe_antwort_ein(
+            sitzung,
+            ereignis.raum_id,
+            antwort,
+            antwort_auf=bezug,
+            thread_wurzel=thread_wurzel or ereignis.thread_wurzel,
+        )

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.ausgang import NACHRICHT, Zusteller, einreihen
+from befehle.darstellung import Nachricht
+from befehle.grundlagen import Antwort, Bild, Folge
+from bot.ausgang import NACHRICHT, Zusteller, direktraum, einreihen, reihe_antwort_ein
 from bot.transport import EndgueltigerFehler, Ratenlimit, Sendefehler, VoruebergehenderFehler
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Ausgang
+from tests.testbot import Rekorder
 
 
 @dataclass
@@ -85,3 +88,39 @@ async def test_unzustellbares_blockiert_nicht_den_rest(sitzungen: Sitzungsfabrik
     assert zeilen[0].letzter_fehler is not None
     assert "M_FORBIDDEN" in zeilen[0].letzter_fehler
     assert zeilen[1].event_id is not None
+
+
+async def test_thread_folgen_haengen_an_der_gesendeten_hauptnachricht(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    antwort = Antwort(
+        Nachricht().absatz("Wochenbericht"),
+        thread=(
+            Folge(Nachricht().absatz("Energie"), projekte=("waermeplanung",)),
+            Folge(bild=Bild(b"\x89PNG-Testdaten", "ampeln.png", "Ampeln der letzten 12 Wochen")),
+        ),
+    )
+    async with sitzungen.begin() as sitzung:
+        reihe_antwort_ein(sitzung, "!stab:example.org", antwort)
+    rekorder = Rekorder()
+    assert await Zusteller(sitzungen, rekorder).zustellen() == 3
+    kopf, feld, bild = rekorder.gesendet
+    for folge in (feld, bild):
+        bezug = folge.inhalt["m.relates_to"]
+        assert bezug["rel_type"] == "m.thread"
+        assert bezug["event_id"] == kopf.event_id
+    assert feld.inhalt["de.klimabot.projekte"] == ["waermeplanung"]
+    assert bild.inhalt["msgtype"] == "m.image"
+    assert bild.inhalt["url"] == "mxc://test/1"
+    assert "de.klimabot.anhang" not in bild.inhalt
+    assert rekorder.hochgeladen == [("ampeln.png", "image/png", b"\x89PNG-Testdaten")]
+
+
+async def test_direktnachrichten_nutzen_einen_raum_je_person(sitzungen: Sitzungsfabrik) -> None:
+    async with sitzungen.begin() as sitzung:
+        for text in ("erste", "zweite"):
+            einreihen(sitzung, direktraum("@anna:example.org"), NACHRICHT, {"body": text})
+    rekorder = Rekorder()
+    assert await Zusteller(sitzungen, rekorder).zustellen() == 2
+    assert rekorder.direktraeume == ["@anna:example.org"]
+    assert {g.raum_id for g in rekorder.gesendet} == {"!direkt-1:test"}

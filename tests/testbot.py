@@ -58,6 +58,8 @@ class Rekorder:
     gesendet: list[Gesendet] = field(default_factory=list)
     _zaehler: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _nach_txn: dict[str, str] = field(default_factory=dict)
+    hochgeladen: list[tuple[str, str, bytes]] = field(default_factory=list)
+    direktraeume: list[str] = field(default_factory=list)
 
     async def sende(
         self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
@@ -68,6 +70,14 @@ class Rekorder:
         self._nach_txn[txn_id] = event_id
         self.gesendet.append(Gesendet(raum_id, ereignistyp, inhalt, event_id))
         return event_id
+
+    async def lade_hoch(self, daten: bytes, mimetype: str, dateiname: str) -> str:
+        self.hochgeladen.append((dateiname, mimetype, daten))
+        return f"mxc://test/{len(self.hochgeladen)}"
+
+    async def erstelle_direktraum(self, matrix_id: str) -> str:
+        self.direktraeume.append(matrix_id)
+        return f"!direkt-{len(self.direktraeume)}:test"
 
 
 @dataclass
