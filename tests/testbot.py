@@ -17,6 +17,7 @@ from befehle.grundlagen import Registratur
 from bot.ausgang import Zusteller
 from bot.verarbeitung import Ereignis, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik
+from tests.inhalte import bearbeitung, reaktion, textnachricht
 
 BOT = "@klimabot:muenster.de"
 PATIN_ENERGIE = "@anna.becker:muenster.de"
@@ -147,16 +148,7 @@ class Testbot:
         antwort_auf: str | None = None,
         thread: str | None = None,
     ) -> Antworten:
-        inhalt: dict[str, Any] = {"msgtype": "m.text", "body": text}
-        if thread is not None:
-            inhalt["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": thread,
-                "is_falling_back": antwort_auf is None,
-                "m.in_reply_to": {"event_id": antwort_auf or thread},
-            }
-        elif antwort_auf is not None:
-            inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": antwort_auf}}
+        inhalt = textnachricht(text, antwort_auf=antwort_auf, thread=thread)
         return await self.ereignis(
             raum, {"type": "m.room.message", "sender": als, "content": inhalt}
         )
@@ -164,18 +156,13 @@ class Testbot:
     async def reagiere(
         self, auf: str, schluessel: str, *, als: str, raum: str = RAUM_ALLGEMEIN
     ) -> Antworten:
-        inhalt = {"m.relates_to": {"rel_type": "m.annotation", "event_id": auf, "key": schluessel}}
-        return await self.ereignis(raum, {"type": "m.reaction", "sender": als, "content": inhalt})
+        roh = {"type": "m.reaction", "sender": als, "content": reaktion(auf, schluessel)}
+        return await self.ereignis(raum, roh)
 
     async def bearbeite(
         self, event_id: str, neuer_text: str, *, als: str, raum: str = RAUM_ALLGEMEIN
     ) -> Antworten:
-        inhalt = {
-            "msgtype": "m.text",
-            "body": f"* {neuer_text}",
-            "m.new_content": {"msgtype": "m.text", "body": neuer_text},
-            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
-        }
+        inhalt = bearbeitung(event_id, neuer_text)
         return await self.ereignis(
             raum, {"type": "m.room.message", "sender": als, "content": inhalt}
         )

@@ -10,6 +10,7 @@ from typing import Any
 from nio import AsyncClient, RoomCreateResponse, RoomSendResponse, SyncResponse
 
 from bot.homeserver import Zugang
+from tests.inhalte import bearbeitung, reaktion, textnachricht
 
 Ereignis = dict[str, Any]
 # Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.
@@ -44,32 +45,14 @@ class Mensch:
     async def sende(
         self, raum_id: str, text: str, *, antwort_auf: str | None = None, thread: str | None = None
     ) -> str:
-        inhalt: dict[str, Any] = {"msgtype": "m.text", "body": text}
-        if thread is not None:
-            inhalt["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": thread,
-                "is_falling_back": antwort_auf is None,
-                "m.in_reply_to": {"event_id": antwort_auf or thread},
-            }
-        elif antwort_auf is not None:
-            inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": antwort_auf}}
+        inhalt = textnachricht(text, antwort_auf=antwort_auf, thread=thread)
         return await self._sende(raum_id, "m.room.message", inhalt)
 
     async def reagiere(self, raum_id: str, event_id: str, schluessel: str) -> str:
-        inhalt = {
-            "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": schluessel}
-        }
-        return await self._sende(raum_id, "m.reaction", inhalt)
+        return await self._sende(raum_id, "m.reaction", reaktion(event_id, schluessel))
 
     async def bearbeite(self, raum_id: str, event_id: str, neuer_text: str) -> str:
-        inhalt = {
-            "msgtype": "m.text",
-            "body": f"* {neuer_text}",
-            "m.new_content": {"msgtype": "m.text", "body": neuer_text},
-            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
-        }
-        return await self._sende(raum_id, "m.room.message", inhalt)
+        return await self._sende(raum_id, "m.room.message", bearbeitung(event_id, neuer_text))
 
     async def loesche(self, raum_id: str, event_id: str) -> None:
         await self.client.room_redact(raum_id, event_id)
