@@ -7,6 +7,7 @@ Prüfungen auf Ampelwerte und Fortschritt 0–100, höchstens eine Pat*in je The
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 from sqlalchemy import (
     JSON,
@@ -263,5 +264,67 @@ class Ausgang(Basis):
             "id",
             sqlite_where=text("gesendet_am IS NULL"),
             postgresql_where=text("gesendet_am IS NULL"),
+        ),
+    )
+
+
+# --- Geplante Nachrichten ---------------------------------------------------------------
+
+
+class Versandart(enum.StrEnum):
+    ABFRAGE = "abfrage"
+    WOCHENBERICHT = "wochenbericht"
+    ERINNERUNG = "erinnerung"
+    # Die Erinnerung als Direktnachricht an die Pat*in, wenn die im Raum unbeantwortet blieben.
+    ERINNERUNG_DM = "erinnerung_dm"
+
+
+class Versandstatus(enum.StrEnum):
+    GESENDET = "gesendet"
+    # Gesendet, aber nach der geplanten Zeit (innerhalb der Nachholfrist); die Nachricht sagt es.
+    VERSPAETET = "verspaetet"
+    # Bewusst nicht gesendet, weil die Nachholfrist vorbei war; der Wochenbericht nennt es.
+    UEBERSPRUNGEN = "uebersprungen"
+
+
+def _liste(enum_klasse: type[Versandart] | type[Versandstatus]) -> str:
+    return ", ".join(f"'{w.value}'" for w in enum_klasse)
+
+
+class Versand(Basis):
+    """Was der Bot zu welcher Periode geplant gesendet oder bewusst übersprungen hat.
+
+    Diese Aufzeichnung, nicht das Gedächtnis des Schedulers, entscheidet, was fällig ist
+    (siehe `modelle.versand`). `schluessel` benennt die Periode, etwa
+    `abfrage:energie:2026-11-23T08:00Z`; er ist eindeutig, damit keine Periode zweimal
+    bedient wird. Ein eigener Schlüssel statt einer Eindeutigkeit über (Art, Feld, Projekt,
+    Termin), weil NULL-Spalten in zusammengesetzten Eindeutigkeiten nie kollidieren.
+    """
+
+    __tablename__ = "versand"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schluessel: Mapped[str] = mapped_column(String(255), unique=True)
+    art: Mapped[Versandart] = mapped_column(String(16))
+    themenfeld_id: Mapped[int | None] = mapped_column(ForeignKey("themenfeld.id"), index=True)
+    projekt_id: Mapped[int | None] = mapped_column(ForeignKey("strategieprojekt.id"), index=True)
+    # Der reguläre Termin der Periode, und wann sie nach Verschieben (Feiertag) fällig war.
+    termin: Mapped[dt.datetime] = mapped_column(UTCZeit())
+    faellig_am: Mapped[dt.datetime] = mapped_column(UTCZeit())
+    status: Mapped[Versandstatus] = mapped_column(String(16))
+    # Wann entschieden wurde (die Uhr des Aufrufers); beim Wochenbericht das Ende des Zeitraums.
+    erstellt: Mapped[dt.datetime] = mapped_column(UTCZeit(), default=jetzt)
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    raum_id: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (
+        CheckConstraint(f"art IN ({_liste(Versandart)})", name="art_bekannt"),
+        CheckConstraint(f"status IN ({_liste(Versandstatus)})", name="status_bekannt"),
+        CheckConstraint(
+            "CASE art"
+            " WHEN 'abfrage' THEN themenfeld_id IS NOT NULL AND projekt_id IS NULL"
+            " WHEN 'wochenbericht' THEN themenfeld_id IS NULL AND projekt_id IS NULL"
+            " ELSE projekt_id IS NOT NULL END",
+            name="bezug_passend",
         ),
     )
