@@ -7,17 +7,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import getpass
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from befehle.wochenbericht import als_json, als_markdown, als_text
 from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, lade_einstellungen
 from bot.demo import fuehre_vor
 from bot.matrix import AnmeldungFehlgeschlagen
+from modelle.bericht import (
+    schreibe_export,
+    statusmeldungen_fuer_export,
+    stelle_wochenbericht_zusammen,
+)
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.struktur import (
@@ -96,6 +105,33 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--ausgabe", type=Path, default=None, metavar="DATEI", help="in Datei statt Ausgabe"
     )
     exportieren.set_defaults(ausfuehren=_struktur_export)
+
+    bericht = befehle.add_parser(
+        "bericht", parents=[gemeinsam], help="den Wochenbericht ausgeben, der jetzt gesendet würde"
+    )
+    bericht.add_argument(
+        "--seit",
+        metavar="DATUM",
+        help="erster Tag des Zeitraums, TT.MM.JJJJ oder JJJJ-MM-TT (Vorgabe: 7 Tage vor dem Ende)",
+    )
+    bericht.add_argument(
+        "--bis",
+        metavar="DATUM",
+        help="letzter Tag des Zeitraums, einschließlich (Vorgabe: bis jetzt)",
+    )
+    bericht.add_argument(
+        "--format", choices=("text", "md", "json"), default="text", help="Vorgabe: text"
+    )
+    bericht.set_defaults(ausfuehren=_bericht)
+
+    export = befehle.add_parser(
+        "export", parents=[gemeinsam], help="alle Statusmeldungen als CSV oder JSON ausgeben"
+    )
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument(
+        "-o", "--ausgabe", type=Path, default=None, metavar="DATEI", help="in Datei statt Ausgabe"
+    )
+    export.set_defaults(ausfuehren=_export)
     return parser
 
 
@@ -217,3 +253,96 @@ def _struktur_export(argumente: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _mit_datenbank(argumente, exportieren)
+
+
+class _Datumsfehler(Exception):
+    """Ein Datum auf der Kommandozeile ist ungültig; die Nachricht sagt, welches und warum."""
+
+
+def _datum(option: str, text: str) -> dt.date:
+    """`20.11.2026` oder `2026-11-20`; nichts anderes wird geraten, auch kein 31.02."""
+    if treffer := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text.strip()):
+        tag, monat, jahr = treffer.groups()
+    elif treffer := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip()):
+        jahr, monat, tag = treffer.groups()
+    else:
+        raise _Datumsfehler(
+            f"{option}: „{text}“ ist kein Datum; erwartet TT.MM.JJJJ oder JJJJ-MM-TT, "
+            "z. B. 20.11.2026"
+        )
+    try:
+        return dt.date(int(jahr), int(monat), int(tag))
+    except ValueError:
+        raise _Datumsfehler(f"{option}: den {text} gibt es nicht") from None
+
+
+def _berichtszeitraum(
+    seit: str | None, bis: str | None, zeitzone: ZoneInfo, jetzt: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """(von, bis) des Berichts: ganze Tage in Ortszeit, `--bis` eingeschlossen."""
+    if bis is None:
+        ende = jetzt
+    else:
+        letzter_tag = _datum("--bis", bis)
+        ende = dt.datetime.combine(letzter_tag + dt.timedelta(days=1), dt.time(), zeitzone)
+    if seit is None:
+        anfang = ende - dt.timedelta(days=7)
+    else:
+        anfang = dt.datetime.combine(_datum("--seit", seit), dt.time(), zeitzone)
+    if anfang >= ende:
+        raise _Datumsfehler(f"--seit {seit}: liegt nicht vor dem Ende des Zeitraums")
+    return anfang, ende
+
+
+def _bericht(argumente: argparse.Namespace) -> int:
+    zeitzone = ZoneInfo(lade_einstellungen(argumente.config).bot.zeitzone)
+    try:
+        von, bis = _berichtszeitraum(
+            argumente.seit, argumente.bis, zeitzone, dt.datetime.now(dt.UTC)
+        )
+    except _Datumsfehler as fehler:
+        print(fehler, file=sys.stderr)
+        return EXIT_EINGABE
+    ausgabe = {"text": als_text, "md": als_markdown, "json": als_json}[argumente.format]
+
+    async def ausgeben(sitzungen: Sitzungsfabrik) -> int:
+        # Ausgelassene Abfragen kennt erst der Zeitplaner; die Vorschau nennt keine.
+        async with sitzungen() as sitzung:
+            bericht = await stelle_wochenbericht_zusammen(sitzung, von=von, bis=bis)
+        sys.stdout.write(ausgabe(bericht, zeitzone))
+        return EXIT_OK
+
+    return _mit_datenbank(argumente, ausgeben)
+
+
+def _export(argumente: argparse.Namespace) -> int:
+    zeitzone = ZoneInfo(lade_einstellungen(argumente.config).bot.zeitzone)
+    # Vor der Datenbank öffnen: ein unbrauchbarer Pfad soll scheitern, bevor etwas läuft.
+    # newline="": der CSV-Schreiber setzt die Zeilenenden selbst (RFC 4180: CRLF).
+    try:
+        ziel = (
+            sys.stdout
+            if argumente.ausgabe is None
+            else argumente.ausgabe.open("w", encoding="utf-8", newline="")
+        )
+    except OSError as fehler:
+        print(f"{argumente.ausgabe}: nicht schreibbar ({fehler.strerror})", file=sys.stderr)
+        return EXIT_EINGABE
+
+    async def exportieren(sitzungen: Sitzungsfabrik) -> int:
+        async with sitzungen() as sitzung:
+            anzahl = await schreibe_export(
+                statusmeldungen_fuer_export(sitzung),
+                ziel,
+                format=argumente.format,
+                zeitzone=zeitzone,
+            )
+        if argumente.ausgabe is not None:
+            print(f"{anzahl} Statusmeldungen nach {argumente.ausgabe} geschrieben.")
+        return EXIT_OK
+
+    try:
+        return _mit_datenbank(argumente, exportieren)
+    finally:
+        if ziel is not sys.stdout:
+            ziel.close()

@@ -18,15 +18,26 @@ Gemeinsame Regeln:
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, ScalarSelect, Select, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    ScalarSelect,
+    Select,
+    case,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
+from modelle.tabellen import Aenderung, Person, Statusmeldung, Strategieprojekt, Themenfeld
 from modelle.werte import Ampel, Quelle
 
 _T = TypeVar("_T")
@@ -123,6 +134,47 @@ class Ampelwechsel:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Feldangabe:
+    """Ein aktives Themenfeld mit dem, was der Wochenbericht über es wissen muss."""
+
+    themenfeld_id: int
+    themenfeld_slug: str
+    themenfeld_name: str
+    ueberfaellig_nach_tagen: int
+
+
+class Projektereignis(enum.StrEnum):
+    """Was das Änderungsprotokoll über den Lebenslauf eines Projekts festhält."""
+
+    ANGELEGT = "angelegt"
+    ARCHIVIERT = "archiviert"
+    WIEDER_AKTIVIERT = "wieder aktiviert"
+
+
+@dataclass(frozen=True, slots=True)
+class Projektaenderung:
+    projekt_id: int
+    projekt_slug: str
+    projekt_titel: str
+    themenfeld_id: int
+    themenfeld_slug: str
+    ereignis: Projektereignis
+    zeitpunkt: dt.datetime
+    wer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ampelpunkt:
+    """Eine Meldung, auf ihre Ampel verkürzt; ohne Meldung sind die drei Meldungsfelder leer."""
+
+    projekt_id: int
+    themenfeld_id: int
+    meldung_id: int | None
+    zeitpunkt: dt.datetime | None
+    ampel: Ampel | None
+
+
 # Die Meldungstabelle in den korrelierten Unterabfragen. Einmal angelegt, weil `aliased()`
 # teuer ist; derselbe Name in mehreren Unterabfragen ist unbedenklich, jede hat ihren Bereich.
 _JUENGSTE = aliased(Statusmeldung, name="juengste")
@@ -174,7 +226,7 @@ def _ampel(wert: str | None) -> Ampel | None:
     return None if wert is None else Ampel(wert)
 
 
-def _projektstaende() -> _Abfrage:
+def _projektstaende(bis: dt.datetime | None = None) -> _Abfrage:
     return (
         select(
             Strategieprojekt.id.label("projekt_id"),
@@ -194,7 +246,7 @@ def _projektstaende() -> _Abfrage:
         )
         .select_from(Strategieprojekt)
         .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
-        .outerjoin(Statusmeldung, Statusmeldung.id == _neueste(Statusmeldung.id))
+        .outerjoin(Statusmeldung, Statusmeldung.id == _neueste(Statusmeldung.id, bis=bis))
         .outerjoin(Person, Person.id == Statusmeldung.autor_id)
     )
 
@@ -233,6 +285,151 @@ async def letzte_meldungen(sitzung: AsyncSession, themenfeld_id: int) -> list[Pr
         .order_by(Strategieprojekt.reihenfolge, Strategieprojekt.id)
     )
     return [_als_projektstand(zeile) for zeile in await sitzung.execute(abfrage)]
+
+
+async def alle_letzten_meldungen(
+    sitzung: AsyncSession, *, bis: dt.datetime | None = None
+) -> list[Projektstand]:
+    """Wie `letzte_meldungen`, aber für alle aktiven Themenfelder auf einmal und zum Stand `bis`.
+
+    Mit `bis` zählen spätere Meldungen nicht: ein Bericht über eine vergangene Woche zeigt
+    die Ampeln, wie sie an ihrem Ende standen. Archiviert ist, was heute archiviert ist;
+    wann es das wurde, steht nur im Änderungsprotokoll.
+    """
+    abfrage = (
+        _projektstaende(bis)
+        .where(~Strategieprojekt.archiviert, ~Themenfeld.archiviert)
+        .order_by(
+            Themenfeld.reihenfolge, Themenfeld.id, Strategieprojekt.reihenfolge, Strategieprojekt.id
+        )
+    )
+    return [_als_projektstand(zeile) for zeile in await sitzung.execute(abfrage)]
+
+
+async def aktive_themenfelder(sitzung: AsyncSession) -> list[Feldangabe]:
+    """Die aktiven Themenfelder in ihrer Reihenfolge, auch solche ohne Projekte."""
+    abfrage = (
+        select(Themenfeld.id, Themenfeld.slug, Themenfeld.name, Themenfeld.ueberfaellig_nach_tagen)
+        .where(~Themenfeld.archiviert)
+        .order_by(Themenfeld.reihenfolge, Themenfeld.id)
+    )
+    return [
+        Feldangabe(
+            themenfeld_id=feld_id,
+            themenfeld_slug=slug,
+            themenfeld_name=name,
+            ueberfaellig_nach_tagen=tage,
+        )
+        for feld_id, slug, name, tage in await sitzung.execute(abfrage)
+    ]
+
+
+async def projektaenderungen(
+    sitzung: AsyncSession, von: dt.datetime, bis: dt.datetime
+) -> list[Projektaenderung]:
+    """Projekte, die mit `von` < Zeitpunkt ≤ `bis` angelegt, archiviert oder wieder aktiviert
+    wurden, laut Änderungsprotokoll; zeitlich geordnet, auch archivierte Projekte und Felder.
+    """
+    abfrage = (
+        select(
+            Strategieprojekt.id,
+            Strategieprojekt.slug,
+            Strategieprojekt.titel,
+            Themenfeld.id.label("themenfeld_id"),
+            Themenfeld.slug.label("themenfeld_slug"),
+            Aenderung.feld,
+            Aenderung.neu,
+            Aenderung.zeitpunkt,
+            Aenderung.wer,
+        )
+        .select_from(Aenderung)
+        # Das Protokoll nennt Projekte beim Slug; Slugs sind eindeutig und werden nie vergeben,
+        # solange es das Projekt gibt (archiviert wird, nicht gelöscht).
+        .join(Strategieprojekt, Strategieprojekt.slug == Aenderung.objekt)
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .where(
+            Aenderung.objekt_art == "projekt",
+            Aenderung.feld.in_(("angelegt", "archiviert")),
+            Aenderung.zeitpunkt > von,
+            Aenderung.zeitpunkt <= bis,
+        )
+        .order_by(Aenderung.zeitpunkt, Aenderung.id)
+    )
+    ergebnis = []
+    for zeile in await sitzung.execute(abfrage):
+        if zeile.feld == "angelegt":
+            ereignis = Projektereignis.ANGELEGT
+        elif zeile.neu == "ja":
+            ereignis = Projektereignis.ARCHIVIERT
+        else:
+            ereignis = Projektereignis.WIEDER_AKTIVIERT
+        ergebnis.append(
+            Projektaenderung(
+                projekt_id=zeile.id,
+                projekt_slug=zeile.slug,
+                projekt_titel=zeile.titel,
+                themenfeld_id=zeile.themenfeld_id,
+                themenfeld_slug=zeile.themenfeld_slug,
+                ereignis=ereignis,
+                zeitpunkt=zeile.zeitpunkt,
+                wer=zeile.wer,
+            )
+        )
+    return ergebnis
+
+
+async def ampelpunkte(
+    sitzung: AsyncSession, von: dt.datetime, bis: dt.datetime
+) -> list[Ampelpunkt]:
+    """Woraus sich der Stand jedes aktiven Projekts zu jedem Zeitpunkt in [`von`, `bis`] ergibt.
+
+    Je aktivem Projekt aktiver Felder seine neueste gültige Meldung zu `von` (ein Punkt ohne
+    Meldung, wenn es keine gibt) und alle gültigen Meldungen mit `von` < Zeitpunkt ≤ `bis`.
+    Ungeordnet; den Stand zu einem Zeitpunkt bestimmt die Reihung (Zeitpunkt, Id).
+    """
+    if von > bis:
+        raise ValueError(f"von ({von.isoformat()}) liegt nach bis ({bis.isoformat()})")
+    aktiv = (~Strategieprojekt.archiviert, ~Themenfeld.archiviert)
+    davor = (
+        select(
+            Strategieprojekt.id.label("projekt_id"),
+            Strategieprojekt.themenfeld_id,
+            Statusmeldung.id.label("meldung_id"),
+            Statusmeldung.zeitpunkt,
+            Statusmeldung.ampel,
+        )
+        .select_from(Strategieprojekt)
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .outerjoin(Statusmeldung, Statusmeldung.id == _neueste(Statusmeldung.id, bis=von))
+        .where(*aktiv)
+    )
+    darin = (
+        select(
+            Statusmeldung.projekt_id,
+            Strategieprojekt.themenfeld_id,
+            Statusmeldung.id.label("meldung_id"),
+            Statusmeldung.zeitpunkt,
+            Statusmeldung.ampel,
+        )
+        .join(Strategieprojekt, Strategieprojekt.id == Statusmeldung.projekt_id)
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .where(
+            *aktiv,
+            _gueltig(Statusmeldung),
+            Statusmeldung.zeitpunkt > von,
+            Statusmeldung.zeitpunkt <= bis,
+        )
+    )
+    return [
+        Ampelpunkt(
+            projekt_id=zeile.projekt_id,
+            themenfeld_id=zeile.themenfeld_id,
+            meldung_id=zeile.meldung_id,
+            zeitpunkt=zeile.zeitpunkt,
+            ampel=_ampel(zeile.ampel),
+        )
+        for zeile in await sitzung.execute(union_all(davor, darin))
+    ]
 
 
 async def projektstand(sitzung: AsyncSession, projekt_id: int) -> Projektstand | None:

@@ -1,0 +1,370 @@
+"""Der Wochenbericht für Menschen: eine kurze Kopfnachricht, je Themenfeld eine Nachricht.
+
+Im Raum der Stabsstelle steht der Kopf in der Zeitleiste und die Themenfelder im Thread
+darunter; die Kommandozeile gibt dasselbe als Text, Markdown oder JSON aus. Alle Formen
+entstehen aus denselben Abschnitten, damit sie nie auseinanderlaufen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from befehle import format
+from befehle.darstellung import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
+from modelle.bericht import Feldbericht, Wochenbericht
+from modelle.werte import Ampel
+
+# Zwischen den Nachrichten in der Textausgabe der Kommandozeile.
+_TRENNER = "─" * 60
+
+
+@dataclass(frozen=True, slots=True)
+class _Abschnitt:
+    titel: str
+    # Spaltenköpfe, wenn der Abschnitt eine Tabelle ist; leer bei einer Liste.
+    kopf: tuple[str, ...]
+    # Je Tabellenzeile je Spalte die Teile (nur bei Tabellen).
+    zellen: tuple[tuple[tuple[Teil, ...], ...], ...]
+    # Je Eintrag eine lesbare Zeile: der Klartext der Tabelle bzw. die Listenpunkte.
+    zeilen: tuple[tuple[Teil, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Feldinhalt:
+    kopf: tuple[Teil, ...]
+    hinweis: str | None
+    abschnitte: tuple[_Abschnitt, ...]
+    projekte: tuple[str, ...]
+
+
+# --- Kleine Bausteine ---------------------------------------------------------------------
+
+
+def _zaehlung(ampeln: Mapping[Ampel, int], ohne_meldung: int, *, mit_worten: bool) -> str:
+    teile = [f"{a.emoji} {ampeln.get(a, 0)}{' ' + a.wort if mit_worten else ''}" for a in Ampel]
+    if ohne_meldung:
+        teile.append(f"⚪ {ohne_meldung}{' ohne Meldung' if mit_worten else ''}")
+    return " · ".join(teile)
+
+
+def _zeitraum(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
+    # Der Zeitraum schließt `bis` ein und `von` aus: sein letzter Tag ist der des letzten
+    # eingeschlossenen Augenblicks, damit „bis 21.11., 00:00 Uhr“ als 20.11. erscheint.
+    letzter = bericht.bis - dt.timedelta(microseconds=1)
+    return f"{format.datum(bericht.von, zeitzone)} – {format.datum(letzter, zeitzone)}"
+
+
+def _projekt(titel: str, slug: str) -> tuple[Teil, ...]:
+    return (Fett(titel), f" ({slug})")
+
+
+def _autor(autor: str | None) -> str:
+    # Ohne Autor*in ist eine Meldung nur als Anfangsstand aus der Strukturdatei entstanden.
+    return autor or "Strukturdatei"
+
+
+def _zitat(text: str) -> str:
+    return f"„{text}“" if text else ""
+
+
+# --- Kopf ---------------------------------------------------------------------------------
+
+
+def _kopfzeilen(bericht: Wochenbericht) -> tuple[str, str]:
+    projekte = format.anzahl(bericht.projekte, "Projekt", "Projekte")
+    felder = format.anzahl(len(bericht.felder), "Themenfeld", "Themenfeldern")
+    stand = (
+        f"{_zaehlung(bericht.ampeln, bericht.ohne_meldung, mit_worten=True)} "
+        f"({projekte} in {felder})"
+    )
+    bewegung = [
+        format.anzahl(bericht.anzahl_wechsel, "Ampelwechsel", "Ampelwechsel"),
+        f"{format.anzahl(bericht.anzahl_ueberfaellig, 'Projekt', 'Projekte')} überfällig",
+    ]
+    for anzahl, einzahl, mehrzahl in (
+        (bericht.anzahl_neu, "neues Projekt", "neue Projekte"),
+        (bericht.anzahl_abgeschlossen, "Projekt abgeschlossen", "Projekte abgeschlossen"),
+        (bericht.anzahl_archiviert, "Projekt archiviert", "Projekte archiviert"),
+        (len(bericht.uebersprungene_abfragen), "Abfrage ausgelassen", "Abfragen ausgelassen"),
+    ):
+        if anzahl:
+            bewegung.append(format.anzahl(anzahl, einzahl, mehrzahl))
+    return stand, " · ".join(bewegung)
+
+
+def _titel(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
+    return f"📊 Wochenbericht {_zeitraum(bericht, zeitzone)}"
+
+
+def kopf(bericht: Wochenbericht, zeitzone: ZoneInfo) -> Nachricht:
+    """Die kurze Nachricht für die Zeitleiste: Zeitraum, Ampeln, Wechsel, Überfälliges."""
+    stand, bewegung = _kopfzeilen(bericht)
+    return Nachricht().absatz(Fett(_titel(bericht, zeitzone))).absatz(stand, bewegung)
+
+
+# --- Je Themenfeld ------------------------------------------------------------------------
+
+
+def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
+    eintraege = [w for w in feld.wechsel if w.neu is not Ampel.ABGESCHLOSSEN]
+    if not eintraege:
+        return None
+    zellen = []
+    zeilen = []
+    for w in eintraege:
+        projekt = (
+            *_projekt(w.projekt_titel, w.projekt_slug),
+            " – archiviert" if w.archiviert else "",
+        )
+        richtung = f"{format.ampel(w.alt)} → {format.ampel(w.neu)}"
+        gemeldet = f"{_autor(w.autor)}, {format.datum(w.zeitpunkt, zeitzone)}"
+        zellen.append((projekt, (richtung,), (gemeldet,), (w.text or "–",)))
+        text = f": {_zitat(w.text)}" if w.text else ""
+        zeilen.append((f"{richtung} ", *projekt, f" · {gemeldet}{text}"))
+    return _Abschnitt(
+        "Ampelwechsel",
+        ("Projekt", "Wechsel", "Gemeldet", "Meldung"),
+        tuple(zellen),
+        tuple(zeilen),
+    )
+
+
+def _rot_gelb(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
+    if not feld.rot_gelb:
+        return None
+    zellen = []
+    zeilen = []
+    for p in feld.rot_gelb:
+        projekt = _projekt(p.projekt_titel, p.projekt_slug)
+        fortschritt = format.fortschritt(p.fortschritt)
+        seit = format.datum(p.zeitpunkt, zeitzone)
+        zellen.append(
+            (
+                projekt,
+                (format.ampel(p.ampel),),
+                (fortschritt,),
+                (p.herausforderungen or "–",),
+                (seit,),
+            )
+        )
+        herausforderung = (
+            f" · Herausforderung: {p.herausforderungen}" if p.herausforderungen else ""
+        )
+        zeilen.append(
+            (
+                f"{format.ampel(p.ampel)} ",
+                *projekt,
+                f" · {fortschritt} · Meldung vom {seit}{herausforderung}",
+            )
+        )
+    return _Abschnitt(
+        "Rot und gelb",
+        ("Projekt", "Ampel", "Fortschritt", "Herausforderung", "Letzte Meldung"),
+        tuple(zellen),
+        tuple(zeilen),
+    )
+
+
+def _ueberfaellig(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
+    if not feld.ueberfaellig:
+        return None
+    zellen = []
+    zeilen = []
+    for p in feld.ueberfaellig:
+        projekt = _projekt(p.projekt_titel, p.projekt_slug)
+        if p.letzte_meldung is None:
+            wann = "noch nie gemeldet"
+        else:
+            wann = (
+                f"{format.datum(p.letzte_meldung, zeitzone)}, "
+                f"vor {format.anzahl(p.tage_ohne_meldung or 0, 'Tag', 'Tagen')}"
+            )
+        zellen.append((projekt, (wann,), (format.ampel(p.letzte_ampel),)))
+        zusatz = f" ({format.ampel(p.letzte_ampel)})" if p.letzte_ampel else ""
+        meldung = f"letzte Meldung {wann}" if p.letzte_meldung else wann
+        zeilen.append((*projekt, f" · {meldung}{zusatz}"))
+    return _Abschnitt(
+        f"Überfällig (länger als {feld.ueberfaellig_nach_tagen} Tage ohne Meldung)",
+        ("Projekt", "Letzte Meldung", "Ampel"),
+        tuple(zellen),
+        tuple(zeilen),
+    )
+
+
+def _liste(titel: str, punkte: Sequence[tuple[Teil, ...]]) -> _Abschnitt | None:
+    return _Abschnitt(titel, (), (), tuple(punkte)) if punkte else None
+
+
+def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo) -> _Feldinhalt:
+    zaehlung = _zaehlung(feld.ampeln, feld.ohne_meldung, mit_worten=False)
+    anzahl = format.anzahl(feld.projekte, "Projekt", "Projekte")
+    kopfzeile: tuple[Teil, ...] = (
+        Fett(f"Themenfeld {feld.themenfeld_name}"),
+        f" · {zaehlung} ({anzahl})" if feld.projekte else "",
+    )
+    neu = [
+        (
+            f"{format.ampel(p.ampel)} ",
+            *_projekt(p.projekt_titel, p.projekt_slug),
+            f" – {'wieder aktiviert' if p.wieder_aktiviert else 'angelegt'} am "
+            f"{format.datum(p.zeitpunkt, zeitzone)} von {p.wer}",
+        )
+        for p in feld.neu
+    ]
+    abgeschlossen = [
+        (
+            f"{Ampel.ABGESCHLOSSEN.emoji} ",
+            *_projekt(w.projekt_titel, w.projekt_slug),
+            f" – {_autor(w.autor)}, {format.datum(w.zeitpunkt, zeitzone)}"
+            + (f": {_zitat(w.text)}" if w.text else ""),
+        )
+        for w in feld.abgeschlossen
+    ]
+    archiviert = [
+        (
+            *_projekt(p.projekt_titel, p.projekt_slug),
+            f" – archiviert am {format.datum(p.zeitpunkt, zeitzone)} von {p.wer}",
+        )
+        for p in feld.archiviert
+    ]
+    ausgelassen: list[tuple[Teil, ...]] = [
+        (
+            f"Abfrage vom {format.zeitpunkt(z, zeitzone)} – der Klimabot war zu lange "
+            "nicht erreichbar, sie wurde nicht nachgeholt",
+        )
+        for z in feld.uebersprungene_abfragen
+    ]
+    abschnitte = tuple(
+        a
+        for a in (
+            _wechsel(feld, zeitzone),
+            _liste("Abgeschlossen", abgeschlossen),
+            _rot_gelb(feld, zeitzone),
+            _ueberfaellig(feld, zeitzone),
+            _liste("Neue Projekte", neu),
+            _liste("Archiviert", archiviert),
+            _liste("Ausgelassene Abfragen", ausgelassen),
+        )
+        if a is not None
+    )
+    if not feld.projekte and not feld.neu and not feld.archiviert:
+        hinweis: str | None = "Dieses Themenfeld hat keine aktiven Projekte."
+    elif not abschnitte:
+        hinweis = "Nichts zu berichten: keine Ampelwechsel, nichts rot, gelb oder überfällig."
+    elif not feld.wechsel:
+        hinweis = "Keine Ampelwechsel im Berichtszeitraum."
+    else:
+        hinweis = None
+    return _Feldinhalt(kopfzeile, hinweis, abschnitte, feld.projektslugs)
+
+
+def _als_nachricht(inhalt: _Feldinhalt) -> Nachricht:
+    nachricht = Nachricht().absatz(inhalt.kopf)
+    if inhalt.hinweis:
+        nachricht.absatz(Kursiv(inhalt.hinweis))
+    for abschnitt in inhalt.abschnitte:
+        nachricht.absatz(Fett(abschnitt.titel))
+        if abschnitt.kopf:
+            # Im Klartext eine Zeile je Eintrag, mit Punkt davor wie die Listen.
+            nachricht.tabelle(
+                abschnitt.kopf, abschnitt.zellen, [("• ", *z) for z in abschnitt.zeilen]
+            )
+        else:
+            nachricht.liste(abschnitt.zeilen)
+    return nachricht
+
+
+def feldnachrichten(
+    bericht: Wochenbericht, zeitzone: ZoneInfo
+) -> list[tuple[Nachricht, tuple[str, ...]]]:
+    """Je aktivem Themenfeld eine Nachricht und die Slugs der Projekte, die sie nennt."""
+    ergebnis = []
+    for feld in bericht.felder:
+        inhalt = _feldinhalt(feld, zeitzone)
+        ergebnis.append((_als_nachricht(inhalt), inhalt.projekte))
+    return ergebnis
+
+
+# --- Ausgaben für die Kommandozeile ---------------------------------------------------------
+
+
+def als_text(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
+    """Kopf und Themenfelder als Klartext, so wie sie im Messenger ohne HTML ankommen."""
+    teile = [kopf(bericht, zeitzone).text]
+    teile.extend(nachricht.text for nachricht, _ in feldnachrichten(bericht, zeitzone))
+    return f"\n\n{_TRENNER}\n\n".join(teile) + "\n"
+
+
+# Alles, was in Markdown etwas bedeutet; `-`, `+` und `.` nur am Zeilenanfang, und dort
+# steht bei uns nie Benutzertext.
+_MD_SONDERZEICHEN = re.compile(r"([\\`*_\[\]<>|#~&!])")
+
+
+def _md_text(text: str) -> str:
+    # Zeilenumbrüche würden Tabellenzeilen und Listenpunkte zerreißen.
+    return _MD_SONDERZEICHEN.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def _md_teil(teil: Teil) -> str:
+    match teil:
+        case str():
+            return _md_text(teil)
+        case Fett(text):
+            return f"**{_md_text(text)}**"
+        case Kursiv(text):
+            return f"_{_md_text(text)}_"
+        case Code(text):
+            return "`" + text.replace("`", "'") + "`"
+        case Erwaehnung(_, name):
+            return _md_text(name)
+
+
+def _md(teile: Sequence[Teil]) -> str:
+    return "".join(_md_teil(t) for t in teile)
+
+
+def _md_abschnitt(abschnitt: _Abschnitt) -> list[str]:
+    zeilen = [f"### {_md_text(abschnitt.titel)}", ""]
+    if abschnitt.kopf:
+        zeilen.append("| " + " | ".join(_md_text(k) for k in abschnitt.kopf) + " |")
+        zeilen.append("|" + "---|" * len(abschnitt.kopf))
+        zeilen.extend(
+            "| " + " | ".join(_md(zelle) for zelle in zeile) + " |" for zeile in abschnitt.zellen
+        )
+    else:
+        zeilen.extend(f"- {_md(punkt)}" for punkt in abschnitt.zeilen)
+    zeilen.append("")
+    return zeilen
+
+
+def als_markdown(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
+    """Für den Klimabericht: Überschriften je Themenfeld, Tabellen wie im Messenger."""
+    stand, bewegung = _kopfzeilen(bericht)
+    zeilen = [
+        f"# {_md_text(_titel(bericht, zeitzone))}",
+        "",
+        _md_text(stand) + "  ",
+        _md_text(bewegung),
+        "",
+    ]
+    for feld in bericht.felder:
+        inhalt = _feldinhalt(feld, zeitzone)
+        zeilen.extend([f"## {_md_text(feld.themenfeld_name)}", ""])
+        zaehlung = _zaehlung(feld.ampeln, feld.ohne_meldung, mit_worten=True)
+        if feld.projekte:
+            zeilen.extend([_md_text(zaehlung), ""])
+        if inhalt.hinweis:
+            zeilen.extend([f"_{_md_text(inhalt.hinweis)}_", ""])
+        for abschnitt in inhalt.abschnitte:
+            zeilen.extend(_md_abschnitt(abschnitt))
+    return "\n".join(zeilen).rstrip("\n") + "\n"
+
+
+def als_json(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
+    """Das dokumentierte Austauschformat (README, „Wochenbericht und Export“)."""
+    return json.dumps(bericht.als_dict(zeitzone), ensure_ascii=False, indent=2) + "\n"

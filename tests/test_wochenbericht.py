@@ -1,0 +1,570 @@
+"""Der Wochenbericht: was die Stabsstelle am Freitag liest, und was die Kommandozeile ausgibt."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from befehle import format
+from befehle.diagramm import ampel_diagramm
+from befehle.wochenbericht import als_json, als_markdown, als_text, feldnachrichten, kopf
+from bot.cli import main
+from modelle.abfragen import Projektaenderung, Projektereignis
+from modelle.bericht import (
+    Ampelverlauf,
+    Feldbericht,
+    Wochenbericht,
+    _strukturaenderungen,
+    ampel_verlauf,
+    stelle_wochenbericht_zusammen,
+)
+from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.meldungen import speichere_meldung
+from modelle.struktur import importiere_struktur, parse_struktur
+from modelle.tabellen import Aenderung, Person, Statusmeldung, Strategieprojekt
+from modelle.werte import Ampel, Quelle
+from tests import daten
+
+BERLIN = ZoneInfo("Europe/Berlin")
+ANNA = "@anna.becker:muenster.de"
+THOMAS = "@thomas.reinhardt:muenster.de"
+
+_FELDER_UND_PERSONEN = """
+[[themenfeld]]
+slug = "energie"
+name = "Energie"
+ueberfaellig_nach_tagen = 14
+
+[[themenfeld]]
+slug = "mobilitaet"
+name = "Mobilität"
+ueberfaellig_nach_tagen = 21
+
+[[themenfeld]]
+slug = "klimaanpassung"
+name = "Klimaanpassung"
+
+[[person]]
+matrix_id = "@anna.becker:muenster.de"
+name = "Dr. Anna Becker"
+patin = ["energie"]
+
+[[person]]
+matrix_id = "@thomas.reinhardt:muenster.de"
+name = "Thomas Reinhardt"
+patin = ["mobilitaet", "klimaanpassung"]
+"""
+
+
+def _projekt(slug: str, feld: str, titel: str, ampel: str | None = None) -> str:
+    zeile = f'\n[[projekt]]\nslug = "{slug}"\nthemenfeld = "{feld}"\ntitel = "{titel}"\n'
+    return zeile + (f'ampel = "{ampel}"\n' if ampel else "")
+
+
+_BESTAND = [
+    _projekt("waermeplanung", "energie", "Kommunale Wärmeplanung", "grün"),
+    _projekt("pv-offensive", "energie", "PV-Offensive", "grün"),
+    _projekt("windenergie", "energie", "Flächen für Windenergie", "rot"),
+    _projekt("speicher", "energie", "Quartiersspeicher", "grün"),
+    _projekt("radwege", "mobilitaet", "Radvorrangrouten", "grün"),
+    _projekt("stadtbaeume", "klimaanpassung", "Klimaresiliente Stadtbäume", "grün"),
+]
+# Vor der Woche: alles außer Nahwärme und Lastenrad, dazu die Geothermie.
+STRUKTUR_VORHER = (
+    _FELDER_UND_PERSONEN
+    + "".join(_BESTAND)
+    + _projekt("geothermie", "energie", "Tiefe Geothermie", "gelb")
+)
+# Im Lauf der Woche importiert: Geothermie fehlt (wird archiviert), zwei Projekte kommen hinzu.
+STRUKTUR_NACHHER = (
+    _FELDER_UND_PERSONEN
+    + "".join(_BESTAND)
+    + _projekt("nahwaerme", "energie", "Nahwärmenetze", "grün")
+    + _projekt("lastenrad", "mobilitaet", "Lastenradverleih")
+)
+
+
+@dataclass(frozen=True)
+class Woche:
+    von: dt.datetime
+    bis: dt.datetime
+    ausgelassen: dt.datetime
+
+
+async def _person_id(sitzungen: Sitzungsfabrik, matrix_id: str) -> int:
+    async with sitzungen() as sitzung:
+        person_id = await sitzung.scalar(select(Person.id).where(Person.matrix_id == matrix_id))
+    assert person_id is not None
+    return person_id
+
+
+async def erlebe_woche(sitzungen: Sitzungsfabrik) -> Woche:
+    """Eine Woche mit allem, was der Bericht nennen soll, endend jetzt.
+
+    Der erste Import liegt zwei Monate zurück; der zweite läuft jetzt, denn das
+    Änderungsprotokoll trägt die echte Uhrzeit.
+    """
+    jetzt = dt.datetime.now(dt.UTC)
+    von = jetzt - dt.timedelta(days=7)
+    vor_zwei_monaten = jetzt - dt.timedelta(days=60)
+    async with sitzungen.begin() as sitzung:
+        await importiere_struktur(sitzung, parse_struktur(STRUKTUR_VORHER, "vorher.toml"), "Test")
+        await sitzung.execute(update(Aenderung).values(zeitpunkt=vor_zwei_monaten))
+        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=vor_zwei_monaten))
+    anna = await _person_id(sitzungen, ANNA)
+    thomas = await _person_id(sitzungen, THOMAS)
+    async with sitzungen.begin() as sitzung:
+        ids = dict(
+            (await sitzung.execute(select(Strategieprojekt.slug, Strategieprojekt.id))).all()
+        )
+
+        async def melde(
+            slug: str,
+            tag: int,
+            ampel: Ampel,
+            text: str,
+            autor: int = anna,
+            herausforderungen: str | None = None,
+            fortschritt: int | None = None,
+        ) -> Statusmeldung:
+            return await speichere_meldung(
+                sitzung,
+                projekt_id=ids[slug],
+                autor_id=autor,
+                ampel=ampel,
+                fortschritt=fortschritt,
+                text=text,
+                herausforderungen=herausforderungen,
+                quelle=Quelle.BEFEHL,
+                zeitpunkt=von + dt.timedelta(days=tag),
+            )
+
+        await melde("pv-offensive", 1, Ampel.GRUEN, "läuft")
+        await melde(
+            "waermeplanung",
+            2,
+            Ampel.GELB,
+            "Ausschreibung verzögert sich",
+            herausforderungen="Vergabe <b>dauert</b>",
+            fortschritt=40,
+        )
+        await melde("windenergie", 3, Ampel.ABGESCHLOSSEN, "Flächen ausgewiesen", fortschritt=100)
+        versehen = await melde("pv-offensive", 4, Ampel.ROT, "falsches Projekt")
+        versehen.zurueckgezogen = True
+        await melde("radwege", 1, Ampel.GRUEN, "im Plan", autor=thomas)
+        await melde("stadtbaeume", 2, Ampel.GRUEN, "gepflanzt", autor=thomas)
+    async with sitzungen.begin() as sitzung:
+        await importiere_struktur(sitzung, parse_struktur(STRUKTUR_NACHHER, "neu.toml"), "Kai")
+    return Woche(
+        von=von,
+        bis=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1),
+        ausgelassen=von + dt.timedelta(days=4),
+    )
+
+
+async def _bericht(sitzungen: Sitzungsfabrik, woche: Woche) -> Wochenbericht:
+    async with sitzungen() as sitzung:
+        return await stelle_wochenbericht_zusammen(
+            sitzung,
+            von=woche.von,
+            bis=woche.bis,
+            uebersprungene_abfragen=[("energie", woche.ausgelassen), ("gebaeude", woche.von)],
+        )
+
+
+def _felder(bericht: Wochenbericht) -> dict[str, Feldbericht]:
+    return {f.themenfeld_slug: f for f in bericht.felder}
+
+
+# --- Was im Bericht steht -----------------------------------------------------------------
+
+
+async def test_woche_mit_aenderungen_ergibt_genau_diese_zeilen(sitzungen: Sitzungsfabrik) -> None:
+    woche = await erlebe_woche(sitzungen)
+    bericht = await _bericht(sitzungen, woche)
+    felder = _felder(bericht)
+    assert list(felder) == ["energie", "mobilitaet", "klimaanpassung"]
+
+    energie = felder["energie"]
+    assert dict(energie.ampeln) == {
+        Ampel.GRUEN: 3,  # PV, Speicher, Nahwärme; Geothermie ist archiviert
+        Ampel.GELB: 1,
+        Ampel.ROT: 0,  # die rote Meldung zu PV ist zurückgezogen
+        Ampel.ABGESCHLOSSEN: 1,
+    }
+    assert [(w.projekt_slug, w.alt, w.neu, w.autor, w.text) for w in energie.wechsel] == [
+        (
+            "waermeplanung",
+            Ampel.GRUEN,
+            Ampel.GELB,
+            "Dr. Anna Becker",
+            "Ausschreibung verzögert sich",
+        ),
+        ("windenergie", Ampel.ROT, Ampel.ABGESCHLOSSEN, "Dr. Anna Becker", "Flächen ausgewiesen"),
+    ]
+    assert [w.projekt_slug for w in energie.abgeschlossen] == ["windenergie"]
+    assert [(p.projekt_slug, p.herausforderungen) for p in energie.rot_gelb] == [
+        ("waermeplanung", "Vergabe <b>dauert</b>")
+    ]
+    assert [(p.projekt_slug, p.tage_ohne_meldung) for p in energie.ueberfaellig] == [
+        ("speicher", 60)
+    ]
+    assert [(p.projekt_slug, p.ampel, p.wer) for p in energie.neu] == [
+        ("nahwaerme", Ampel.GRUEN, "Kai")
+    ]
+    assert [p.projekt_slug for p in energie.archiviert] == ["geothermie"]
+    assert energie.uebersprungene_abfragen == (woche.ausgelassen,)
+
+    mobilitaet = felder["mobilitaet"]
+    assert mobilitaet.ohne_meldung == 1
+    # Neu und noch ohne Meldung, aber jünger als die Frist: nicht überfällig.
+    assert [(p.projekt_slug, p.ampel) for p in mobilitaet.neu] == [("lastenrad", None)]
+    assert mobilitaet.wechsel == mobilitaet.rot_gelb == mobilitaet.ueberfaellig == ()
+
+    ruhig = felder["klimaanpassung"]
+    assert ruhig.projektslugs == ()
+    assert dict(ruhig.ampeln)[Ampel.GRUEN] == 1
+
+    assert bericht.ampeln == {Ampel.GRUEN: 5, Ampel.GELB: 1, Ampel.ROT: 0, Ampel.ABGESCHLOSSEN: 1}
+    assert (bericht.anzahl_wechsel, bericht.anzahl_ueberfaellig) == (2, 1)
+    assert [u.themenfeld_slug for u in bericht.uebersprungene_abfragen] == ["gebaeude", "energie"]
+
+
+async def test_bericht_ueber_vergangene_woche_zeigt_den_damaligen_stand(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    woche = await erlebe_woche(sitzungen)
+    vorher = woche.von - dt.timedelta(days=7)
+    async with sitzungen() as sitzung:
+        bericht = await stelle_wochenbericht_zusammen(sitzung, von=vorher, bis=woche.von)
+    energie = _felder(bericht)["energie"]
+    # Damals stand die Wärmeplanung noch auf grün, die Windenergie auf rot.
+    assert dict(energie.ampeln)[Ampel.GELB] == 0
+    assert [p.projekt_slug for p in energie.rot_gelb] == ["windenergie"]
+    assert energie.wechsel == energie.neu == energie.archiviert == ()
+
+
+async def test_bericht_braucht_feste_zahl_von_abfragen(
+    sitzungen: Sitzungsfabrik, engine: AsyncEngine
+) -> None:
+    woche = await erlebe_woche(sitzungen)
+    anweisungen: list[str] = []
+
+    def zaehle(*argumente: Any) -> None:
+        anweisungen.append(argumente[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", zaehle)
+    try:
+        await _bericht(sitzungen, woche)
+        bericht_anweisungen = len(anweisungen)
+        async with sitzungen() as sitzung:
+            await ampel_verlauf(sitzung, bis=woche.bis, zeitzone=BERLIN)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", zaehle)
+    assert bericht_anweisungen == 4, anweisungen
+    assert len(anweisungen) == 4 + 2, anweisungen
+
+
+# --- Wie es aussieht ------------------------------------------------------------------------
+
+
+async def test_kopf_nennt_zeitraum_ampeln_wechsel_und_ueberfaellige(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    woche = await erlebe_woche(sitzungen)
+    bericht = await _bericht(sitzungen, woche)
+    von = format.datum(woche.von, BERLIN)
+    bis = format.datum(woche.bis, BERLIN)
+    assert kopf(bericht, BERLIN).text == (
+        f"*📊 Wochenbericht {von} – {bis}*\n\n"
+        "🟢 5 grün · 🟡 1 gelb · 🔴 0 rot · ✅ 1 abgeschlossen · ⚪ 1 ohne Meldung "
+        "(8 Projekte in 3 Themenfeldern)\n"
+        "2 Ampelwechsel · 1 Projekt überfällig · 2 neue Projekte · 1 Projekt abgeschlossen · "
+        "1 Projekt archiviert · 2 Abfragen ausgelassen"
+    )
+
+
+async def test_feldnachricht_klartext_lesbar_html_maskiert(sitzungen: Sitzungsfabrik) -> None:
+    woche = await erlebe_woche(sitzungen)
+    bericht = await _bericht(sitzungen, woche)
+    nachrichten = feldnachrichten(bericht, BERLIN)
+    assert len(nachrichten) == 3
+    energie, slugs = nachrichten[0]
+    tag = {n: format.datum(woche.von + dt.timedelta(days=n), BERLIN) for n in range(8)}
+    heute = format.datum(dt.datetime.now(dt.UTC), BERLIN)
+    vor_60 = format.datum(woche.von - dt.timedelta(days=53), BERLIN)
+    ausgelassen = format.zeitpunkt(woche.ausgelassen, BERLIN)
+    assert energie.text == (
+        "*Themenfeld Energie* · 🟢 3 · 🟡 1 · 🔴 0 · ✅ 1 (5 Projekte)\n\n"
+        "*Ampelwechsel*\n\n"
+        "• 🟢 grün → 🟡 gelb *Kommunale Wärmeplanung* (waermeplanung) · "
+        f"Dr. Anna Becker, {tag[2]}: „Ausschreibung verzögert sich“\n\n"
+        "*Abgeschlossen*\n\n"
+        f"• ✅ *Flächen für Windenergie* (windenergie) – Dr. Anna Becker, {tag[3]}: "
+        "„Flächen ausgewiesen“\n\n"
+        "*Rot und gelb*\n\n"
+        "• 🟡 gelb *Kommunale Wärmeplanung* (waermeplanung) · 40 % · "
+        f"Meldung vom {tag[2]} · Herausforderung: Vergabe <b>dauert</b>\n\n"
+        "*Überfällig (länger als 14 Tage ohne Meldung)*\n\n"
+        f"• *Quartiersspeicher* (speicher) · letzte Meldung {vor_60}, vor 60 Tagen (🟢 grün)\n\n"
+        "*Neue Projekte*\n\n"
+        f"• 🟢 grün *Nahwärmenetze* (nahwaerme) – angelegt am {heute} von Kai\n\n"
+        "*Archiviert*\n\n"
+        f"• *Tiefe Geothermie* (geothermie) – archiviert am {heute} von Kai\n\n"
+        "*Ausgelassene Abfragen*\n\n"
+        f"• Abfrage vom {ausgelassen} – der Klimabot war zu lange nicht erreichbar, "
+        "sie wurde nicht nachgeholt"
+    )
+    assert "Vergabe &lt;b&gt;dauert&lt;/b&gt;" in energie.html
+    assert "<b>" not in energie.html
+    assert energie.html.count("<table>") == 3  # Wechsel, rot/gelb, überfällig
+    assert "<th>Herausforderung</th>" in energie.html
+    assert slugs == ("waermeplanung", "windenergie", "speicher", "nahwaerme", "geothermie")
+
+    mobilitaet, slugs = nachrichten[1]
+    assert "_Keine Ampelwechsel im Berichtszeitraum._" in mobilitaet.text
+    assert "⚪ ohne Meldung *Lastenradverleih* (lastenrad) – angelegt am" in mobilitaet.text
+    assert slugs == ("lastenrad",)
+
+    ruhig, slugs = nachrichten[2]
+    assert ruhig.text == (
+        "*Themenfeld Klimaanpassung* · 🟢 1 · 🟡 0 · 🔴 0 · ✅ 0 (1 Projekt)\n\n"
+        "_Nichts zu berichten: keine Ampelwechsel, nichts rot, gelb oder überfällig._"
+    )
+    assert slugs == ()
+
+
+async def test_json_hat_die_dokumentierten_schluessel(sitzungen: Sitzungsfabrik) -> None:
+    woche = await erlebe_woche(sitzungen)
+    daten_ = json.loads(als_json(await _bericht(sitzungen, woche), BERLIN))
+    assert daten_["format"] == "klimabot-wochenbericht"
+    assert daten_["version"] == 1
+    assert set(daten_) == {"format", "version", "von", "bis", "gesamt", "themenfelder",
+                           "uebersprungene_abfragen"}  # fmt: skip
+    assert dt.datetime.fromisoformat(daten_["von"]).utcoffset() in (
+        dt.timedelta(hours=1),
+        dt.timedelta(hours=2),
+    )
+    assert daten_["gesamt"] == {
+        "themenfelder": 3,
+        "projekte": 8,
+        "ampeln": {"gruen": 5, "gelb": 1, "rot": 0, "abgeschlossen": 1},
+        "ohne_meldung": 1,
+        "wechsel": 2,
+        "ueberfaellig": 1,
+        "neu": 2,
+        "archiviert": 1,
+        "abgeschlossen": 1,
+        "uebersprungene_abfragen": 2,
+    }
+    energie = daten_["themenfelder"][0]
+    assert set(energie) == {
+        "slug", "name", "ueberfaellig_nach_tagen", "projekte", "ampeln", "ohne_meldung",
+        "wechsel", "rot_gelb", "ueberfaellig", "neu", "archiviert", "abgeschlossen",
+        "uebersprungene_abfragen",
+    }  # fmt: skip
+    wechsel = energie["wechsel"][0]
+    assert set(wechsel) == {
+        "projekt", "titel", "alt", "neu", "zeitpunkt", "autor", "text", "archiviert",
+    }  # fmt: skip
+    assert wechsel["alt"] == {"wert": "gruen", "wort": "grün"}
+    assert wechsel["neu"] == {"wert": "gelb", "wort": "gelb"}
+    assert energie["rot_gelb"][0]["herausforderungen"] == "Vergabe <b>dauert</b>"
+    assert set(energie["rot_gelb"][0]) == {
+        "projekt", "titel", "ampel", "fortschritt", "herausforderungen", "text", "zeitpunkt",
+        "autor",
+    }  # fmt: skip
+    assert energie["ueberfaellig"][0]["tage_ohne_meldung"] == 60
+    assert set(energie["ueberfaellig"][0]) == {
+        "projekt", "titel", "letzte_meldung", "letzte_ampel", "tage_ohne_meldung",
+    }  # fmt: skip
+    assert energie["neu"][0] == {
+        "projekt": "nahwaerme",
+        "titel": "Nahwärmenetze",
+        "zeitpunkt": energie["neu"][0]["zeitpunkt"],
+        "wer": "Kai",
+        "ampel": {"wert": "gruen", "wort": "grün"},
+        "wieder_aktiviert": False,
+    }
+    assert [a["projekt"] for a in energie["abgeschlossen"]] == ["windenergie"]
+    assert daten_["uebersprungene_abfragen"][1]["themenfeld"] == "energie"
+
+
+async def test_markdown_fuer_den_klimabericht(sitzungen: Sitzungsfabrik) -> None:
+    woche = await erlebe_woche(sitzungen)
+    markdown = als_markdown(await _bericht(sitzungen, woche), BERLIN)
+    assert markdown.startswith("# 📊 Wochenbericht ")
+    assert "\n## Energie\n" in markdown
+    assert "\n### Rot und gelb\n\n| Projekt | Ampel | Fortschritt |" in markdown
+    assert "Vergabe \\<b\\>dauert\\</b\\>" in markdown
+    assert "| **Kommunale Wärmeplanung** (waermeplanung) | 🟢 grün → 🟡 gelb |" in markdown
+    assert "- ✅ **Flächen für Windenergie** (windenergie)" in markdown
+
+
+async def test_text_ist_kopf_und_alle_felder(sitzungen: Sitzungsfabrik) -> None:
+    woche = await erlebe_woche(sitzungen)
+    bericht = await _bericht(sitzungen, woche)
+    text = als_text(bericht, BERLIN)
+    assert text.startswith(kopf(bericht, BERLIN).text)
+    for nachricht, _ in feldnachrichten(bericht, BERLIN):
+        assert nachricht.text in text
+
+
+def _aenderung(
+    projekt_id: int, ereignis: Projektereignis, stunde: int, feld: int = 1
+) -> Projektaenderung:
+    return Projektaenderung(
+        projekt_id=projekt_id,
+        projekt_slug=f"p{projekt_id}",
+        projekt_titel=f"Projekt {projekt_id}",
+        themenfeld_id=feld,
+        themenfeld_slug="feld",
+        ereignis=ereignis,
+        zeitpunkt=dt.datetime(2026, 11, 20, stunde, tzinfo=dt.UTC),
+        wer="Kai",
+    )
+
+
+def test_archiviert_und_wieder_aktiviert_in_derselben_woche_ist_keine_aenderung() -> None:
+    archiviert, wieder = Projektereignis.ARCHIVIERT, Projektereignis.WIEDER_AKTIVIERT
+    neu, weg = _strukturaenderungen(
+        [
+            _aenderung(1, archiviert, 8),
+            _aenderung(1, wieder, 9),
+            _aenderung(2, wieder, 10),
+            _aenderung(3, Projektereignis.ANGELEGT, 11),
+            _aenderung(3, archiviert, 12),
+            _aenderung(4, archiviert, 13),
+        ],
+        {2: Ampel.GELB},
+    )
+    assert [(s.projekt_slug, s.wieder_aktiviert, s.ampel) for s in neu[1]] == [
+        ("p2", True, Ampel.GELB),
+        ("p3", False, None),
+    ]
+    assert [s.projekt_slug for s in weg[1]] == ["p3", "p4"]
+
+
+# --- Ampelverlauf und Diagramm --------------------------------------------------------------
+
+
+async def test_ampelverlauf_stimmt_mit_nachgerechnetem_ueberein(engine: AsyncEngine) -> None:
+    bestand = daten.erzeuge_bestand(7, felder=3, projekte_je_feld=6, wochen=30)
+    async with engine.begin() as verbindung:
+        await bestand.einfuegen(verbindung)
+    erwartung = daten.Erwartung(bestand)
+    # Über die Umstellung auf Sommerzeit am 26. März 2023 hinweg.
+    bis = dt.datetime(2023, 4, 14, 14, 0, tzinfo=BERLIN)
+    async with erzeuge_sitzungsfabrik(engine)() as sitzung:
+        verlauf = await ampel_verlauf(sitzung, bis=bis, wochen=12, zeitzone=BERLIN)
+
+    assert len(verlauf.stichtage) == 12
+    assert {(s.weekday(), s.hour, s.minute) for s in verlauf.stichtage} == {(4, 14, 0)}
+    assert verlauf.stichtage[-1] == bis
+    aktive_felder = erwartung.feld_uebersicht()
+    assert [f.themenfeld_slug for f in verlauf.felder] == [f.themenfeld_slug for f in aktive_felder]
+    for feld, feldverlauf in zip(aktive_felder, verlauf.felder, strict=True):
+        projekte = [p.projekt_id for p in erwartung.letzte_meldungen(feld.themenfeld_id)]
+        for stichtag, zaehlung in zip(verlauf.stichtage, feldverlauf.zaehlungen, strict=True):
+            staende = [erwartung._neueste(p, stichtag) for p in projekte]
+            erwartet = {a: sum(1 for m in staende if m and m.ampel is a) for a in Ampel}
+            assert dict(zaehlung.ampeln) == erwartet, (feld.themenfeld_slug, stichtag)
+            assert zaehlung.ohne_meldung == sum(1 for m in staende if m is None)
+
+
+async def test_diagramm_ist_ein_lesbares_png(sitzungen: Sitzungsfabrik) -> None:
+    woche = await erlebe_woche(sitzungen)
+    async with sitzungen() as sitzung:
+        verlauf = await ampel_verlauf(sitzung, bis=woche.bis, zeitzone=BERLIN)
+    png = ampel_diagramm(verlauf)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert 10_000 < len(png) < 200_000
+    assert ampel_diagramm(verlauf) == png  # keine Zeitstempel in den Metadaten
+    assert b"Software" not in png
+
+
+def test_diagramm_ohne_themenfelder() -> None:
+    stichtage = (dt.datetime(2026, 11, 20, 14, tzinfo=BERLIN),)
+    assert ampel_diagramm(Ampelverlauf(stichtage, ())).startswith(b"\x89PNG")
+
+
+# --- Kommandozeile ------------------------------------------------------------------------
+
+
+def erlebe_woche_in(url: str) -> Woche:
+    """`erlebe_woche` für synchrone Tests, die die Kommandozeile aufrufen."""
+
+    async def ablauf() -> Woche:
+        engine = erzeuge_engine(url)
+        try:
+            return await erlebe_woche(erzeuge_sitzungsfabrik(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(ablauf())
+
+
+@pytest.fixture
+def cli_umgebung(datenbank_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Woche:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KLIMABOT_DATENBANK__URL", datenbank_url)
+    return erlebe_woche_in(datenbank_url)
+
+
+@pytest.mark.parametrize("ausgabe", ["text", "md", "json"])
+def test_cli_bericht_in_drei_formaten(
+    cli_umgebung: Woche, ausgabe: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bericht", "--format", ausgabe]) == 0
+    text = capsys.readouterr().out
+    if ausgabe == "json":
+        assert json.loads(text)["gesamt"]["wechsel"] == 2
+    else:
+        assert "Wochenbericht" in text
+        assert "Kommunale Wärmeplanung" in text
+        assert ("## Energie" in text) is (ausgabe == "md")
+
+
+def test_cli_bericht_mit_deutschem_und_iso_datum(
+    cli_umgebung: Woche, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anfang = (cli_umgebung.von - dt.timedelta(days=400)).astimezone(BERLIN).date()
+    ende = anfang + dt.timedelta(days=6)
+    argumente = ["bericht", "--seit", anfang.strftime("%d.%m.%Y"), "--bis", ende.isoformat()]
+    assert main([*argumente, "--format", "json"]) == 0
+    bericht = json.loads(capsys.readouterr().out)
+    assert bericht["von"].startswith(anfang.isoformat())
+    # --bis schließt den ganzen Tag ein: Ende ist der Beginn des Folgetags.
+    assert bericht["bis"].startswith((ende + dt.timedelta(days=1)).isoformat())
+    # Damals gab es noch keine einzige Meldung.
+    assert bericht["gesamt"]["ohne_meldung"] == bericht["gesamt"]["projekte"] == 8
+
+
+@pytest.mark.parametrize(
+    ("argumente", "grund"),
+    [
+        (["--seit", "31.02.2026"], "den 31.02.2026 gibt es nicht"),
+        (["--seit", "2026/11/20"], "kein Datum; erwartet TT.MM.JJJJ oder JJJJ-MM-TT"),
+        (["--bis", "morgen"], "--bis: „morgen“ ist kein Datum"),
+        (["--seit", "20.11.2026", "--bis", "19.11.2026"], "liegt nicht vor dem Ende"),
+    ],
+)
+def test_cli_bericht_ungueltiges_datum_endet_mit_code_2(
+    argumente: list[str],
+    grund: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["bericht", *argumente]) == 2
+    assert grund in capsys.readouterr().err
