@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from befehle.darstellung import Code, Nachricht
 from modelle.verzeichnis import Verzeichnis
 from modelle.werte import normalisiere
+from modelle.zeitplan import Zeitplan
 
 A = TypeVar("A")
 
@@ -51,6 +52,16 @@ class Berechtigung(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Betrieb:
+    """Die Vorgaben aus der Konfiguration, die Befehle kennen müssen (z. B. `!zeitplan`)."""
+
+    abfrage: Zeitplan = field(default_factory=lambda: Zeitplan.aus_text("mo 09:00"))
+    wochenbericht: Zeitplan = field(default_factory=lambda: Zeitplan.aus_text("fr 14:00"))
+    erinnerung: Zeitplan = field(default_factory=lambda: Zeitplan.aus_text("täglich 10:00"))
+    nachholfrist: dt.timedelta = dt.timedelta(hours=12)
+
+
+@dataclass(frozen=True, slots=True)
 class Anfrage:
     """Alles, was ein Handler über die Anfrage weiß."""
 
@@ -63,6 +74,7 @@ class Anfrage:
     verzeichnis: Verzeichnis
     registratur: Registratur
     event_id: str | None = None
+    betrieb: Betrieb = field(default_factory=Betrieb)
 
     @property
     def raum_feld_id(self) -> int | None:

@@ -153,6 +153,8 @@ class ZeitplanEinstellungen(_Abschnitt):
     abfrage: Zeitplantext = "mo 09:00"
     wochenbericht: Zeitplantext = "fr 14:00"
     erinnerung: Zeitplantext = "täglich 10:00"
+    # Wie lange nach dem Termin eine verpasste Abfrage oder ein Bericht noch nachgeholt wird.
+    nachholfrist_stunden: int = Field(default=12, ge=0, le=24 * 7)
 
 
 class Einstellungen(BaseSettings):
@@ -219,6 +221,8 @@ def _toml_ort(fehler: tomllib.TOMLDecodeError) -> str:
 
 
 _GRUENDE = {
+    "greater_than_equal": "ist zu klein",
+    "less_than_equal": "ist zu groß",
     "extra_forbidden": "unbekannter Schlüssel",
     "missing": "fehlt",
     "string_type": "muss ein Text sein",

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
 from befehle.darstellung import Nachricht
-from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Registratur
+from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Betrieb, Registratur
 from bot.ausgang import REAKTION, bot_nachricht, einreihen, reihe_antwort_ein
 from bot.inhalt import reaktionsinhalt
 from modelle.datenbank import Sitzungsfabrik
@@ -122,6 +122,7 @@ class Verarbeitung:
         bot_id: str,
         praefix: str,
         zeitzone: ZoneInfo,
+        betrieb: Betrieb | None = None,
         nach_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._sitzungen = sitzungen
@@ -129,6 +130,7 @@ class Verarbeitung:
         self._bot_id = bot_id
         self._praefix = praefix
         self._zeitzone = zeitzone
+        self._betrieb = betrieb or Betrieb()
         self._nach_commit = nach_commit
 
     async def verarbeite(self, ereignis: Ereignis) -> None:
@@ -187,6 +189,7 @@ class Verarbeitung:
             verzeichnis=await lade_verzeichnis(sitzung),
             registratur=self._registratur,
             event_id=ereignis.event_id,
+            betrieb=self._betrieb,
         )
 
     async def _behandle(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
