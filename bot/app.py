@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import signal
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import alle_befehle
-from befehle.grundlagen import Registratur
+from befehle.grundlagen import Betrieb, Registratur
 from bot.ausgang import Zusteller
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen
 from bot.matrix import (
@@ -27,11 +28,13 @@ from bot.matrix import (
     neuer_client,
     setze_zustand,
 )
+from bot.planer import Planer, Zeitplaner
 from bot.verarbeitung import Verarbeitung
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.struktur import importiere_struktur, lies_struktur
 from modelle.tabellen import Raum
+from modelle.zeitplan import Zeitplan
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,16 @@ async def setze_stabsstelle_raum(adresse: str | None, sitzungen: Sitzungsfabrik)
             raum.adresse, raum.raum_id = adresse, None
 
 
+def betrieb_aus(einstellungen: Einstellungen) -> Betrieb:
+    zeitplan = einstellungen.zeitplan
+    return Betrieb(
+        abfrage=Zeitplan.aus_text(zeitplan.abfrage),
+        wochenbericht=Zeitplan.aus_text(zeitplan.wochenbericht),
+        erinnerung=Zeitplan.aus_text(zeitplan.erinnerung),
+        nachholfrist=dt.timedelta(hours=zeitplan.nachholfrist_stunden),
+    )
+
+
 @dataclass
 class Klimabot:
     einstellungen: Einstellungen
@@ -75,6 +88,7 @@ class Klimabot:
     client: AsyncClient
     zusteller: Zusteller
     sync: Syncschleife
+    zeitplaner: Zeitplaner
 
     @classmethod
     async def erzeuge(cls, einstellungen: Einstellungen) -> Klimabot:
@@ -97,17 +111,28 @@ class Klimabot:
         except BaseException:
             await engine.dispose()
             raise
+        zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
+        betrieb = betrieb_aus(einstellungen)
         zusteller = Zusteller(sitzungen, NioTransport(client))
         verarbeitung = Verarbeitung(
             sitzungen=sitzungen,
             registratur=Registratur(alle_befehle()),
             bot_id=matrix.benutzer,
             praefix=einstellungen.bot.befehlspraefix,
-            zeitzone=ZoneInfo(einstellungen.bot.zeitzone),
+            zeitzone=zeitzone,
+            betrieb=betrieb,
             nach_commit=zusteller.wecken,
         )
         sync = Syncschleife(client, matrix, sitzungen, verarbeitung)
-        return cls(einstellungen, matrix, engine, sitzungen, client, zusteller, sync)
+        planer = Planer(
+            sitzungen=sitzungen,
+            zeitzone=zeitzone,
+            betrieb=betrieb,
+            praefix=einstellungen.bot.befehlspraefix,
+            nach_commit=zusteller.wecken,
+        )
+        zeitplaner = Zeitplaner(planer, zeitzone)
+        return cls(einstellungen, matrix, engine, sitzungen, client, zusteller, sync, zeitplaner)
 
     def anhalten(self) -> None:
         self.sync.anhalten()
@@ -115,11 +140,13 @@ class Klimabot:
     async def laufen(self) -> None:
         """Läuft bis `anhalten()`; stellt danach noch zu, was wartet, und schließt sauber."""
         zustellung = asyncio.create_task(self.zusteller.laufen(), name="zusteller")
+        self.zeitplaner.starte()
         try:
             await self.sync.laufen()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.zusteller.zustellen(), timeout=10)
         finally:
+            self.zeitplaner.stoppe()
             zustellung.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await zustellung

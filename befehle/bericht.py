@@ -1,0 +1,91 @@
+"""`!bericht` – der Wochenbericht als Vorschau; dieselbe Antwort sendet der Zeitplaner freitags."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from befehle.darstellung import Kursiv
+from befehle.diagramm import ampel_diagramm
+from befehle.grundlagen import (
+    Anfrage,
+    Antwort,
+    Berechtigung,
+    Bild,
+    Folge,
+    befehl,
+    keine_argumente,
+)
+from befehle.wochenbericht import feldnachrichten, kopf
+from modelle.bericht import ampel_verlauf, stelle_wochenbericht_zusammen
+from modelle.versand import letzter_wochenbericht, versaeumte_seit
+
+STANDARDZEITRAUM = dt.timedelta(days=7)
+
+
+async def wochenbericht_antwort(
+    sitzung: AsyncSession,
+    *,
+    bis: dt.datetime,
+    zeitzone: ZoneInfo,
+    vorschau: bool = False,
+    verspaetet: bool = False,
+) -> Antwort:
+    """Kopf in der Zeitleiste, je Themenfeld eine Nachricht und das Diagramm im Thread darunter.
+
+    Der Zeitraum beginnt beim letzten gesendeten Wochenbericht (sonst eine Woche vorher), so
+    dass jede Änderung und jede ausgelassene Abfrage in genau einem Bericht steht.
+    """
+    von = await letzter_wochenbericht(sitzung) or bis - STANDARDZEITRAUM
+    ausgelassen = [
+        (v.themenfeld_slug, v.faellig_am)
+        for v in await versaeumte_seit(sitzung, von, bis)
+        if v.themenfeld_slug is not None
+    ]
+    bericht = await stelle_wochenbericht_zusammen(
+        sitzung, von=von, bis=bis, uebersprungene_abfragen=ausgelassen
+    )
+    verlauf = await ampel_verlauf(sitzung, bis=bis, zeitzone=zeitzone)
+    # Matplotlib rechnet spürbar; nicht in der Ereignisschleife, die auch den Sync bedient.
+    diagramm = await asyncio.to_thread(ampel_diagramm, verlauf)
+    nachricht = kopf(bericht, zeitzone)
+    hinweise = []
+    if vorschau:
+        hinweise.append(Kursiv("Vorschau – der geplante Wochenbericht kommt trotzdem."))
+    if verspaetet:
+        hinweise.append(Kursiv("Verspätet: der Klimabot war zur geplanten Zeit nicht erreichbar."))
+    nachricht.absatz("Details je Themenfeld und das Ampeldiagramm stehen im Thread.", *hinweise)
+    folgen = [Folge(feld, projekte=slugs) for feld, slugs in feldnachrichten(bericht, zeitzone)]
+    folgen.append(
+        Folge(
+            bild=Bild(
+                diagramm,
+                "ampeln-12-wochen.png",
+                "Ampeln je Themenfeld in den letzten 12 Wochen",
+            )
+        )
+    )
+    return Antwort(nachricht, thread=tuple(folgen))
+
+
+@befehl(
+    name="bericht",
+    aliase=("wochenbericht",),
+    kurz="Vorschau des Wochenberichts (Stabsstelle)",
+    hilfe=(
+        "Zeigt jetzt den Wochenbericht, wie er zum nächsten Termin käme: Ampeln, Wechsel seit "
+        "dem letzten Bericht, rote, gelbe und überfällige Projekte, Änderungen der Struktur – "
+        "Details im Thread, mit Diagramm. Der geplante Bericht kommt trotzdem."
+    ),
+    beispiele=("bericht",),
+    abschnitt="Stabsstelle",
+    berechtigung=Berechtigung.STABSSTELLE,
+    argumente=keine_argumente,
+)
+async def bericht(anfrage: Anfrage, _argumente: None) -> Antwort:
+    return await wochenbericht_antwort(
+        anfrage.sitzung, bis=anfrage.jetzt, zeitzone=anfrage.zeitzone, vorschau=True
+    )

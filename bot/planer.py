@@ -1,0 +1,215 @@
+"""Geplantes: Abfragen, Wochenbericht und Erinnerungen.
+
+APScheduler weckt jede Minute (und gleich nach dem Start); was fällig ist, entscheidet die
+Tabelle `versand` (`modelle.versand`), nicht das Gedächtnis des Schedulers. Darum geht
+nach einem Ausfall nichts verloren und nichts kommt doppelt: Je Fälligkeit wird in
+einer Transaktion der Vermerk gesetzt und die Nachricht in den Ausgangskorb gelegt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from befehle.abfrage import abfrage_kopf, abfrage_zeile, erinnerung, erinnerung_direkt
+from befehle.bericht import wochenbericht_antwort
+from befehle.grundlagen import Antwort, Betrieb, Folge
+from bot.ausgang import direktraum, reihe_antwort_ein
+from modelle.abfragen import letzte_meldungen, projektstand
+from modelle.basis import jetzt as uhrzeit_jetzt
+from modelle.datenbank import Sitzungsfabrik
+from modelle.tabellen import Versandstatus
+from modelle.versand import (
+    Faelligkeit,
+    faellige_abfragen,
+    faellige_erinnerungen,
+    faelliger_wochenbericht,
+    reserviere,
+)
+from modelle.verzeichnis import FeldEintrag, lade_verzeichnis
+from modelle.werte import Rolle
+
+log = logging.getLogger(__name__)
+
+
+def _raum(feld: FeldEintrag) -> str | None:
+    if feld.raum_id:
+        return feld.raum_id
+    if feld.raum_adresse and feld.raum_adresse.startswith("!"):
+        return feld.raum_adresse
+    return None
+
+
+class Planer:
+    def __init__(
+        self,
+        *,
+        sitzungen: Sitzungsfabrik,
+        zeitzone: ZoneInfo,
+        betrieb: Betrieb,
+        praefix: str,
+        nach_commit: Callable[[], None] = lambda: None,
+        uhr: Callable[[], dt.datetime] = uhrzeit_jetzt,
+    ) -> None:
+        self._sitzungen = sitzungen
+        self._zeitzone = zeitzone
+        self._betrieb = betrieb
+        self._praefix = praefix
+        self._nach_commit = nach_commit
+        self._uhr = uhr
+
+    async def pruefe(self) -> None:
+        """Ein Durchgang: alles Fällige genau einmal einreihen."""
+        jetzt = self._uhr()
+        await self._abfragen(jetzt)
+        await self._wochenbericht(jetzt)
+        await self._erinnerungen(jetzt)
+        self._nach_commit()
+
+    async def pruefe_sicher(self) -> None:
+        """Für den Scheduler: ein Fehler darf das nächste Wecken nicht verhindern."""
+        try:
+            await self.pruefe()
+        except (OperationalError, InterfaceError) as fehler:
+            log.warning(
+                "Zeitplan: Datenbank nicht erreichbar (%s); nächster Versuch in 1 min", fehler
+            )
+        except Exception:
+            log.exception("Zeitplan: Fehler bei der Prüfung; nächster Versuch in 1 min")
+
+    async def _ueberspringe(self, faelligkeit: Faelligkeit, grund: str) -> None:
+        async with self._sitzungen.begin() as sitzung:
+            if await reserviere(sitzung, faelligkeit, Versandstatus.UEBERSPRUNGEN):
+                log.warning(
+                    "%s ausgelassen (%s): %s", faelligkeit.schluessel, grund, faelligkeit.termin
+                )
+
+    async def _abfragen(self, jetzt: dt.datetime) -> None:
+        async with self._sitzungen() as sitzung:
+            faellige = await faellige_abfragen(
+                sitzung,
+                jetzt=jetzt,
+                zeitzone=self._zeitzone,
+                standard=self._betrieb.abfrage,
+                nachholfrist=self._betrieb.nachholfrist,
+            )
+        for faelligkeit in faellige:
+            if faelligkeit.ueberspringen:
+                await self._ueberspringe(faelligkeit, "Nachholfrist überschritten")
+                continue
+            async with self._sitzungen.begin() as sitzung:
+                verzeichnis = await lade_verzeichnis(sitzung)
+                feld = verzeichnis.feld(faelligkeit.themenfeld_id or 0)
+                raum = _raum(feld) if feld else None
+                if feld is None or raum is None:
+                    gefunden = False
+                else:
+                    gefunden = True
+                    if not await reserviere(sitzung, faelligkeit):
+                        continue
+                    staende = await letzte_meldungen(sitzung, feld.id)
+                    zustaendige = [
+                        *verzeichnis.personen_mit(Rolle.PATIN, feld.id),
+                        *verzeichnis.personen_mit(Rolle.KOORDINATION, feld.id),
+                    ]
+                    kopf = abfrage_kopf(
+                        feld, zustaendige, praefix=self._praefix, verspaetet=faelligkeit.verspaetet
+                    )
+                    zeilen = tuple(
+                        Folge(abfrage_zeile(s, jetzt, self._zeitzone), projekte=(s.projekt_slug,))
+                        for s in staende
+                    )
+                    reihe_antwort_ein(sitzung, raum, Antwort(kopf, thread=zeilen))
+                    log.info("Abfrage für %s eingereiht (%d Projekte)", feld.slug, len(staende))
+            if not gefunden:
+                await self._ueberspringe(faelligkeit, "Themenfeld ohne bekannten Raum")
+
+    async def _wochenbericht(self, jetzt: dt.datetime) -> None:
+        async with self._sitzungen() as sitzung:
+            faellige = await faelliger_wochenbericht(
+                sitzung,
+                jetzt=jetzt,
+                zeitzone=self._zeitzone,
+                zeitplan=self._betrieb.wochenbericht,
+                nachholfrist=self._betrieb.nachholfrist,
+            )
+        for faelligkeit in faellige:
+            if faelligkeit.ueberspringen:
+                await self._ueberspringe(faelligkeit, "Nachholfrist überschritten")
+                continue
+            async with self._sitzungen.begin() as sitzung:
+                raum = (await lade_verzeichnis(sitzung)).stabsstelle_raum_id
+                if raum is None:
+                    log.warning("Wochenbericht fällig, aber kein Raum der Stabsstelle bekannt")
+                    continue
+                # Erst zusammenstellen, dann vermerken: der Bericht beginnt beim letzten Vermerk.
+                antwort = await wochenbericht_antwort(
+                    sitzung, bis=jetzt, zeitzone=self._zeitzone, verspaetet=faelligkeit.verspaetet
+                )
+                if await reserviere(sitzung, faelligkeit):
+                    reihe_antwort_ein(sitzung, raum, antwort)
+                    log.info("Wochenbericht eingereiht")
+
+    async def _erinnerungen(self, jetzt: dt.datetime) -> None:
+        async with self._sitzungen() as sitzung:
+            faellige = await faellige_erinnerungen(
+                sitzung,
+                jetzt=jetzt,
+                zeitzone=self._zeitzone,
+                zeitplan=self._betrieb.erinnerung,
+                nachholfrist=self._betrieb.nachholfrist,
+            )
+        for faellig in faellige:
+            async with self._sitzungen.begin() as sitzung:
+                verzeichnis = await lade_verzeichnis(sitzung)
+                feld = verzeichnis.feld(faellig.projekt.themenfeld_id)
+                stand = await projektstand(sitzung, faellig.projekt.projekt_id)
+                if feld is None or stand is None:
+                    continue
+                if faellig.direktnachricht and faellig.patin is not None:
+                    raum: str | None = direktraum(faellig.patin.matrix_id)
+                    nachricht = erinnerung_direkt(stand, feld, jetzt=jetzt, zeitzone=self._zeitzone)
+                else:
+                    raum = faellig.projekt.raum_id or _raum(feld)
+                    nachricht = erinnerung(
+                        stand,
+                        faellig.zustaendige,
+                        jetzt=jetzt,
+                        zeitzone=self._zeitzone,
+                        nummer=faellig.stufe,
+                    )
+                if raum is None or not await reserviere(sitzung, faellig.faelligkeit):
+                    continue
+                reihe_antwort_ein(sitzung, raum, Antwort(nachricht, projekte=(stand.projekt_slug,)))
+                log.info("Erinnerung %d für %s eingereiht", faellig.stufe, stand.projekt_slug)
+
+
+class Zeitplaner:
+    """Besitzt den APScheduler: weckt den Planer jede volle Minute und gleich beim Start."""
+
+    def __init__(self, planer: Planer, zeitzone: ZoneInfo) -> None:
+        self._planer = planer
+        self._zeitzone = zeitzone
+        self._scheduler = AsyncIOScheduler(timezone=zeitzone)
+
+    def starte(self) -> None:
+        self._scheduler.add_job(
+            self._planer.pruefe_sicher,
+            CronTrigger(second=0, timezone=self._zeitzone),
+            id="faelliges",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=50,
+            next_run_time=dt.datetime.now(self._zeitzone),
+        )
+        self._scheduler.start()
+
+    def stoppe(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

@@ -1,0 +1,157 @@
+"""Geplantes mit eingespeister Uhr: Abfrage, Antworten darauf, Wochenbericht, Erinnerungen."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import update
+
+from befehle.grundlagen import Betrieb
+from bot.app import setze_stabsstelle_raum
+from bot.planer import Planer
+from modelle.datenbank import Sitzungsfabrik
+from modelle.tabellen import Raum
+from tests.testbot import (
+    BERLIN,
+    KOORDINATION_ENERGIE,
+    PATIN_ENERGIE,
+    RAUM_ENERGIE,
+    Gesendet,
+    Testbot,
+)
+
+STAB = "#klima-stabsstelle:muenster.de"
+
+
+class Uhr:
+    def __init__(self) -> None:
+        self.jetzt = dt.datetime(2026, 11, 30, 9, 0, 30, tzinfo=BERLIN)
+
+    def __call__(self) -> dt.datetime:
+        return self.jetzt
+
+    def stelle(self, *teile: int) -> None:
+        self.jetzt = dt.datetime(*teile, tzinfo=BERLIN)  # type: ignore[misc]
+
+
+@pytest.fixture
+async def uhr(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Uhr:
+    # Die Räume der Beispielstruktur gelten als aufgelöst (sonst tut das der Bot beim Start).
+    await setze_stabsstelle_raum(STAB, sitzungen)
+    async with sitzungen.begin() as sitzung:
+        await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
+    return Uhr()
+
+
+def _planer(sitzungen: Sitzungsfabrik, uhr: Uhr) -> Planer:
+    return Planer(sitzungen=sitzungen, zeitzone=BERLIN, betrieb=Betrieb(), praefix="!", uhr=uhr)
+
+
+async def _durchgang(planer: Planer, testbot: Testbot) -> list[Gesendet]:
+    vorher = len(testbot.rekorder.gesendet)
+    await planer.pruefe()
+    await testbot.zusteller.zustellen()
+    return testbot.rekorder.gesendet[vorher:]
+
+
+async def test_abfrage_kommt_einmal_mit_zeile_je_projekt(
+    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+) -> None:
+    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    energie = [g for g in gesendet if g.raum_id == RAUM_ENERGIE]
+    kopf, *zeilen = energie
+    assert "Fortschrittsabfrage Themenfeld Energie" in kopf.text
+    assert PATIN_ENERGIE in kopf.inhalt["m.mentions"]["user_ids"]
+    assert KOORDINATION_ENERGIE in kopf.inhalt["m.mentions"]["user_ids"]
+    assert "matrix.to/#/" + PATIN_ENERGIE in kopf.html
+    assert [z.inhalt["de.klimabot.projekte"] for z in zeilen] == [
+        ["waermeplanung"],
+        ["pv-offensive"],
+        ["fernwaerme-dekarbonisierung"],
+        ["windenergie-flaechen"],
+    ]
+    assert all(z.inhalt["m.relates_to"]["event_id"] == kopf.event_id for z in zeilen)
+    # Mobilität fragt dienstags: heute nicht.
+    assert not any(g.raum_id == "#klima-mobilitaet:muenster.de" for g in gesendet)
+
+    uhr.stelle(2026, 11, 30, 9, 5)
+    assert await _durchgang(_planer(sitzungen, uhr), testbot) == []  # auch nach „Neustart“
+
+
+async def test_abfrage_wird_per_reaktion_und_threadantwort_beantwortet(
+    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+) -> None:
+    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    kopf, waerme, pv, *_ = [g for g in gesendet if g.raum_id == RAUM_ENERGIE]
+    tipp = await testbot.reagiere(waerme.event_id, "🔴", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
+    assert "rot gespeichert" in tipp.text
+    assert tipp.nachricht.inhalt["m.relates_to"]["event_id"] == kopf.event_id  # im Thread
+    antwort = await testbot.sende(
+        "gelb, 35 %, Dachstatik offen",
+        als=KOORDINATION_ENERGIE,
+        raum=RAUM_ENERGIE,
+        thread=kopf.event_id,
+        antwort_auf=pv.event_id,
+    )
+    assert antwort.reaktionen == ["✅"]
+    stand = await testbot.sende("!status energie", als=PATIN_ENERGIE)
+    assert "🔴 rot *Kommunale Wärmeplanung*" in stand.text
+    assert "35 %" in stand.text
+    assert "🟡 gelb *PV-Offensive" in stand.text
+
+
+async def test_wochenbericht_mit_thread_und_diagramm_im_raum_der_stabsstelle(
+    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+) -> None:
+    uhr.stelle(2026, 11, 27, 14, 0, 20)
+    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    bericht = [g for g in gesendet if g.raum_id == STAB]
+    kopf, *thread = bericht
+    assert "Wochenbericht" in kopf.text
+    assert len([t for t in thread if t.inhalt.get("msgtype") == "m.notice"]) == 7
+    bild = [t for t in thread if t.inhalt.get("msgtype") == "m.image"]
+    assert len(bild) == 1
+    assert bild[0].inhalt["url"].startswith("mxc://")
+    assert testbot.rekorder.hochgeladen[0][2].startswith(b"\x89PNG")
+    assert await _durchgang(_planer(sitzungen, uhr), testbot) == []
+
+
+async def test_ausgelassene_abfrage_steht_im_naechsten_wochenbericht(
+    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+) -> None:
+    await _durchgang(_planer(sitzungen, uhr), testbot)  # Mo 30.11. regulär
+    uhr.stelle(2026, 12, 7, 22, 0)  # Mo 07.12. erst abends zurück: Nachholfrist vorbei
+    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    assert not any("Fortschrittsabfrage Themenfeld Energie" in g.text for g in gesendet)
+    uhr.stelle(2026, 12, 11, 14, 0, 30)
+    bericht = await _durchgang(_planer(sitzungen, uhr), testbot)
+    assert any("ausgelassen" in g.text for g in bericht if g.raum_id == STAB)
+
+
+async def test_erinnerung_zweimal_im_raum_dann_direkt_an_die_patin(
+    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+) -> None:
+    def erinnerungen(gesendet: list[Gesendet]) -> list[Gesendet]:
+        return [
+            g
+            for g in gesendet
+            if g.inhalt.get("de.klimabot.projekte") == ["waermeplanung"]
+            and ("Erinnerung" in g.text or "Guten Tag" in g.text)
+        ]
+
+    stufen = []
+    for tag in (14, 15, 16):  # Mo–Mi, drei Wochen nach dem Anfangsstand
+        uhr.stelle(2026, 12, tag, 10, 0, 30)
+        stufen.append(erinnerungen(await _durchgang(_planer(sitzungen, uhr), testbot)))
+    eins, zwei, drei = stufen
+    assert [g.raum_id for g in eins] == [RAUM_ENERGIE]
+    assert "⏰ Erinnerung" in eins[0].text
+    assert PATIN_ENERGIE in eins[0].inhalt["m.mentions"]["user_ids"]
+    assert "(2.)" in zwei[0].text
+    assert PATIN_ENERGIE in testbot.rekorder.direktraeume
+    assert drei[0].raum_id.startswith("!direkt-")
+    assert "nach zwei Erinnerungen" in drei[0].text
+    # Am Samstag nichts.
+    uhr.stelle(2026, 12, 19, 10, 0, 30)
+    assert erinnerungen(await _durchgang(_planer(sitzungen, uhr), testbot)) == []
