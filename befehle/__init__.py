@@ -9,7 +9,7 @@ from befehle.grundlagen import Befehl
 
 def alle_befehle() -> list[Befehl[Any]]:
     """Die Befehle in der Reihenfolge, in der `!hilfe` sie zeigt."""
-    from befehle import hilfe, meldung, projekte, status, themen, verlauf, wer
+    from befehle import bericht, hilfe, meldung, projekte, status, themen, verlauf, wer, zeitplan
 
     return [
         hilfe.hilfe,
@@ -19,4 +19,6 @@ def alle_befehle() -> list[Befehl[Any]]:
         wer.wer,
         meldung.meldung,
         verlauf.verlauf,
+        zeitplan.zeitplan,
+        bericht.bericht,
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import importlib.util
 import logging
 import os
@@ -26,6 +27,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
+from zoneinfo import ZoneInfo
 
 import tomli_w
 from nio import (
@@ -38,10 +40,14 @@ from nio import (
     SyncResponse,
 )
 
-from bot.app import Klimabot
+from bot.app import Klimabot, betrieb_aus
 from bot.config import lade_einstellungen
 from bot.homeserver import HOST, HomeserverFehler, LokalerHomeserver, Zugang, freier_port
+from bot.inhalt import reaktionsinhalt, textnachricht
+from bot.planer import Planer
 from modelle.struktur import PersonEintrag, Struktur, parse_struktur
+from modelle.termine import naechster_termin, verschiebe_auf_arbeitstag
+from modelle.zeitplan import Zeitplan
 
 log = logging.getLogger(__name__)
 
@@ -222,12 +228,14 @@ class Demoperson:
             raise DemoFehler(f"{self.name} konnte nicht senden: {antwort.message}")
         return str(antwort.event_id)
 
-    async def sende(self, raum_id: str, text: str) -> str:
-        return await self._sende(raum_id, "m.room.message", {"msgtype": "m.text", "body": text})
+    async def sende(
+        self, raum_id: str, text: str, *, antwort_auf: str | None = None, thread: str | None = None
+    ) -> str:
+        inhalt = textnachricht(text, antwort_auf=antwort_auf, thread=thread)
+        return await self._sende(raum_id, "m.room.message", inhalt)
 
     async def reagiere(self, raum_id: str, event_id: str, schluessel: str) -> str:
-        bezug = {"rel_type": "m.annotation", "event_id": event_id, "key": schluessel}
-        return await self._sende(raum_id, "m.reaction", {"m.relates_to": bezug})
+        return await self._sende(raum_id, "m.reaction", reaktionsinhalt(event_id, schluessel))
 
     async def warte_auf(
         self, passt: Callable[[Ereignis], bool], *, worauf: str, lebt: Callable[[], bool]
@@ -245,7 +253,10 @@ class Demoperson:
                 raise DemoFehler(f"Der Klimabot hat binnen {ANTWORTFRIST:.0f} s nicht {worauf}.")
             # Long-Poll: kehrt zurück, sobald etwas Neues da ist.
             antwort = await self.client.sync(
-                timeout=int(min(rest, 5.0) * 1000), since=self._position
+                timeout=int(min(rest, 5.0) * 1000),
+                since=self._position,
+                # Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.
+                sync_filter={"room": {"timeline": {"limit": 500}}},
             )
             if isinstance(antwort, SyncResponse):
                 self._position = antwort.next_batch
@@ -305,12 +316,13 @@ class Mitschrift:
     def reagiert(self, raum: str, wer: str, schluessel: str, worauf: str) -> None:
         self.zeile(f"[{raum}] {wer} reagiert mit {schluessel} auf {worauf}")
 
-    def bot_schreibt(self, ereignis: Ereignis) -> None:
+    def bot_schreibt(self, ereignis: Ereignis, *, im_thread: bool = False) -> None:
         body = str(ereignis.get("content", {}).get("body", ""))
         zeilen = body.splitlines() or [""]
-        self.zeile(f"{self.EINZUG}Klimabot: {zeilen[0]}")
+        wer = "Klimabot (im Thread): " if im_thread else "Klimabot: "
+        self.zeile(f"{self.EINZUG}{wer}{zeilen[0]}")
         for zeile in zeilen[1:]:
-            self.zeile(f"{self.EINZUG}{' ' * len('Klimabot: ')}{zeile}".rstrip())
+            self.zeile(f"{self.EINZUG}{' ' * len(wer)}{zeile}".rstrip())
 
     def bot_reagiert(self, schluessel: str) -> None:
         self.zeile(f"{self.EINZUG}Klimabot reagiert mit {schluessel}")
@@ -326,6 +338,10 @@ class Buehne:
     raumnamen: dict[str, str]  # Raum-ID → Anzeigename
     mitschrift: Mitschrift
     bot_aufgabe: asyncio.Task[None]
+    # Für die Abfrage: der Planer mit gestellter Uhr und die Projekte je Raum, in Reihenfolge.
+    planer_zu: Callable[[dt.datetime], Planer]
+    naechster_montag: dt.datetime
+    projekte_im_raum: dict[str, list[str]]
 
     def lebt(self) -> bool:
         return not self.bot_aufgabe.done()
@@ -374,6 +390,90 @@ class Buehne:
             lebt=self.lebt,
         )
         self.mitschrift.bot_schreibt(bestaetigung)
+
+    async def abfrage(
+        self, person: Demoperson, raum_id: str, zeitpunkt: dt.datetime
+    ) -> tuple[Ereignis, dict[str, Ereignis]]:
+        """Löst die Abfrage zum Zeitpunkt aus; zurück kommen Kopf und die Zeile je Projekt."""
+        await self.planer_zu(zeitpunkt).pruefe()
+        kopf = await person.warte_auf(
+            lambda e: _vom_bot(e, self.bot_id, "Fortschrittsabfrage"),
+            worauf="die Abfrage gesendet",
+            lebt=self.lebt,
+        )
+        self.mitschrift.bot_schreibt(kopf)
+        zeilen: dict[str, Ereignis] = {}
+        for slug in self.projekte_im_raum[raum_id]:
+            zeile = await person.warte_auf(
+                _projektzeile(self.bot_id, slug),
+                worauf=f"die Zeile zu {slug} gesendet",
+                lebt=self.lebt,
+            )
+            self.mitschrift.bot_schreibt(zeile, im_thread=True)
+            zeilen[slug] = zeile
+        return kopf, zeilen
+
+    async def antworte_im_thread(
+        self, person: Demoperson, raum_id: str, kopf: Ereignis, zeile: Ereignis, text: str
+    ) -> None:
+        self.mitschrift.gesagt(self.raumnamen[raum_id], f"{person.name} (im Thread)", text)
+        event_id = await person.sende(
+            raum_id, text, thread=str(kopf["event_id"]), antwort_auf=str(zeile["event_id"])
+        )
+        await person.warte_auf(
+            lambda e: ist_reaktion(e, von=self.bot_id, auf=event_id),
+            worauf="die Antwort im Thread quittiert",
+            lebt=self.lebt,
+        )
+        self.mitschrift.bot_reagiert("✅")
+
+    async def wochenbericht(self, person: Demoperson, raum_id: str) -> None:
+        kopf = await self.frage(person, raum_id, "!bericht")
+        energie = await person.warte_auf(
+            lambda e: (
+                _vom_bot(e, self.bot_id, "Themenfeld Energie")
+                and _bezug(e).get("event_id") == kopf["event_id"]
+            ),
+            worauf="den Wochenbericht für Energie in den Thread gestellt",
+            lebt=self.lebt,
+        )
+        self.mitschrift.bot_schreibt(energie, im_thread=True)
+        bild = await person.warte_auf(
+            lambda e: (
+                e.get("content", {}).get("msgtype") == "m.image"
+                and _bezug(e).get("event_id") == kopf["event_id"]
+            ),
+            worauf="das Ampeldiagramm gesendet",
+            lebt=self.lebt,
+        )
+        self.mitschrift.zeile(
+            f"    Klimabot (im Thread): [Bild] {bild['content'].get('body', '')} "
+            f"({bild['content'].get('url', '')})"
+        )
+
+
+def _naechster_montagstermin(zeitzone: ZoneInfo) -> dt.datetime:
+    """Der nächste Montag 09:00 (verschoben, falls Feiertag), eine halbe Minute danach."""
+    termin = naechster_termin(Zeitplan.aus_text("mo 09:00"), dt.datetime.now(dt.UTC), zeitzone)
+    assert termin is not None  # ein wöchentlicher Termin findet sich immer
+    return verschiebe_auf_arbeitstag(termin, zeitzone) + dt.timedelta(seconds=30)
+
+
+def _projektzeile(bot_id: str, slug: str) -> Callable[[Ereignis], bool]:
+    def passt(ereignis: Ereignis) -> bool:
+        return _vom_bot(ereignis, bot_id, f"({slug})") and _bezug(ereignis).get("rel_type") == (
+            "m.thread"
+        )
+
+    return passt
+
+
+def _vom_bot(ereignis: Ereignis, bot_id: str, merkmal: str) -> bool:
+    return (
+        ereignis.get("sender") == bot_id
+        and ereignis.get("type") == "m.room.message"
+        and merkmal in str(ereignis.get("content", {}).get("body", ""))
+    )
 
 
 def _person_mit(
@@ -426,6 +526,26 @@ async def spiele_szene(buehne: Buehne, struktur: Struktur, personen: dict[str, D
 
     m.schritt(5, f"{koordination.name} fragt noch einmal: Beide Meldungen sind im Stand.")
     await buehne.frage(koordination, energie, "!status energie")
+
+    m.schritt(
+        6,
+        "Montag, 09:00: die Fortschrittsabfrage. (Für die Demo springt die Uhr des Zeitplans "
+        "auf den nächsten Montag; gesendet wird wie im Betrieb.)",
+    )
+    kopf, zeilen = await buehne.abfrage(patin, energie, buehne.naechster_montag)
+    await buehne.tippe(patin, energie, zeilen["pv-offensive"], "🟢")
+    await buehne.antworte_im_thread(
+        koordination,
+        energie,
+        kopf,
+        zeilen["windenergie-flaechen"],
+        "gelb, 20 %, Flächenkulisse im Rat vertagt Herausforderung: Beschluss erst im Februar",
+    )
+
+    stab = buehne.raeume[f"#{STABSSTELLE_ALIAS}:{DEMO_SERVER}"]
+    stabsstelle = personen[next(p.matrix_id for p in struktur.personen if p.stabsstelle)]
+    m.schritt(7, f"{stabsstelle.name} (Stabsstelle Klima) holt sich den Wochenbericht.")
+    await buehne.wochenbericht(stabsstelle, stab)
 
 
 # --- Aufbau, Ablauf, Aufräumen ----------------------------------------------------------------
@@ -552,7 +672,8 @@ async def _vorfuehrung(
 
         m.zeile("Starte den Klimabot …")
         konfiguration = _schreibe_konfiguration(ordner, homeserver.url, konten.bot.zugang)
-        bot = await Klimabot.erzeuge(lade_einstellungen(konfiguration))
+        einstellungen = lade_einstellungen(konfiguration)
+        bot = await Klimabot.erzeuge(einstellungen)
         bot_aufgabe = asyncio.create_task(bot.laufen(), name="klimabot")
         try:
             await _warte_bis_bereit(bot, bot_aufgabe)
@@ -562,6 +683,22 @@ async def _vorfuehrung(
                 raumnamen={raeume[p.adresse]: p.name for p in plaene},
                 mitschrift=m,
                 bot_aufgabe=bot_aufgabe,
+                planer_zu=lambda zeitpunkt: Planer(
+                    sitzungen=bot.sitzungen,
+                    zeitzone=ZoneInfo(einstellungen.bot.zeitzone),
+                    betrieb=betrieb_aus(einstellungen),
+                    praefix=einstellungen.bot.befehlspraefix,
+                    nach_commit=bot.zusteller.wecken,
+                    uhr=lambda: zeitpunkt,
+                ),
+                naechster_montag=_naechster_montagstermin(ZoneInfo(einstellungen.bot.zeitzone)),
+                projekte_im_raum={
+                    raeume[feld.raum]: [
+                        p.slug for p in struktur.projekte if p.themenfeld == feld.slug
+                    ]
+                    for feld in struktur.themenfelder
+                    if feld.raum is not None
+                },
             )
             await spiele_szene(buehne, struktur, personen)
             if nur_szene:

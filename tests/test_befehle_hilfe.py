@@ -61,7 +61,10 @@ async def test_wer_melden_darf_sieht_meldung_in_der_hilfe(testbot: Testbot) -> N
         antwort = await testbot.sende("!hilfe", als=person)
         assert "`!meldung <projekt> <ampel>" in antwort.text, person
         assert "`!status" in antwort.text, person
-        assert "Weitere Befehle" not in antwort.text, person
+        # !bericht ist der Stabsstelle vorbehalten: nur die anderen bekommen den Hinweis.
+        hinweis = "Weitere Befehle nur für die Stabsstelle Klima" in antwort.text
+        assert hinweis == (person != STABSSTELLE), person
+        assert ("`!bericht" in antwort.text) == (person == STABSSTELLE), person
     # Abschnitte und Befehle in der Reihenfolge der Registratur.
     reihenfolge = [
         "*Allgemein*",
@@ -74,6 +77,8 @@ async def test_wer_melden_darf_sieht_meldung_in_der_hilfe(testbot: Testbot) -> N
         "!verlauf",
         "*Meldungen*",
         "!meldung",
+        "*Stabsstelle*",
+        "!bericht",
     ]
     positionen = [antwort.text.index(stichwort) for stichwort in reihenfolge]
     assert positionen == sorted(positionen)

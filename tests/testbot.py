@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from befehle import alle_befehle
 from befehle.grundlagen import Registratur
 from bot.ausgang import Zusteller
+from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
 from bot.verarbeitung import Ereignis, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik
-from tests.inhalte import bearbeitung, reaktion, textnachricht
 
 BOT = "@klimabot:muenster.de"
 PATIN_ENERGIE = "@anna.becker:muenster.de"
@@ -156,7 +156,7 @@ class Testbot:
     async def reagiere(
         self, auf: str, schluessel: str, *, als: str, raum: str = RAUM_ALLGEMEIN
     ) -> Antworten:
-        roh = {"type": "m.reaction", "sender": als, "content": reaktion(auf, schluessel)}
+        roh = {"type": "m.reaction", "sender": als, "content": reaktionsinhalt(auf, schluessel)}
         return await self.ereignis(raum, roh)
 
     async def bearbeite(

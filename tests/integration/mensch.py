@@ -10,7 +10,7 @@ from typing import Any
 from nio import AsyncClient, RoomCreateResponse, RoomSendResponse, SyncResponse
 
 from bot.homeserver import Zugang
-from tests.inhalte import bearbeitung, reaktion, textnachricht
+from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
 
 Ereignis = dict[str, Any]
 # Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.
@@ -49,7 +49,7 @@ class Mensch:
         return await self._sende(raum_id, "m.room.message", inhalt)
 
     async def reagiere(self, raum_id: str, event_id: str, schluessel: str) -> str:
-        return await self._sende(raum_id, "m.reaction", reaktion(event_id, schluessel))
+        return await self._sende(raum_id, "m.reaction", reaktionsinhalt(event_id, schluessel))
 
     async def bearbeite(self, raum_id: str, event_id: str, neuer_text: str) -> str:
         return await self._sende(raum_id, "m.room.message", bearbeitung(event_id, neuer_text))
