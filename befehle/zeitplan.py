@@ -18,7 +18,7 @@ from befehle.berechtigung import ist_stabsstelle, pruefe_befehl
 from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Berechtigung, befehl
 from befehle.suche import bezeichnung, finde_feld
-from modelle.tabellen import Aenderung, Themenfeld
+from modelle.struktur import setze_abfrage
 from modelle.termine import (
     feiertag,
     ist_arbeitstag,
@@ -27,7 +27,6 @@ from modelle.termine import (
     naechster_termin,
     ortszeit,
 )
-from modelle.versand import Faelligkeit, faellige_abfragen
 from modelle.verzeichnis import FeldEintrag
 from modelle.werte import normalisiere
 from modelle.zeitplan import Zeitplan, ZeitplanFehler
@@ -240,7 +239,9 @@ async def aendere(anfrage: Anfrage, feld: FeldEintrag, eingabe: str) -> Nachrich
         # Kanonisch gespeichert, wie der Import es tut: so vergleichen sich Chat und Datei.
         neu = str(plan)
 
-    alt = await _setze_abfrage(anfrage, feld, neu)
+    alt = await setze_abfrage(
+        anfrage.sitzung, feld.id, neu, wer=anfrage.absender, zeitpunkt=anfrage.jetzt
+    )
     geaendert = dataclasses.replace(feld, abfrage=neu)
     plan, eigen = abfrageplan(geaendert, anfrage.betrieb.abfrage)
     naechste: list[Teil] = [
@@ -264,14 +265,6 @@ async def aendere(anfrage: Anfrage, feld: FeldEintrag, eingabe: str) -> Nachrich
         naechste,
         "Im Änderungsprotokoll vermerkt.",
     )
-    offen = await _schon_faellig(anfrage, feld)
-    if offen is not None:
-        wie = ", als verspätet gekennzeichnet" if offen.verspaetet else ""
-        nachricht.absatz(
-            f"Nach dem neuen Zeitplan ist die Abfrage vom "
-            f"{termin_text(offen.faellig_am, anfrage.zeitzone)} noch offen: sie kommt in den "
-            f"nächsten Minuten{wie}."
-        )
     # Der Import gleicht die Datenbank mit der Datei ab und schriebe den alten Wert zurück.
     bisher = f"„{alt}“" if alt else "die Vorgabe"
     wo = f"Bitte auch in der Strukturdatei beim Themenfeld „{feld.slug}“ "
@@ -284,51 +277,3 @@ async def aendere(anfrage: Anfrage, feld: FeldEintrag, eingabe: str) -> Nachrich
         [*was, f", sonst gilt nach dem nächsten Import wieder, was dort steht (bisher {bisher})."]
     )
     return nachricht
-
-
-async def _setze_abfrage(anfrage: Anfrage, feld: FeldEintrag, neu: str | None) -> str | None:
-    """Schreibt den Zeitplan und die Protokollzeile; gibt den bisherigen Wert zurück.
-
-    Ohne Änderung wird nichts geschrieben. Protokolliert wie der Import (`modelle.struktur`):
-    Objekt ist der Slug, alt und neu sind die gespeicherten Texte, leer heißt Vorgabe.
-    """
-    sitzung = anfrage.sitzung
-    zeile = await sitzung.get(Themenfeld, feld.id)
-    assert zeile is not None  # das Verzeichnis stammt aus derselben Transaktion
-    alt = zeile.abfrage
-    if alt == neu:
-        return alt
-    zeile.abfrage = neu
-    sitzung.add(
-        Aenderung(
-            zeitpunkt=anfrage.jetzt,
-            wer=anfrage.absender,
-            objekt_art="themenfeld",
-            objekt=feld.slug,
-            feld="abfrage",
-            alt=alt,
-            neu=neu,
-        )
-    )
-    await sitzung.flush()
-    return alt
-
-
-async def _schon_faellig(anfrage: Anfrage, feld: FeldEintrag) -> Faelligkeit | None:
-    """Die Abfrage, die der Planer nach dem neuen Plan gleich noch sendet, falls eine offen ist.
-
-    Liegt ein neuer Termin schon zurück (innerhalb der Nachholfrist) und ist die Periode
-    noch nicht bedient, sendet der Planer sie beim nächsten Wecken – das soll die Antwort
-    sagen, statt nur den Termin danach zu nennen.
-    """
-    faellig = await faellige_abfragen(
-        anfrage.sitzung,
-        jetzt=anfrage.jetzt,
-        zeitzone=anfrage.zeitzone,
-        standard=anfrage.betrieb.abfrage,
-        nachholfrist=anfrage.betrieb.nachholfrist,
-    )
-    return next(
-        (f for f in faellig if f.themenfeld_id == feld.id and not f.ueberspringen),
-        None,
-    )

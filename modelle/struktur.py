@@ -1344,3 +1344,31 @@ def _kurz(wert: str | None, hoechstens: int = 80) -> str:
     if len(wert) > hoechstens:
         wert = wert[: hoechstens - 1] + "…"
     return f"„{wert}“"
+
+
+async def setze_abfrage(
+    sitzung: AsyncSession, feld_id: int, neu: str | None, *, wer: str, zeitpunkt: dt.datetime
+) -> str | None:
+    """Ändert den Abfrage-Zeitplan eines Felds (aus dem Chat); gibt den bisherigen zurück.
+
+    Ohne Änderung wird nichts geschrieben. Protokolliert wie der Import: Objekt ist der Slug,
+    alt und neu sind die gespeicherten Texte, leer heißt Vorgabe der Konfiguration.
+    """
+    feld = await sitzung.get_one(Themenfeld, feld_id)
+    alt = feld.abfrage
+    if alt == neu:
+        return alt
+    feld.abfrage = neu
+    sitzung.add(
+        Aenderung(
+            zeitpunkt=zeitpunkt,
+            wer=wer,
+            objekt_art="themenfeld",
+            objekt=feld.slug,
+            feld="abfrage",
+            alt=alt,
+            neu=neu,
+        )
+    )
+    await sitzung.flush()
+    return alt

@@ -344,16 +344,22 @@ def _spaetester(*zeiten: dt.datetime | None) -> dt.datetime | None:
     return max(bekannt) if bekannt else None
 
 
-def _aktivierungen(objekt_art: str, *, mit_umzug: bool = False) -> Subquery:
+def _aktivierungen(
+    objekt_art: str, *, mit_umzug: bool = False, mit_zeitplan: bool = False
+) -> Subquery:
     """Je Objekt (Slug) der späteste Zeitpunkt, seit dem es laut Protokoll aktiv ist.
 
-    Angelegt oder wieder aktiviert; `mit_umzug`: auch in ein anderes Themenfeld verschoben.
+    Angelegt oder wieder aktiviert; `mit_umzug`: auch in ein anderes Themenfeld verschoben;
+    `mit_zeitplan`: auch der Zeitplan geändert – sonst wäre ein Termin des neuen Plans, der
+    vor der Änderung lag, plötzlich „versäumt“ und käme als verspätete Abfrage hinterher.
     """
     bedingung: ColumnElement[bool] = or_(
         Aenderung.feld == "angelegt", and_(Aenderung.feld == "archiviert", Aenderung.neu == "nein")
     )
     if mit_umzug:
         bedingung = or_(bedingung, Aenderung.feld == "themenfeld")
+    if mit_zeitplan:
+        bedingung = or_(bedingung, Aenderung.feld == "abfrage")
     return (
         select(Aenderung.objekt, func.max(Aenderung.zeitpunkt).label("seit"))
         .where(Aenderung.objekt_art == objekt_art, bedingung)
@@ -398,7 +404,7 @@ async def faellige_abfragen(
     Je Themenfeld höchstens eine zu senden (die neueste), dazu ältere ausgefallene zum
     Überspringen. Sortiert nach Feld, neueste Periode zuerst. Zwei Abfragen.
     """
-    feld_aktiv = _aktivierungen("themenfeld")
+    feld_aktiv = _aktivierungen("themenfeld", mit_zeitplan=True)
     projekt_im_feld = _aktivierungen("projekt", mit_umzug=True)
     zeilen = await sitzung.execute(
         select(
