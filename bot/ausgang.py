@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle.grundlagen import Antwort
@@ -23,7 +23,7 @@ from bot.inhalt import ANHANG, Inhalt, bildinhalt, nachrichteninhalt
 from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
 from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Ausgang, Zustand
+from modelle.tabellen import Ausgang, Versand, Zustand
 
 log = logging.getLogger(__name__)
 
@@ -293,3 +293,10 @@ class Zusteller:
             if erledigt:
                 zeile.event_id = event_id
                 zeile.gesendet_am = jetzt()
+                # Geplantes (Abfrage, Bericht, Erinnerung) vermerkt bis hierher den Platzhalter.
+                await sitzung.execute(
+                    update(Versand)
+                    .where(Versand.event_id == verweis(zeile))
+                    .values(event_id=event_id)
+                    .execution_options(synchronize_session=False)
+                )

@@ -16,21 +16,23 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle.abfrage import abfrage_kopf, abfrage_zeile, erinnerung, erinnerung_direkt
 from befehle.bericht import wochenbericht_antwort
 from befehle.grundlagen import Antwort, Betrieb, Folge
-from bot.ausgang import direktraum, reihe_antwort_ein
+from bot.ausgang import direktraum, reihe_antwort_ein, verweis
 from modelle.abfragen import letzte_meldungen, projektstand
 from modelle.basis import jetzt as uhrzeit_jetzt
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Versandstatus
+from modelle.tabellen import Ausgang, Versandstatus
 from modelle.versand import (
     Faelligkeit,
     faellige_abfragen,
     faellige_erinnerungen,
     faelliger_wochenbericht,
     reserviere,
+    vermerke_event,
 )
 from modelle.verzeichnis import FeldEintrag, lade_verzeichnis
 from modelle.werte import Rolle
@@ -90,6 +92,14 @@ class Planer:
                     "%s ausgelassen (%s): %s", faelligkeit.schluessel, grund, faelligkeit.termin
                 )
 
+    @staticmethod
+    async def _vermerke(
+        sitzung: AsyncSession, faelligkeit: Faelligkeit, eintrag: Ausgang | None, raum: str
+    ) -> None:
+        """Vermerkt die vorläufige Event-ID; der Zusteller setzt nach dem Senden die echte."""
+        if eintrag is not None:
+            await vermerke_event(sitzung, faelligkeit.schluessel, verweis(eintrag), raum)
+
     async def _abfragen(self, jetzt: dt.datetime) -> None:
         async with self._sitzungen() as sitzung:
             faellige = await faellige_abfragen(
@@ -125,7 +135,8 @@ class Planer:
                         Folge(abfrage_zeile(s, jetzt, self._zeitzone), projekte=(s.projekt_slug,))
                         for s in staende
                     )
-                    reihe_antwort_ein(sitzung, raum, Antwort(kopf, thread=zeilen))
+                    eintrag = reihe_antwort_ein(sitzung, raum, Antwort(kopf, thread=zeilen))
+                    await self._vermerke(sitzung, faelligkeit, eintrag, raum)
                     log.info("Abfrage für %s eingereiht (%d Projekte)", feld.slug, len(staende))
             if not gefunden:
                 await self._ueberspringe(faelligkeit, "Themenfeld ohne bekannten Raum")
@@ -153,7 +164,8 @@ class Planer:
                     sitzung, bis=jetzt, zeitzone=self._zeitzone, verspaetet=faelligkeit.verspaetet
                 )
                 if await reserviere(sitzung, faelligkeit):
-                    reihe_antwort_ein(sitzung, raum, antwort)
+                    eintrag = reihe_antwort_ein(sitzung, raum, antwort)
+                    await self._vermerke(sitzung, faelligkeit, eintrag, raum)
                     log.info("Wochenbericht eingereiht")
 
     async def _erinnerungen(self, jetzt: dt.datetime) -> None:
@@ -186,7 +198,9 @@ class Planer:
                     )
                 if raum is None or not await reserviere(sitzung, faellig.faelligkeit):
                     continue
-                reihe_antwort_ein(sitzung, raum, Antwort(nachricht, projekte=(stand.projekt_slug,)))
+                antwort = Antwort(nachricht, projekte=(stand.projekt_slug,))
+                eintrag = reihe_antwort_ein(sitzung, raum, antwort)
+                await self._vermerke(sitzung, faellig.faelligkeit, eintrag, raum)
                 log.info("Erinnerung %d für %s eingereiht", faellig.stufe, stand.projekt_slug)
 
 

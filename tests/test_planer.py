@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from befehle.grundlagen import Betrieb
 from bot.app import setze_stabsstelle_raum
 from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Raum
+from modelle.tabellen import Raum, Versand
 from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
@@ -77,6 +77,11 @@ async def test_abfrage_kommt_einmal_mit_zeile_je_projekt(
 
     uhr.stelle(2026, 11, 30, 9, 5)
     assert await _durchgang(_planer(sitzungen, uhr), testbot) == []  # auch nach „Neustart“
+    async with sitzungen() as sitzung:
+        vermerkt = await sitzung.scalar(
+            select(Versand.event_id).where(Versand.schluessel.startswith("abfrage:energie:"))
+        )
+    assert vermerkt == kopf.event_id
 
 
 async def test_abfrage_wird_per_reaktion_und_threadantwort_beantwortet(
