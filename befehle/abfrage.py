@@ -55,12 +55,12 @@ def abfrage_kopf(
 
 
 def abfrage_zeile(stand: Projektstand, jetzt: dt.datetime, zeitzone: ZoneInfo) -> Nachricht:
-    wann = format.alter(stand.zeitpunkt, jetzt, zeitzone)
+    wann = format.meldungsalter(stand, jetzt, zeitzone)
     zeile: list[Teil] = [
         f"{format.ampel(stand.ampel)} ",
         Fett(stand.projekt_titel),
         f" ({stand.projekt_slug}) · {format.fortschritt(stand.fortschritt)} · "
-        f"letzte Meldung {wann}",
+        + (wann if stand.ist_anfangsstand else f"letzte Meldung {wann}"),
     ]
     return Nachricht().absatz(zeile)
 

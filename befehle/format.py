@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from modelle.abfragen import Projektstand
 from modelle.werte import Ampel
 
 
@@ -24,6 +25,13 @@ def alter(zeitpunkt: dt.datetime | None, jetzt: dt.datetime, zeitzone: ZoneInfo)
     if tage < 730:
         return f"vor {tage // 30} Monaten"
     return f"vor {tage // 365} Jahren"
+
+
+def meldungsalter(stand: Projektstand, jetzt: dt.datetime, zeitzone: ZoneInfo) -> str:
+    """Wie alt die letzte Meldung ist – ein Anfangsstand aus der Strukturdatei ist keine."""
+    if stand.ist_anfangsstand:
+        return "Anfangsstand"
+    return alter(stand.zeitpunkt, jetzt, zeitzone)
 
 
 def ampel(wert: Ampel | None) -> str:

@@ -68,7 +68,7 @@ async def feldstatus(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
     zeilen: list[list[Teil | list[Teil]]] = []
     textzeilen: list[list[Teil]] = []
     for stand in staende:
-        wann = format.alter(stand.zeitpunkt, anfrage.jetzt, anfrage.zeitzone)
+        wann = format.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
         herausforderung = stand.herausforderungen or ""
         zeilen.append(
             [
@@ -108,7 +108,7 @@ async def projektstatus(anfrage: Anfrage, projekt: ProjektEintrag) -> Antwort:
     if stand.ampel is None or stand.zeitpunkt is None:
         nachricht.absatz("Zu diesem Projekt gibt es noch keine Meldung.")
     else:
-        wann = format.alter(stand.zeitpunkt, anfrage.jetzt, anfrage.zeitzone)
+        wann = format.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
         von = f" von {stand.autor}" if stand.autor else ""
         zeilen: list[Teil | list[Teil]] = [
             [Fett("Ampel:"), " ", format.ampel(stand.ampel)],

@@ -66,6 +66,12 @@ class Projektstand:
     herausforderungen: str | None
     zeitpunkt: dt.datetime | None
     autor: str | None
+    # Woher die Meldung kam; `Quelle.IMPORT` ist der Anfangsstand aus der Strukturdatei.
+    quelle: Quelle | None = None
+
+    @property
+    def ist_anfangsstand(self) -> bool:
+        return self.quelle is Quelle.IMPORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +248,7 @@ def _projektstaende(bis: dt.datetime | None = None) -> _Abfrage:
             Statusmeldung.text,
             Statusmeldung.herausforderungen,
             Statusmeldung.zeitpunkt,
+            Statusmeldung.quelle,
             Person.anzeigename.label("autor"),
         )
         .select_from(Strategieprojekt)
@@ -267,6 +274,7 @@ def _als_projektstand(zeile: _Zeile) -> Projektstand:
         herausforderungen=zeile.herausforderungen,
         zeitpunkt=zeile.zeitpunkt,
         autor=zeile.autor,
+        quelle=None if zeile.quelle is None else Quelle(zeile.quelle),
     )
 
 

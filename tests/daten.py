@@ -286,6 +286,7 @@ class Erwartung:
             herausforderungen=meldung.herausforderungen,
             zeitpunkt=meldung.zeitpunkt,
             autor=self._autor(meldung),
+            quelle=meldung.quelle,
         )
 
     def letzte_meldungen(self, feld_id: int) -> list[Projektstand]:

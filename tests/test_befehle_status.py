@@ -115,3 +115,16 @@ async def test_unbekannter_befehl_verweist_auf_hilfe(testbot: Testbot) -> None:
     assert "kenne ich nicht" in antwort.text
     assert "!status" in antwort.text
     assert "!hilfe" in antwort.text
+
+
+async def test_anfangsstand_aus_der_strukturdatei_gilt_nicht_als_meldung_von_heute(
+    testbot: Testbot,
+) -> None:
+    antwort = await testbot.sende("!status energie", als=AUSSENSTEHENDE)
+    zeile = next(z for z in antwort.text.splitlines() if "(waermeplanung)" in z)
+    assert "Anfangsstand" in zeile
+    assert "heute" not in zeile
+    await testbot.sende("!meldung waermeplanung gelb 45% weiter", als=PATIN_ENERGIE)
+    antwort = await testbot.sende("!status energie", als=AUSSENSTEHENDE)
+    zeile = next(z for z in antwort.text.splitlines() if "(waermeplanung)" in z)
+    assert "heute" in zeile
