@@ -322,9 +322,14 @@ async def stelle_wochenbericht_zusammen(
     laengste_frist = dt.timedelta(days=max((f.ueberfaellig_nach_tagen for f in felder), default=0))
     lebenslauf = await projektaenderungen(sitzung, min(von, bis - laengste_frist), bis)
 
-    angelegt_am = {
-        a.projekt_id: a.zeitpunkt for a in lebenslauf if a.ereignis is Projektereignis.ANGELEGT
-    }
+    # Wie die Erinnerungen (`modelle.versand.ueberfaellige_projekte`): gezählt wird ab der
+    # letzten Aufnahme (angelegt oder wieder aktiviert), wenn sie nach der letzten Meldung lag.
+    aufgenommen_am: dict[int, dt.datetime] = {}
+    for aenderung in lebenslauf:
+        if aenderung.ereignis is not Projektereignis.ARCHIVIERT:
+            bisher = aufgenommen_am.get(aenderung.projekt_id)
+            if bisher is None or aenderung.zeitpunkt > bisher:
+                aufgenommen_am[aenderung.projekt_id] = aenderung.zeitpunkt
     im_zeitraum = [a for a in lebenslauf if a.zeitpunkt > von]
     neu, archiviert = _strukturaenderungen(im_zeitraum, {s.projekt_id: s.ampel for s in staende})
     # Ein neues Projekt hatte vorher keinen Stand; seinen ersten nennt die Zeile „neu“,
@@ -355,7 +360,7 @@ async def stelle_wochenbericht_zusammen(
                 wechsel=tuple(_als_wechsel(w) for w in wechsel_je_feld.get(feld.themenfeld_id, [])),
                 rot_gelb=tuple(_rot_gelb(eigene)),
                 ueberfaellig=tuple(
-                    _ueberfaellig(eigene, bis, feld.ueberfaellig_nach_tagen, angelegt_am)
+                    _ueberfaellig(eigene, bis, feld.ueberfaellig_nach_tagen, aufgenommen_am)
                 ),
                 neu=tuple(neu.get(feld.themenfeld_id, [])),
                 archiviert=tuple(archiviert.get(feld.themenfeld_id, [])),
@@ -412,17 +417,17 @@ def _ueberfaellig(
     staende: Iterable[Projektstand],
     bis: dt.datetime,
     tage: int,
-    angelegt_am: Mapping[int, dt.datetime],
+    aufgenommen_am: Mapping[int, dt.datetime],
 ) -> Iterable[UeberfaelligesProjekt]:
-    # Die Regel von `projekte_ohne_meldung_seit(bis - tage)`, zum Stand `bis`: nie gemeldet
-    # oder zu lange still, und nicht abgeschlossen. Dazu: wer nie gemeldet hat, aber erst
-    # innerhalb der Frist angelegt wurde, hatte noch keine Gelegenheit.
+    # Dieselbe Regel wie bei den Erinnerungen, zum Stand `bis`: still seit dem späteren von
+    # letzter Meldung und letzter Aufnahme, länger als die Frist (strikt), nicht abgeschlossen.
+    # Ist keins von beiden bekannt, gilt das Projekt als überfällig.
     grenze = bis - dt.timedelta(days=tage)
     for stand in staende:
-        if stand.zeitpunkt is None:
-            if angelegt_am.get(stand.projekt_id, grenze) > grenze:
-                continue
-        elif stand.zeitpunkt >= grenze or stand.ampel is Ampel.ABGESCHLOSSEN:
+        if stand.ampel is Ampel.ABGESCHLOSSEN:
+            continue
+        bekannt = [z for z in (stand.zeitpunkt, aufgenommen_am.get(stand.projekt_id)) if z]
+        if bekannt and max(bekannt) >= grenze:
             continue
         yield UeberfaelligesProjekt(
             projekt_slug=stand.projekt_slug,
