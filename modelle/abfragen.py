@@ -228,6 +228,15 @@ def _neuester_stand() -> _Abfrage:
     )
 
 
+# Wie die Strukturdatei sortiert: Themenfelder in ihrer Reihenfolge, darin die Projekte.
+STRUKTURFOLGE = (
+    Themenfeld.reihenfolge,
+    Themenfeld.id,
+    Strategieprojekt.reihenfolge,
+    Strategieprojekt.id,
+)
+
+
 def _ampel(wert: str | None) -> Ampel | None:
     return None if wert is None else Ampel(wert)
 
@@ -307,9 +316,7 @@ async def alle_letzten_meldungen(
     abfrage = (
         _projektstaende(bis)
         .where(~Strategieprojekt.archiviert, ~Themenfeld.archiviert)
-        .order_by(
-            Themenfeld.reihenfolge, Themenfeld.id, Strategieprojekt.reihenfolge, Strategieprojekt.id
-        )
+        .order_by(*STRUKTURFOLGE)
     )
     return [_als_projektstand(zeile) for zeile in await sitzung.execute(abfrage)]
 
@@ -518,9 +525,7 @@ async def projekte_ohne_meldung_seit(
                 (stand.c.zeitpunkt < seit) & (stand.c.ampel != Ampel.ABGESCHLOSSEN),
             ),
         )
-        .order_by(
-            Themenfeld.reihenfolge, Themenfeld.id, Strategieprojekt.reihenfolge, Strategieprojekt.id
-        )
+        .order_by(*STRUKTURFOLGE)
     )
     return [
         ProjektOhneMeldung(
@@ -660,9 +665,7 @@ async def ampel_wechsel(
         .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
         .outerjoin(Person, Person.id == Statusmeldung.autor_id)
         .where(wechsel.c.nr == 1, or_(alt.is_(None), alt != wechsel.c.neu))
-        .order_by(
-            Themenfeld.reihenfolge, Themenfeld.id, Strategieprojekt.reihenfolge, Strategieprojekt.id
-        )
+        .order_by(*STRUKTURFOLGE)
     )
     return [
         Ampelwechsel(

@@ -75,6 +75,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
+from modelle.abfragen import STRUKTURFOLGE
 from modelle.tabellen import (
     Aenderung,
     Person,
@@ -549,9 +550,7 @@ async def ueberfaellige_projekte(
         .outerjoin(Raum, Raum.themenfeld_id == Themenfeld.id)
         .outerjoin(aufgenommen, aufgenommen.c.objekt == Strategieprojekt.slug)
         .where(~Themenfeld.archiviert, ~Strategieprojekt.archiviert)
-        .order_by(
-            Themenfeld.reihenfolge, Themenfeld.id, Strategieprojekt.reihenfolge, Strategieprojekt.id
-        )
+        .order_by(*STRUKTURFOLGE)
     )
     ergebnis: list[Ueberfaelligkeit] = []
     for zeile in zeilen:
