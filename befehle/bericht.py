@@ -21,6 +21,7 @@ from befehle.grundlagen import (
 )
 from befehle.wochenbericht import feldnachrichten, kopf
 from modelle.bericht import ampel_verlauf, stelle_wochenbericht_zusammen
+from modelle.tabellen import Versandart
 from modelle.versand import letzter_wochenbericht, versaeumte_seit
 
 STANDARDZEITRAUM = dt.timedelta(days=7)
@@ -43,7 +44,7 @@ async def wochenbericht_antwort(
     ausgelassen = [
         (v.themenfeld_slug, v.faellig_am)
         for v in await versaeumte_seit(sitzung, von, bis)
-        if v.themenfeld_slug is not None
+        if v.art is Versandart.ABFRAGE and v.themenfeld_slug is not None
     ]
     bericht = await stelle_wochenbericht_zusammen(
         sitzung, von=von, bis=bis, uebersprungene_abfragen=ausgelassen

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -100,6 +100,25 @@ class Planer:
         if eintrag is not None:
             await vermerke_event(sitzung, faelligkeit.schluessel, verweis(eintrag), raum)
 
+    async def _bediene(
+        self,
+        faellige: list[Faelligkeit],
+        senden: Callable[[AsyncSession, Faelligkeit], Awaitable[str | None]],
+    ) -> None:
+        """Je Fälligkeit eine Transaktion: senden – oder, wenn das nicht geht, auslassen.
+
+        `senden` reserviert und reiht ein; es gibt den Grund zurück, falls es nicht senden
+        kann. Ausgelassenes wird einmal vermerkt (und im Wochenbericht genannt), statt jede
+        Minute erneut zu scheitern.
+        """
+        for faelligkeit in faellige:
+            grund = "Nachholfrist überschritten" if faelligkeit.ueberspringen else None
+            if grund is None:
+                async with self._sitzungen.begin() as sitzung:
+                    grund = await senden(sitzung, faelligkeit)
+            if grund is not None:
+                await self._ueberspringe(faelligkeit, grund)
+
     async def _abfragen(self, jetzt: dt.datetime) -> None:
         async with self._sitzungen() as sitzung:
             faellige = await faellige_abfragen(
@@ -109,37 +128,33 @@ class Planer:
                 standard=self._betrieb.abfrage,
                 nachholfrist=self._betrieb.nachholfrist,
             )
-        for faelligkeit in faellige:
-            if faelligkeit.ueberspringen:
-                await self._ueberspringe(faelligkeit, "Nachholfrist überschritten")
-                continue
-            async with self._sitzungen.begin() as sitzung:
-                verzeichnis = await lade_verzeichnis(sitzung)
-                feld = verzeichnis.feld(faelligkeit.themenfeld_id or 0)
-                raum = _raum(feld) if feld else None
-                if feld is None or raum is None:
-                    gefunden = False
-                else:
-                    gefunden = True
-                    if not await reserviere(sitzung, faelligkeit):
-                        continue
-                    staende = await letzte_meldungen(sitzung, feld.id)
-                    zustaendige = [
-                        *verzeichnis.personen_mit(Rolle.PATIN, feld.id),
-                        *verzeichnis.personen_mit(Rolle.KOORDINATION, feld.id),
-                    ]
-                    kopf = abfrage_kopf(
-                        feld, zustaendige, praefix=self._praefix, verspaetet=faelligkeit.verspaetet
-                    )
-                    zeilen = tuple(
-                        Folge(abfrage_zeile(s, jetzt, self._zeitzone), projekte=(s.projekt_slug,))
-                        for s in staende
-                    )
-                    eintrag = reihe_antwort_ein(sitzung, raum, Antwort(kopf, thread=zeilen))
-                    await self._vermerke(sitzung, faelligkeit, eintrag, raum)
-                    log.info("Abfrage für %s eingereiht (%d Projekte)", feld.slug, len(staende))
-            if not gefunden:
-                await self._ueberspringe(faelligkeit, "Themenfeld ohne bekannten Raum")
+
+        async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | None:
+            verzeichnis = await lade_verzeichnis(sitzung)
+            feld = verzeichnis.feld(faelligkeit.themenfeld_id or 0)
+            raum = _raum(feld) if feld else None
+            if feld is None or raum is None:
+                return "Themenfeld ohne bekannten Raum"
+            if not await reserviere(sitzung, faelligkeit):
+                return None
+            staende = await letzte_meldungen(sitzung, feld.id)
+            zustaendige = [
+                *verzeichnis.personen_mit(Rolle.PATIN, feld.id),
+                *verzeichnis.personen_mit(Rolle.KOORDINATION, feld.id),
+            ]
+            kopf = abfrage_kopf(
+                feld, zustaendige, praefix=self._praefix, verspaetet=faelligkeit.verspaetet
+            )
+            zeilen = tuple(
+                Folge(abfrage_zeile(s, jetzt, self._zeitzone), projekte=(s.projekt_slug,))
+                for s in staende
+            )
+            eintrag = reihe_antwort_ein(sitzung, raum, Antwort(kopf, thread=zeilen))
+            await self._vermerke(sitzung, faelligkeit, eintrag, raum)
+            log.info("Abfrage für %s eingereiht (%d Projekte)", feld.slug, len(staende))
+            return None
+
+        await self._bediene(faellige, senden)
 
     async def _wochenbericht(self, jetzt: dt.datetime) -> None:
         async with self._sitzungen() as sitzung:
@@ -150,23 +165,22 @@ class Planer:
                 zeitplan=self._betrieb.wochenbericht,
                 nachholfrist=self._betrieb.nachholfrist,
             )
-        for faelligkeit in faellige:
-            if faelligkeit.ueberspringen:
-                await self._ueberspringe(faelligkeit, "Nachholfrist überschritten")
-                continue
-            async with self._sitzungen.begin() as sitzung:
-                raum = (await lade_verzeichnis(sitzung)).stabsstelle_raum_id
-                if raum is None:
-                    log.warning("Wochenbericht fällig, aber kein Raum der Stabsstelle bekannt")
-                    continue
-                # Erst zusammenstellen, dann vermerken: der Bericht beginnt beim letzten Vermerk.
-                antwort = await wochenbericht_antwort(
-                    sitzung, bis=jetzt, zeitzone=self._zeitzone, verspaetet=faelligkeit.verspaetet
-                )
-                if await reserviere(sitzung, faelligkeit):
-                    eintrag = reihe_antwort_ein(sitzung, raum, antwort)
-                    await self._vermerke(sitzung, faelligkeit, eintrag, raum)
-                    log.info("Wochenbericht eingereiht")
+
+        async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | None:
+            raum = (await lade_verzeichnis(sitzung)).stabsstelle_raum_id
+            if raum is None:
+                return "kein Raum der Stabsstelle bekannt (bot.stabsstelle_raum)"
+            # Erst zusammenstellen, dann vermerken: der Bericht beginnt beim letzten Vermerk.
+            antwort = await wochenbericht_antwort(
+                sitzung, bis=jetzt, zeitzone=self._zeitzone, verspaetet=faelligkeit.verspaetet
+            )
+            if await reserviere(sitzung, faelligkeit):
+                eintrag = reihe_antwort_ein(sitzung, raum, antwort)
+                await self._vermerke(sitzung, faelligkeit, eintrag, raum)
+                log.info("Wochenbericht eingereiht")
+            return None
+
+        await self._bediene(faellige, senden)
 
     async def _erinnerungen(self, jetzt: dt.datetime) -> None:
         async with self._sitzungen() as sitzung:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 from sqlalchemy import select, update
@@ -11,7 +12,7 @@ from befehle.grundlagen import Betrieb
 from bot.app import setze_stabsstelle_raum
 from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Raum, Versand
+from modelle.tabellen import Raum, Versand, Versandstatus
 from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
@@ -160,3 +161,21 @@ async def test_erinnerung_zweimal_im_raum_dann_direkt_an_die_patin(
     # Am Samstag nichts.
     uhr.stelle(2026, 12, 19, 10, 0, 30)
     assert erinnerungen(await _durchgang(_planer(sitzungen, uhr), testbot)) == []
+
+
+async def test_wochenbericht_ohne_raum_der_stabsstelle_wird_einmal_ausgelassen(
+    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr, caplog: pytest.LogCaptureFixture
+) -> None:
+    await setze_stabsstelle_raum(None, sitzungen)
+    uhr.stelle(2026, 11, 27, 14, 0, 30)
+    with caplog.at_level(logging.WARNING, logger="bot.planer"):
+        for minute in (0, 1, 2):
+            uhr.stelle(2026, 11, 27, 14, minute, 30)
+            gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+            assert not any("Wochenbericht" in g.text for g in gesendet)
+    assert caplog.text.count("kein Raum der Stabsstelle") == 1
+    async with sitzungen() as sitzung:
+        status = await sitzung.scalar(
+            select(Versand.status).where(Versand.schluessel.startswith("wochenbericht:"))
+        )
+    assert status == Versandstatus.UEBERSPRUNGEN
