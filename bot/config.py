@@ -244,7 +244,7 @@ def _problem(fehler: ErrorDetails) -> str:
         ursache = fehler.get("ctx", {}).get("error")
         grund = str(ursache) if ursache is not None else fehler["msg"]
     else:
-        grund = _GRUENDE.get(fehler["type"], fehler["msg"])
+        grund = _GRUENDE.get(fehler["type"], f"ungültiger Wert ({fehler['type']})")
     if fehler["type"] == "missing" or not ort:
         return f"{schluessel}: {grund}"
     wert = "***" if ort[-1] in GEHEIME_SCHLUESSEL else _zeige(fehler["input"])

@@ -161,3 +161,13 @@ def test_einladungen_nach_person_und_server(ordner: Path) -> None:
 def test_ausdruecklich_genannte_datei_muss_existieren(tmp_path: Path) -> None:
     with pytest.raises(KonfigurationFehler, match="nicht gefunden"):
         lade_einstellungen(tmp_path / "fehlt.toml")
+
+
+def test_unerwarteter_fehlertyp_wird_trotzdem_deutsch_gemeldet(
+    ordner: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    datei = _schreibe(ordner, GUELTIG + '\n[zeitplan]\nnachholfrist_stunden = "bald"\n')
+    assert main(["check", "--config", str(datei)]) == 2
+    fehler = capsys.readouterr().err
+    assert "zeitplan.nachholfrist_stunden" in fehler
+    assert "Input should" not in fehler
