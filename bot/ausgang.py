@@ -251,7 +251,8 @@ class Zusteller:
             geaendert = True
         anhang = inhalt.get(ANHANG)
         if isinstance(anhang, dict):
-            inhalt["url"] = await self._transport.lade_hoch(
+            inhalt |= await self._transport.lade_hoch(
+                raum_id,
                 base64.b64decode(anhang["daten"]),
                 str(anhang["mimetype"]),
                 str(inhalt.get("filename", "bild")),

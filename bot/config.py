@@ -32,7 +32,7 @@ from modelle.werte import ist_matrix_id, ist_raumadresse, ist_servername
 from modelle.zeitplan import Zeitplan
 
 STANDARD_PFAD = Path("config.toml")
-GEHEIME_SCHLUESSEL = {"passwort", "zugangstoken"}
+GEHEIME_SCHLUESSEL = {"passwort", "zugangstoken", "schluesselpasswort"}
 
 
 class KonfigurationFehler(Exception):
@@ -77,6 +77,11 @@ class MatrixEinstellungen(_Abschnitt):
     geraetename: str = "Klimabot"
     # Wer den Bot in Räume einladen darf: Matrix-IDs (@name:server) und/oder ganze Server.
     einladungen_von: list[str] = Field(default_factory=list)
+    # Ende-zu-Ende-Verschlüsselung: die Schlüssel des Bot-Geräts liegen im Schlüsselspeicher
+    # (Vorgabe: Ordner neben der SQLite-Datenbank), mit dem Schlüsselpasswort verschlüsselt.
+    verschluesselung: bool = True
+    schluesselspeicher: Path | None = None
+    schluesselpasswort: SecretStr | None = None
 
     @field_validator("homeserver")
     @classmethod
@@ -98,6 +103,14 @@ class MatrixEinstellungen(_Abschnitt):
         if self.passwort is None and self.zugangstoken is None:
             raise ValueError(
                 "passwort oder zugangstoken fehlt (auch als KLIMABOT_MATRIX__PASSWORT möglich)"
+            )
+        if self.verschluesselung and not (
+            self.schluesselpasswort and self.schluesselpasswort.get_secret_value()
+        ):
+            raise ValueError(
+                "schluesselpasswort fehlt: es schützt die Schlüssel des Bots "
+                "(auch als KLIMABOT_MATRIX__SCHLUESSELPASSWORT möglich; "
+                "oder verschluesselung = false)"
             )
         return self
 
@@ -210,7 +223,28 @@ def lade_einstellungen(pfad: Path | None = None) -> Einstellungen:
             update={"strukturdatei": basis / einstellungen.bot.strukturdatei}
         )
         einstellungen = einstellungen.model_copy(update={"bot": bot})
+    matrix = einstellungen.matrix
+    if matrix is not None and matrix.verschluesselung:
+        speicher = matrix.schluesselspeicher
+        if speicher is None:
+            speicher = _neben_der_datenbank(einstellungen.datenbank.url) or Path(
+                "klimabot-schluessel"
+            )
+        if not speicher.is_absolute():
+            speicher = basis / speicher
+        einstellungen = einstellungen.model_copy(
+            update={"matrix": matrix.model_copy(update={"schluesselspeicher": speicher})}
+        )
     return einstellungen
+
+
+def _neben_der_datenbank(url: str) -> Path | None:
+    """Der Schlüsselspeicher neben einer SQLite-Datei: `klimabot.db` → `klimabot-schluessel/`."""
+    adresse = make_url(url)
+    if adresse.get_backend_name() != "sqlite" or adresse.database in (None, "", ":memory:"):
+        return None
+    datei = Path(adresse.database).resolve()
+    return datei.with_name(f"{datei.stem}-schluessel")
 
 
 def _toml_ort(fehler: tomllib.TOMLDecodeError) -> str:
@@ -245,7 +279,8 @@ def _problem(fehler: ErrorDetails) -> str:
         grund = str(ursache) if ursache is not None else fehler["msg"]
     else:
         grund = _GRUENDE.get(fehler["type"], f"ungültiger Wert ({fehler['type']})")
-    if fehler["type"] == "missing" or not ort:
+    if fehler["type"] == "missing" or not ort or isinstance(fehler["input"], dict):
+        # Bei einem ganzen Abschnitt nennt der Grund selbst den Schlüssel.
         return f"{schluessel}: {grund}"
     wert = "***" if ort[-1] in GEHEIME_SCHLUESSEL else _zeige(fehler["input"])
     return f"{schluessel} = {wert}: {grund}"

@@ -584,6 +584,7 @@ def _schreibe_konfiguration(ordner: Path, url: str, bot: Zugang) -> Path:
             "homeserver": url,
             "benutzer": bot.user_id,
             "passwort": bot.passwort,
+            "schluesselpasswort": _passwort(),
             "geraetename": "Klimabot (Demo)",
             "einladungen_von": [DEMO_SERVER],
         },

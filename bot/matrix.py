@@ -18,10 +18,17 @@ from typing import Any
 
 from aiohttp import ClientError
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
+    Event,
     JoinError,
+    KeysQueryResponse,
+    KeysUploadResponse,
+    LocalProtocolError,
     LoginResponse,
+    MegolmEvent,
     MessageDirection,
     RoomCreateResponse,
     RoomMessagesError,
@@ -34,6 +41,7 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
+from nio.store import SqliteStore
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,7 +63,13 @@ SYNC_FILTER: dict[str, Any] = {
         "timeline": {
             "lazy_load_members": True,
             "limit": 100,
-            "types": ["m.room.message", "m.reaction", "m.room.redaction", "m.room.member"],
+            "types": [
+                "m.room.message",
+                "m.room.encrypted",
+                "m.reaction",
+                "m.room.redaction",
+                "m.room.member",
+            ],
         },
         "ephemeral": {"not_types": ["*"]},
         "account_data": {"not_types": ["*"]},
@@ -67,11 +81,20 @@ ERSTER_SYNC_FILTER: dict[str, Any] = {
     "room": {**SYNC_FILTER["room"], "timeline": {"limit": 0}},
 }
 NACHHOLEN_HOECHSTENS = 50  # Seiten à 100 Ereignisse je Raum nach einem Ausfall
+# Nicht entschlüsselbare Ereignisse, die auf ihren Schlüssel warten (die ältesten fallen raus).
+WARTEND_HOECHSTENS = 500
 
 ZUGANGSTOKEN = "matrix.zugangstoken"
 GERAET = "matrix.geraet"
 BENUTZER = "matrix.benutzer"
 SYNC_POSITION = "matrix.sync_position"
+VERSCHLUESSELUNG = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+# Das Gerät, dessen Schlüssel beim Homeserver liegen (nach dem ersten Hochladen gesetzt).
+SCHLUESSEL_GERAET = "matrix.schluessel_geraet"
 
 
 class AnmeldungFehlgeschlagen(Exception):
@@ -91,39 +114,97 @@ async def setze_zustand(sitzung: AsyncSession, schluessel: str, wert: str) -> No
 
 
 def neuer_client(einstellungen: MatrixEinstellungen) -> AsyncClient:
+    passwort = einstellungen.schluesselpasswort
     konfiguration = AsyncClientConfig(
-        max_limit_exceeded=0, max_timeouts=0, encryption_enabled=False, request_timeout=90
+        max_limit_exceeded=0,
+        max_timeouts=0,
+        request_timeout=90,
+        encryption_enabled=einstellungen.verschluesselung,
+        # SqliteStore hält auch die Vertrauensstufen der Geräte in der Datenbank (nicht wie
+        # nios Vorgabe in Klartextdateien daneben).
+        store=SqliteStore,
+        pickle_key=passwort.get_secret_value() if passwort is not None else "",
     )
-    return AsyncClient(einstellungen.homeserver, einstellungen.benutzer, config=konfiguration)
+    speicher = ""
+    if einstellungen.verschluesselung and einstellungen.schluesselspeicher is not None:
+        einstellungen.schluesselspeicher.mkdir(parents=True, exist_ok=True)  # nio legt ihn nicht an
+        speicher = str(einstellungen.schluesselspeicher)
+    return AsyncClient(
+        einstellungen.homeserver, einstellungen.benutzer, store_path=speicher, config=konfiguration
+    )
+
+
+def _speicher_fehlt(client: AsyncClient, einstellungen: MatrixEinstellungen, geraet: str) -> bool:
+    """Ob der Schlüsselspeicher dieses Geräts fehlt (dann darf das Gerät nicht weiterlaufen)."""
+    if not einstellungen.verschluesselung or einstellungen.schluesselspeicher is None:
+        return False
+    return not (einstellungen.schluesselspeicher / f"{client.user}_{geraet}.db").exists()
 
 
 async def anmelden(
     client: AsyncClient, einstellungen: MatrixEinstellungen, sitzungen: Sitzungsfabrik
 ) -> None:
-    """Meldet den Bot an und behält sein Gerät über Neustarts (nie ein neues Gerät je Start)."""
-    if einstellungen.zugangstoken is not None:
-        client.access_token = einstellungen.zugangstoken.get_secret_value()
-        await _pruefe_wer(client, einstellungen.benutzer)
-        log.info("Angemeldet mit konfiguriertem Zugangstoken, Gerät %s", client.device_id)
-        return
+    """Meldet den Bot an und behält sein Gerät über Neustarts (nie ein neues Gerät je Start).
+
+    Mit Verschlüsselung lädt die Anmeldung auch den Schlüsselspeicher des Geräts. Hatte das
+    Gerät schon Schlüssel und der Speicher ist verloren, wäre das Gerät für alle anderen
+    kaputt (andere Schlüssel unter derselben Geräte-ID): dann meldet sich der Bot als neues
+    Gerät an und sagt das laut.
+    """
     async with sitzungen() as sitzung:
         token = await lies_zustand(sitzung, ZUGANGSTOKEN)
         geraet = await lies_zustand(sitzung, GERAET)
         benutzer = await lies_zustand(sitzung, BENUTZER)
-    if token and geraet and benutzer == einstellungen.benutzer:
-        client.user_id, client.device_id, client.access_token = benutzer, geraet, token
+        verschluesselt_als = await lies_zustand(sitzung, SCHLUESSEL_GERAET)
+    if einstellungen.zugangstoken is not None:
+        konfiguriert = einstellungen.zugangstoken.get_secret_value()
+        client.access_token = konfiguriert
+        antwort = await _pruefe_wer(client, einstellungen.benutzer)
+        if verschluesselt_als == antwort.device_id and _speicher_fehlt(
+            client, einstellungen, antwort.device_id
+        ):
+            raise AnmeldungFehlgeschlagen(
+                f"Der Schlüsselspeicher von Gerät {antwort.device_id} fehlt in "
+                f"{einstellungen.schluesselspeicher}. Mit diesem Zugangstoken kann der Bot "
+                "nicht als neues Gerät starten: bitte ein neues Zugangstoken (neues Gerät) "
+                "eintragen oder stattdessen das Passwort konfigurieren."
+            )
+        client.restore_login(antwort.user_id, antwort.device_id, konfiguriert)
+        log.info("Angemeldet mit konfiguriertem Zugangstoken, Gerät %s", client.device_id)
+        return
+    if benutzer != einstellungen.benutzer:
+        token = geraet = None
+    elif (
+        geraet is not None
+        and verschluesselt_als == geraet
+        and _speicher_fehlt(client, einstellungen, geraet)
+    ):
+        log.error(
+            "SCHLÜSSELSPEICHER VERLOREN: %s enthält die Schlüssel von Gerät %s nicht mehr. "
+            "Der Bot meldet sich als neues Gerät an; ältere verschlüsselte Nachrichten kann "
+            "er nicht mehr lesen, neue schon. Das alte Gerät %s bitte in den "
+            "Sitzungseinstellungen des Bot-Kontos abmelden.",
+            einstellungen.schluesselspeicher,
+            geraet,
+            geraet,
+        )
+        token = geraet = None
+    if token and geraet:
+        client.access_token = token
         antwort = await client.whoami()
         if isinstance(antwort, WhoamiResponse):
             await _pruefe_wer(client, einstellungen.benutzer, antwort)
+            client.restore_login(einstellungen.benutzer, geraet, token)
             log.info("Gespeicherte Anmeldung wiederverwendet, Gerät %s", geraet)
             return
         log.warning("Gespeichertes Zugangstoken ungültig (%s); neue Anmeldung", antwort.message)
+        client.access_token = ""
     if einstellungen.passwort is None:
         raise AnmeldungFehlgeschlagen(
             "Kein gültiges Zugangstoken gespeichert und kein Passwort konfiguriert."
         )
     # Mit bekanntem Gerät anmelden, damit es dasselbe Gerät bleibt.
-    client.device_id = geraet if benutzer == einstellungen.benutzer else None
+    client.device_id = geraet or ""
     anmeldung = await client.login(
         einstellungen.passwort.get_secret_value(), device_name=einstellungen.geraetename
     )
@@ -141,7 +222,7 @@ async def anmelden(
 
 async def _pruefe_wer(
     client: AsyncClient, erwartet: str, antwort: WhoamiResponse | None = None
-) -> None:
+) -> WhoamiResponse:
     if antwort is None:
         ergebnis = await client.whoami()
         if not isinstance(ergebnis, WhoamiResponse):
@@ -151,12 +232,66 @@ async def _pruefe_wer(
         raise AnmeldungFehlgeschlagen(
             f"Das Zugangstoken gehört zu {antwort.user_id}, konfiguriert ist {erwartet}."
         )
-    client.user_id = antwort.user_id
-    client.device_id = antwort.device_id or client.device_id
+    if not antwort.device_id:
+        raise AnmeldungFehlgeschlagen("Der Homeserver nennt zum Zugangstoken kein Gerät.")
+    return antwort
+
+
+async def schluessel_abfragen(client: AsyncClient) -> None:
+    """Holt die Geräteschlüssel der Mitglieder; neue und geänderte Geräte kommen ins Protokoll.
+
+    Vertrauen beim ersten Sehen: ein Gerät, das hier zum ersten Mal auftaucht, bekommt
+    ab dann die Raumschlüssel. Ein geändertes Gerät ist ein Hinweis für die Stabsstelle,
+    deshalb steht jedes im Protokoll.
+    """
+    try:
+        antwort = await client.keys_query()
+    except LocalProtocolError:
+        return  # nichts (mehr) abzufragen, etwa weil eine parallele Abfrage es schon tat
+    if not isinstance(antwort, KeysQueryResponse):
+        log.warning("Geräteschlüssel nicht abfragbar: %s", antwort.message)
+        return
+    for person, geraete in antwort.changed.items():
+        for geraet_id, geraet in geraete.items():
+            if getattr(geraet, "deleted", False):
+                log.info("Gerät %s von %s abgemeldet", geraet_id, person)
+            else:
+                log.info(
+                    "Gerät %s von %s neu oder geändert: bekommt Raumschlüssel", geraet_id, person
+                )
+
+
+async def pflege_schluessel(client: AsyncClient) -> bool:
+    """Die Schlüsselpflege nach jedem Sync; `True`, wenn eigene Schlüssel hochgeladen wurden.
+
+    Ohne Hochladen kann niemand dem Bot Schlüssel geben, ohne Abfrage bekommen neue
+    Mitglieder seine Nachrichten nicht, ohne Beanspruchen keine Olm-Sitzung entsteht.
+    """
+    if client.olm is None:
+        return False
+    hochgeladen = False
+    if client.should_upload_keys:
+        antwort = await client.keys_upload()
+        if isinstance(antwort, KeysUploadResponse):
+            hochgeladen = True
+        else:
+            log.warning("Eigene Schlüssel nicht hochgeladen: %s", antwort.message)
+    if client.should_query_keys:
+        await schluessel_abfragen(client)
+    if client.should_claim_keys:
+        with contextlib.suppress(LocalProtocolError):
+            await client.keys_claim(client.get_users_for_key_claiming())
+    await client.send_to_device_messages()
+    return hochgeladen
 
 
 class NioTransport:
-    """`bot.transport.Transport` über matrix-nio."""
+    """`bot.transport.Transport` über matrix-nio.
+
+    Hier allein wird entschieden, was verschlüsselt hinausgeht: in verschlüsselten Räumen
+    jedes Ereignis – auch Reaktionen, die nios `room_send` im Klartext schickte – und jede
+    hochgeladene Datei.
+    """
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
@@ -164,26 +299,66 @@ class NioTransport:
     async def sende(
         self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
     ) -> str:
+        client = self._client
         try:
-            antwort = await self._client.room_send(
-                raum_id, ereignistyp, inhalt, tx_id=txn_id, ignore_unverified_devices=True
+            if self._verschluesselt(raum_id):
+                await self._raumschluessel_teilen(raum_id)
+                ereignistyp, inhalt = client.encrypt(raum_id, ereignistyp, inhalt)
+            methode, pfad, daten = Api.room_send(
+                client.access_token, raum_id, ereignistyp, inhalt, txn_id
             )
-        except (ClientError, TimeoutError) as fehler:
+            antwort = await client._send(RoomSendResponse, methode, pfad, daten, (raum_id,))
+        except (ClientError, TimeoutError, LocalProtocolError) as fehler:
             raise VoruebergehenderFehler(f"{type(fehler).__name__}: {fehler}") from fehler
         if isinstance(antwort, RoomSendResponse):
             return str(antwort.event_id)
         raise self._fehler(antwort)
 
-    async def lade_hoch(self, daten: bytes, mimetype: str, dateiname: str) -> str:
+    def _verschluesselt(self, raum_id: str) -> bool:
+        if self._client.olm is None:
+            return False
+        raum = self._client.rooms.get(raum_id)
+        if raum is None:
+            # Ein eben angelegter Direktraum: erst der nächste Sync sagt, ob er verschlüsselt ist.
+            raise VoruebergehenderFehler(f"Raum {raum_id} ist noch nicht synchronisiert")
+        return bool(raum.encrypted)
+
+    async def _raumschluessel_teilen(self, raum_id: str) -> None:
+        """Sorgt dafür, dass alle Geräte der Mitglieder den Raumschlüssel des Bots haben."""
+        client = self._client
+        assert client.olm is not None
+        if not client.rooms[raum_id].members_synced:
+            await client.joined_members(raum_id)
+        if client.should_query_keys:
+            await schluessel_abfragen(client)
+        if not client.olm.should_share_group_session(raum_id):
+            return
+        laufend = client.sharing_session.get(raum_id)
+        if laufend is not None:
+            await laufend.wait()
+            return
+        # Vertrauen beim ersten Sehen: alle Geräte der Mitglieder bekommen den Schlüssel.
+        await client.share_group_session(raum_id, ignore_unverified_devices=True)
+
+    async def lade_hoch(
+        self, raum_id: str, daten: bytes, mimetype: str, dateiname: str
+    ) -> dict[str, Any]:
+        verschluesselt = self._verschluesselt(raum_id)
         try:
-            antwort, _ = await self._client.upload(
-                io.BytesIO(daten), content_type=mimetype, filename=dateiname, filesize=len(daten)
+            antwort, schluessel = await self._client.upload(
+                io.BytesIO(daten),
+                content_type=mimetype,
+                filename=dateiname,
+                filesize=len(daten),
+                encrypt=verschluesselt,
             )
         except (ClientError, TimeoutError) as fehler:
             raise VoruebergehenderFehler(f"Hochladen: {fehler}") from fehler
-        if isinstance(antwort, UploadResponse):
-            return str(antwort.content_uri)
-        raise self._fehler(antwort)
+        if not isinstance(antwort, UploadResponse):
+            raise self._fehler(antwort)
+        if verschluesselt:
+            return {"file": {"url": str(antwort.content_uri), "mimetype": mimetype, **schluessel}}
+        return {"url": str(antwort.content_uri)}
 
     async def erstelle_direktraum(self, matrix_id: str) -> str:
         try:
@@ -192,6 +367,7 @@ class NioTransport:
                 invite=[matrix_id],
                 name="Klimabot",
                 preset=RoomPreset.trusted_private_chat,
+                initial_state=[VERSCHLUESSELUNG] if self._client.olm is not None else (),
             )
         except (ClientError, TimeoutError) as fehler:
             raise VoruebergehenderFehler(f"Direktraum: {fehler}") from fehler
@@ -230,6 +406,8 @@ class Syncschleife:
         self._laengste_pause = laengste_pause
         self.bereit = asyncio.Event()
         self._halt = asyncio.Event()
+        # Ereignis-ID → (Raum, Ereignis) für Nachrichten, deren Schlüssel noch fehlt.
+        self._wartend: dict[str, tuple[str, MegolmEvent]] = {}
 
     def anhalten(self) -> None:
         """Beendet die Schleife nach dem gerade behandelten Ereignis."""
@@ -249,12 +427,16 @@ class Syncschleife:
                         timeout=30_000 if self.bereit.is_set() else 0,
                         since=position,
                         sync_filter=await self._filter(ERSTER_SYNC_FILTER) if erster else filter_id,
+                        # Nach dem Start kennt nio keine Räume (und nicht, welche verschlüsselt
+                        # sind); der volle Zustand stellt sie her, ohne Ereignisse neu zu liefern.
+                        full_state=not self.bereit.is_set(),
                     )
                 )
                 if antwort is None:
                     break
                 if isinstance(antwort, SyncError):
                     raise VoruebergehenderFehler(f"{antwort.status_code}: {antwort.message}")
+                await self._schluessel(antwort)
                 fertig = await self._stapel(antwort, nachholen=not erster)
                 if not fertig:
                     break
@@ -301,12 +483,59 @@ class Syncschleife:
             raise VoruebergehenderFehler(f"Filter nicht angenommen: {antwort.message}")
         return str(antwort.filter_id)
 
+    async def _schluessel(self, antwort: SyncResponse) -> None:
+        """Schlüsselpflege nach dem Sync; danach Wartendes, dessen Schlüssel jetzt da ist."""
+        if self._client.olm is None:
+            return
+        if await pflege_schluessel(self._client):
+            async with self._sitzungen.begin() as sitzung:
+                await setze_zustand(sitzung, SCHLUESSEL_GERAET, self._client.device_id)
+        if self._wartend and antwort.to_device_events:
+            await self._entschluessele_wartende()
+
+    async def _entschluessele_wartende(self) -> None:
+        for event_id, (raum_id, verschluesselt) in list(self._wartend.items()):
+            try:
+                klar = self._client.decrypt_event(verschluesselt)
+            except EncryptionError:
+                continue
+            if isinstance(klar, MegolmEvent) or not hasattr(klar, "source"):
+                continue
+            del self._wartend[event_id]
+            log.info("Ereignis %s in %s nachträglich entschlüsselt", event_id, raum_id)
+            ereignis = Ereignis.aus_json(raum_id, klar.source)
+            if ereignis is not None:
+                await self._verarbeitung.verarbeite(ereignis)
+
+    async def _unlesbar(self, raum_id: str, verschluesselt: MegolmEvent) -> None:
+        """Ein Ereignis ohne Schlüssel: Schlüssel anfordern, Hinweis geben, später erneut."""
+        log.warning(
+            "Ereignis %s von %s in %s nicht entschlüsselbar (Sitzung %s)",
+            verschluesselt.event_id,
+            verschluesselt.sender,
+            raum_id,
+            verschluesselt.session_id,
+        )
+        if len(self._wartend) >= WARTEND_HOECHSTENS:
+            del self._wartend[next(iter(self._wartend))]
+        verschluesselt.room_id = raum_id
+        self._wartend[verschluesselt.event_id] = (raum_id, verschluesselt)
+        try:
+            await self._client.request_room_key(verschluesselt)
+        except LocalProtocolError:
+            pass  # für diese Sitzung schon angefordert
+        except (ClientError, TimeoutError) as fehler:
+            log.warning("Schlüsselanforderung gescheitert: %s", fehler)
+        ereignis = Ereignis.aus_json(raum_id, verschluesselt.source)
+        if ereignis is not None:
+            await self._verarbeitung.nicht_entschluesselbar(ereignis, verschluesselt.session_id)
+
     async def _stapel(self, antwort: SyncResponse, *, nachholen: bool) -> bool:
         """Behandelt einen Sync-Stapel; `False`, wenn mittendrin angehalten wurde."""
         for raum_id, einladung in antwort.rooms.invite.items():
             await self._einladung(raum_id, einladung.invite_state)
         for raum_id, raum in antwort.rooms.join.items():
-            ereignisse = [e.source for e in raum.timeline.events]
+            ereignisse: list[Event] = list(raum.timeline.events)
             beitritt = self._eigener_beitritt(ereignisse)
             if beitritt is not None:
                 # Frisch beigetreten: was vorher im Raum geschah, ist Vorgeschichte.
@@ -316,14 +545,17 @@ class Syncschleife:
             for roh in ereignisse:
                 if self._halt.is_set():
                     return False
-                ereignis = Ereignis.aus_json(raum_id, roh)
+                if isinstance(roh, MegolmEvent):
+                    await self._unlesbar(raum_id, roh)
+                    continue
+                ereignis = Ereignis.aus_json(raum_id, roh.source)
                 if ereignis is not None:
                     await self._verarbeitung.verarbeite(ereignis)
         return True
 
-    def _eigener_beitritt(self, ereignisse: list[dict[str, Any]]) -> int | None:
+    def _eigener_beitritt(self, ereignisse: list[Event]) -> int | None:
         for stelle in range(len(ereignisse) - 1, -1, -1):
-            ereignis = ereignisse[stelle]
+            ereignis = ereignisse[stelle].source
             inhalt = ereignis.get("content")
             if (
                 ereignis.get("type") == "m.room.member"
@@ -334,9 +566,9 @@ class Syncschleife:
                 return stelle
         return None
 
-    async def _nachgeholt(self, raum_id: str, bis: str) -> list[dict[str, Any]]:
+    async def _nachgeholt(self, raum_id: str, bis: str) -> list[Event]:
         """Der Teil des Verlaufs, den ein abgeschnittener Sync ausließ (älteste zuerst)."""
-        gesammelt: list[dict[str, Any]] = []
+        gesammelt: list[Event] = []
         start: str | None = bis
         for _ in range(NACHHOLEN_HOECHSTENS):
             seite = await self._client.room_messages(
@@ -345,10 +577,11 @@ class Syncschleife:
             if isinstance(seite, RoomMessagesError):
                 log.warning("Verlauf von %s nicht nachholbar: %s", raum_id, seite.message)
                 break
-            roh = [e.source for e in seite.chunk]
-            bekannt = await self._bekannte(roh)
-            for ereignis in roh:
-                if ereignis.get("event_id") in bekannt or self._eigener_beitritt([ereignis]) == 0:
+            bekannt = await self._bekannte([e.source for e in seite.chunk])
+            for ereignis in seite.chunk:
+                if ereignis.source.get("event_id") in bekannt or (
+                    self._eigener_beitritt([ereignis]) == 0
+                ):
                     return list(reversed(gesammelt))
                 gesammelt.append(ereignis)
             if not seite.chunk or not seite.end or seite.end == start:

@@ -36,8 +36,14 @@ class Transport(Protocol):
         """
         ...
 
-    async def lade_hoch(self, daten: bytes, mimetype: str, dateiname: str) -> str:
-        """Lädt eine Datei in das Medienarchiv des Homeservers; gibt die mxc-URL zurück."""
+    async def lade_hoch(
+        self, raum_id: str, daten: bytes, mimetype: str, dateiname: str
+    ) -> dict[str, Any]:
+        """Lädt eine Datei für einen Raum hoch; gibt zurück, was in den Inhalt gehört.
+
+        Das ist `{"url": mxc}` – oder in einem verschlüsselten Raum `{"file": {...}}` mit
+        der mxc-URL der verschlüsselten Datei und ihren Schlüsseln.
+        """
         ...
 
     async def erstelle_direktraum(self, matrix_id: str) -> str:

@@ -10,6 +10,7 @@ Das ist die eine Fehlergrenze: Was ein Handler wirft, wird protokolliert und mit
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import secrets
@@ -154,6 +155,29 @@ class Verarbeitung:
                 referenz,
             )
             await self._interner_fehler(ereignis, referenz)
+        self._nach_commit()
+
+    async def nicht_entschluesselbar(self, ereignis: Ereignis, schluesselsitzung: str) -> None:
+        """Sagt der Person, dass ihre Nachricht nicht lesbar ist – einmal je Absender und Sitzung.
+
+        Das Ereignis selbst gilt nicht als behandelt: kommt der Schlüssel nach, wird es
+        entschlüsselt und ganz normal beantwortet.
+        """
+        if ereignis.absender == self._bot_id:
+            return
+        kennung = hashlib.sha256(f"{ereignis.absender}\n{schluesselsitzung}".encode()).hexdigest()
+        nachricht = Nachricht().absatz(
+            "Ich kann diese Nachricht nicht entschlüsseln – mir fehlt ihr Schlüssel. Ich habe "
+            "ihn angefordert und antworte, sobald er da ist. Kommt keine Antwort, senden Sie "
+            "die Nachricht bitte noch einmal."
+        )
+        try:
+            async with self._sitzungen.begin() as sitzung:
+                if await self._schon_behandelt(sitzung, f"unlesbar:{kennung[:40]}"):
+                    return
+                self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id)
+        except (OperationalError, InterfaceError) as fehler:
+            raise DatenbankNichtErreichbar(str(fehler)) from fehler
         self._nach_commit()
 
     async def _schon_behandelt(self, sitzung: AsyncSession, event_id: str) -> bool:

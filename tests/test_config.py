@@ -24,6 +24,7 @@ GUELTIG = """
 homeserver = "https://matrix.example.org"
 benutzer = "@klimabot:example.org"
 passwort = "geheim"
+schluesselpasswort = "auch-geheim"
 einladungen_von = ["example.org", "@admin:andere.org"]
 
 [bot]
@@ -43,6 +44,7 @@ def test_beispielkonfiguration_ist_gueltig(
 ) -> None:
     monkeypatch.chdir(WURZEL)
     monkeypatch.setenv("KLIMABOT_MATRIX__PASSWORT", "aus-der-umgebung")
+    monkeypatch.setenv("KLIMABOT_MATRIX__SCHLUESSELPASSWORT", "auch-aus-der-umgebung")
     assert main(["check", "--config", "config.example.toml"]) == 0
     assert capsys.readouterr().out.strip() == "OK"
 
@@ -57,6 +59,7 @@ def test_check_meldet_jedes_problem_mit_schluessel_wert_und_grund(
 homeserver = "matrix.example.org"
 benutzer = "klimabot"
 passwort = "geheim"
+verschluesselung = false
 einladungen_von = ["kein server!"]
 
 [bot]
@@ -171,3 +174,43 @@ def test_unerwarteter_fehlertyp_wird_trotzdem_deutsch_gemeldet(
     fehler = capsys.readouterr().err
     assert "zeitplan.nachholfrist_stunden" in fehler
     assert "Input should" not in fehler
+
+
+def test_verschluesselung_verlangt_ein_schluesselpasswort(
+    ordner: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    datei = _schreibe(ordner, GUELTIG.replace('schluesselpasswort = "auch-geheim"\n', ""))
+    assert main(["check", "--config", str(datei)]) == 2
+    fehler = capsys.readouterr().err
+    assert "matrix: schluesselpasswort fehlt" in fehler
+    assert "KLIMABOT_MATRIX__SCHLUESSELPASSWORT" in fehler
+
+    ohne = GUELTIG.replace('schluesselpasswort = "auch-geheim"', "verschluesselung = false")
+    assert main(["check", "--config", str(_schreibe(ordner, ohne))]) == 0
+
+
+def test_schluesselspeicher_liegt_neben_der_sqlite_datenbank(ordner: Path) -> None:
+    text = GUELTIG + f'\n[datenbank]\nurl = "sqlite:///{ordner / "daten" / "bot.db"}"\n'
+    matrix = lade_einstellungen(_schreibe(ordner, text)).matrix
+    assert matrix is not None
+    assert matrix.schluesselspeicher == ordner / "daten" / "bot-schluessel"
+
+
+def test_schluesselspeicher_relativ_zur_konfiguration(ordner: Path) -> None:
+    text = GUELTIG.replace(
+        'schluesselpasswort = "auch-geheim"',
+        'schluesselpasswort = "auch-geheim"\nschluesselspeicher = "schluessel"',
+    )
+    matrix = lade_einstellungen(_schreibe(ordner, text)).matrix
+    assert matrix is not None
+    assert matrix.schluesselspeicher == ordner / "schluessel"
+
+
+def test_schluesselpasswort_erscheint_nie_in_fehlermeldungen(
+    ordner: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    datei = _schreibe(ordner, GUELTIG.replace('"auch-geheim"', "4711"))
+    assert main(["check", "--config", str(datei)]) == 2
+    fehler = capsys.readouterr().err
+    assert "matrix.schluesselpasswort = ***: muss ein Text sein" in fehler
+    assert "4711" not in fehler

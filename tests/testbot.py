@@ -72,9 +72,11 @@ class Rekorder:
         self.gesendet.append(Gesendet(raum_id, ereignistyp, inhalt, event_id))
         return event_id
 
-    async def lade_hoch(self, daten: bytes, mimetype: str, dateiname: str) -> str:
+    async def lade_hoch(
+        self, raum_id: str, daten: bytes, mimetype: str, dateiname: str
+    ) -> dict[str, Any]:
         self.hochgeladen.append((dateiname, mimetype, daten))
-        return f"mxc://test/{len(self.hochgeladen)}"
+        return {"url": f"mxc://test/{len(self.hochgeladen)}"}
 
     async def erstelle_direktraum(self, matrix_id: str) -> str:
         self.direktraeume.append(matrix_id)

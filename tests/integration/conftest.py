@@ -176,6 +176,7 @@ async def _baue_umgebung(homeserver: LokalerHomeserver, tmp_path: Path) -> Async
 homeserver = "{homeserver.url}"
 benutzer = "{bot.user_id}"
 passwort = "{bot.passwort}"
+schluesselpasswort = "{secrets.token_urlsafe(16)}"
 einladungen_von = ["{patin.user_id}", "{patin_mob.user_id}"]
 
 [datenbank]

@@ -33,7 +33,8 @@ async def test_token_eines_anderen_kontos_beendet_mit_code_2(umgebung: Umgebung)
     fremd = umgebung.aussen.zugang.access_token
     text = umgebung.config.read_text(encoding="utf-8")
     umgebung.config.write_text(
-        text.replace('passwort = "', f'zugangstoken = "{fremd}"\n# passwort = "'), encoding="utf-8"
+        text.replace('\npasswort = "', f'\nzugangstoken = "{fremd}"\n# passwort = "'),
+        encoding="utf-8",
     )
     ergebnis = await asyncio.to_thread(
         subprocess.run,
@@ -55,7 +56,7 @@ async def test_konfiguriertes_zugangstoken_genuegt(umgebung: Umgebung) -> None:
     zugang = umgebung.bot_zugang
     assert zugang is not None
     text = umgebung.config.read_text(encoding="utf-8").replace(
-        'passwort = "', f'zugangstoken = "{zugang.access_token}"\n# passwort = "'
+        '\npasswort = "', f'\nzugangstoken = "{zugang.access_token}"\n# passwort = "'
     )
     # Eigene Datenbank: kein gespeichertes Token, nur das konfigurierte.
     umgebung.config.write_text(text.replace("klimabot.db", "token.db"), encoding="utf-8")
