@@ -23,6 +23,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,19 +33,22 @@ from zoneinfo import ZoneInfo
 import tomli_w
 from nio import (
     AsyncClient,
+    AsyncClientConfig,
     JoinResponse,
     ProfileSetDisplayNameResponse,
     RoomCreateResponse,
     RoomPreset,
-    RoomSendResponse,
     SyncResponse,
 )
+from nio.store import SqliteStore
 
 from bot.app import Klimabot, betrieb_aus
 from bot.config import lade_einstellungen
 from bot.homeserver import HOST, HomeserverFehler, LokalerHomeserver, Zugang, freier_port
 from bot.inhalt import reaktionsinhalt, textnachricht
+from bot.matrix import VERSCHLUESSELUNG, NioTransport, pflege_schluessel
 from bot.planer import Planer
+from bot.transport import Sendefehler
 from modelle.struktur import PersonEintrag, Struktur, parse_struktur
 from modelle.termine import naechster_termin, verschiebe_auf_arbeitstag
 from modelle.zeitplan import Zeitplan
@@ -188,11 +192,20 @@ def raumplaene(struktur: Struktur) -> list[Raumplan]:
 class Demoperson:
     """Eine Person mit eigenem Matrix-Client: sendet wie Element und sieht, was ankommt."""
 
-    def __init__(self, url: str, konto: Konto) -> None:
+    def __init__(self, url: str, konto: Konto, schluesselspeicher: Path) -> None:
         self.konto = konto
         self.name = konto.name
         self.user_id = konto.zugang.user_id
-        self.client = AsyncClient(url, self.user_id)
+        # Mit eigenen Schlüsseln wie Element: die Räume der Demo sind Ende-zu-Ende-verschlüsselt.
+        schluesselspeicher.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(
+            url,
+            self.user_id,
+            store_path=str(schluesselspeicher),
+            config=AsyncClientConfig(
+                encryption_enabled=True, store=SqliteStore, pickle_key=secrets.token_urlsafe(16)
+            ),
+        )
         self.client.restore_login(self.user_id, konto.zugang.device_id, konto.zugang.access_token)
         self._position: str | None = None
         self._gesehen: list[Ereignis] = []
@@ -212,6 +225,7 @@ class Demoperson:
             topic=plan.thema,
             preset=RoomPreset.private_chat,
             invite=list(einladen),
+            initial_state=[VERSCHLUESSELUNG],
         )
         if not isinstance(antwort, RoomCreateResponse):
             raise DemoFehler(f"Raum {plan.adresse} nicht angelegt: {antwort.message}")
@@ -223,10 +237,27 @@ class Demoperson:
             raise DemoFehler(f"{self.user_id} kann {raum_id} nicht beitreten: {antwort.message}")
 
     async def _sende(self, raum_id: str, typ: str, inhalt: dict[str, Any]) -> str:
-        antwort = await self.client.room_send(raum_id, typ, inhalt)
-        if not isinstance(antwort, RoomSendResponse):
-            raise DemoFehler(f"{self.name} konnte nicht senden: {antwort.message}")
-        return str(antwort.event_id)
+        # Erst auf den neuesten Stand (wie ein laufender Client): Wer neu im Raum ist, bekommt
+        # sonst den Raumschlüssel nicht. Gesendet wird wie vom Bot: alles verschlüsselt.
+        await self.synchronisiere(timeout_ms=0)
+        try:
+            return await NioTransport(self.client).sende(raum_id, typ, inhalt, uuid.uuid4().hex)
+        except Sendefehler as fehler:
+            raise DemoFehler(f"{self.name} konnte nicht senden: {fehler}") from fehler
+
+    async def synchronisiere(self, timeout_ms: int) -> None:
+        """Holt Neues (Long-Poll bis `timeout_ms`) und pflegt die eigenen Schlüssel."""
+        antwort = await self.client.sync(
+            timeout=timeout_ms,
+            since=self._position,
+            # Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.
+            sync_filter={"room": {"timeline": {"limit": 500}}},
+        )
+        if isinstance(antwort, SyncResponse):
+            self._position = antwort.next_batch
+            for raum in antwort.rooms.join.values():
+                self._gesehen.extend(e.source for e in raum.timeline.events)
+        await pflege_schluessel(self.client)
 
     async def sende(
         self, raum_id: str, text: str, *, antwort_auf: str | None = None, thread: str | None = None
@@ -252,16 +283,7 @@ class Demoperson:
             if rest <= 0:
                 raise DemoFehler(f"Der Klimabot hat binnen {ANTWORTFRIST:.0f} s nicht {worauf}.")
             # Long-Poll: kehrt zurück, sobald etwas Neues da ist.
-            antwort = await self.client.sync(
-                timeout=int(min(rest, 5.0) * 1000),
-                since=self._position,
-                # Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.
-                sync_filter={"room": {"timeline": {"limit": 500}}},
-            )
-            if isinstance(antwort, SyncResponse):
-                self._position = antwort.next_batch
-                for raum in antwort.rooms.join.values():
-                    self._gesehen.extend(e.source for e in raum.timeline.events)
+            await self.synchronisiere(timeout_ms=int(min(rest, 5.0) * 1000))
 
 
 def _bezug(ereignis: Ereignis) -> dict[str, Any]:
@@ -446,9 +468,15 @@ class Buehne:
             worauf="das Ampeldiagramm gesendet",
             lebt=self.lebt,
         )
+        inhalt = bild["content"]
+        datei = inhalt.get("file")
+        quelle = (
+            f"{datei.get('url', '')}, verschlüsselt"
+            if isinstance(datei, dict)
+            else inhalt.get("url")
+        )
         self.mitschrift.zeile(
-            f"    Klimabot (im Thread): [Bild] {bild['content'].get('body', '')} "
-            f"({bild['content'].get('url', '')})"
+            f"    Klimabot (im Thread): [Bild] {inhalt.get('body', '')} ({quelle})"
         )
 
 
@@ -654,22 +682,28 @@ async def _vorfuehrung(
     async with contextlib.AsyncExitStack() as stapel:
         personen: dict[str, Demoperson] = {}
         for matrix_id, konto in konten.personen.items():
-            personen[matrix_id] = Demoperson(homeserver.url, konto)
+            personen[matrix_id] = Demoperson(
+                homeserver.url, konto, ordner / "menschen" / _lokalteil(matrix_id)
+            )
             stapel.push_async_callback(personen[matrix_id].schliessen)
-        bot_profil = Demoperson(homeserver.url, konten.bot)
+        bot_profil = Demoperson(homeserver.url, konten.bot, ordner / "menschen" / "bot-profil")
         stapel.push_async_callback(bot_profil.schliessen)
         await asyncio.gather(
             bot_profil.anzeigename_setzen(), *(p.anzeigename_setzen() for p in personen.values())
         )
 
         plaene = raumplaene(struktur)
-        m.zeile(f"Lege {len(plaene)} Räume an und lade die Beteiligten ein …")
+        m.zeile(
+            f"Lege {len(plaene)} Räume an (Ende-zu-Ende-verschlüsselt), lade die Beteiligten ein …"
+        )
         stabsstelle = [p.matrix_id for p in struktur.personen if p.stabsstelle]
         if not stabsstelle:
             raise DemoFehler("Die Beispielstruktur nennt niemanden aus der Stabsstelle Klima.")
         # Die Stabsstelle verwaltet die Struktur, also legt sie auch die Räume an.
         gruender = personen[stabsstelle[0]]
         raeume = await _richte_raeume_ein(plaene, personen, gruender, konten.bot.zugang.user_id)
+        # Der erste Sync lädt die Geräteschlüssel hoch: erst dann kann der Bot ihnen schreiben.
+        await asyncio.gather(*(p.synchronisiere(timeout_ms=0) for p in personen.values()))
 
         m.zeile("Starte den Klimabot …")
         konfiguration = _schreibe_konfiguration(ordner, homeserver.url, konten.bot.zugang)

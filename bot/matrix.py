@@ -69,6 +69,9 @@ SYNC_FILTER: dict[str, Any] = {
                 "m.reaction",
                 "m.room.redaction",
                 "m.room.member",
+                # Wird ein Raum nachträglich verschlüsselt, muss der Bot es erfahren – sonst
+                # schriebe er dort weiter Klartext.
+                "m.room.encryption",
             ],
         },
         "ephemeral": {"not_types": ["*"]},
@@ -295,6 +298,9 @@ class NioTransport:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+        # Frisch angelegte Direkträume → eingeladene Person. Bis ihre Einladung im Sync
+        # steht, ginge der Raumschlüssel an niemanden: so lange wird nicht gesendet.
+        self._eingeladen: dict[str, str] = {}
 
     async def sende(
         self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
@@ -318,10 +324,12 @@ class NioTransport:
         if self._client.olm is None:
             return False
         raum = self._client.rooms.get(raum_id)
-        if raum is None:
-            # Ein eben angelegter Direktraum: erst der nächste Sync sagt, ob er verschlüsselt ist.
+        gast = self._eingeladen.get(raum_id)
+        if raum is None or (gast is not None and gast not in raum.users):
+            # Ein eben angelegter Direktraum: erst der nächste Sync bringt seine Mitglieder.
             raise VoruebergehenderFehler(f"Raum {raum_id} ist noch nicht synchronisiert")
-        return bool(raum.encrypted)
+        self._eingeladen.pop(raum_id, None)
+        return bool(raum.encrypted) or raum_id in self._client.encrypted_rooms
 
     async def _raumschluessel_teilen(self, raum_id: str) -> None:
         """Sorgt dafür, dass alle Geräte der Mitglieder den Raumschlüssel des Bots haben."""
@@ -372,6 +380,10 @@ class NioTransport:
         except (ClientError, TimeoutError) as fehler:
             raise VoruebergehenderFehler(f"Direktraum: {fehler}") from fehler
         if isinstance(antwort, RoomCreateResponse):
+            if self._client.olm is not None:
+                # Schon vor dem ersten Sync des Raums als verschlüsselt bekannt: nie Klartext.
+                self._client.encrypted_rooms.add(antwort.room_id)
+                self._eingeladen[antwort.room_id] = matrix_id
             return str(antwort.room_id)
         raise self._fehler(antwort)
 

@@ -146,23 +146,34 @@ titel = "Radvorrangrouten"
 '''
 
 
-async def _baue_umgebung(homeserver: LokalerHomeserver, tmp_path: Path) -> AsyncIterator[Umgebung]:
+async def _baue_umgebung(
+    homeserver: LokalerHomeserver, tmp_path: Path, *, verschluesselt: bool = False
+) -> AsyncIterator[Umgebung]:
     def registrieren(rolle: str) -> Zugang:
         return homeserver.registriere(f"{rolle}-{secrets.token_hex(4)}", secrets.token_urlsafe(16))
 
     bot = registrieren("klimabot")
     menschen = [
-        Mensch(homeserver.url, registrieren(r))
+        Mensch(
+            homeserver.url,
+            registrieren(r),
+            tmp_path / "menschen" / r if verschluesselt else None,
+        )
         for r in ("patin", "koordination", "patinmob", "aussen")
     ]
     patin, koordination, patin_mob, aussen = menschen
     raum_energie = await patin.raum_anlegen(
         einladen=[bot.user_id, koordination.user_id, aussen.user_id, patin_mob.user_id],
         name="Themenfeld Energie",
+        verschluesselt=verschluesselt,
     )
-    raum_mobilitaet = await patin_mob.raum_anlegen(einladen=[bot.user_id], name="Mobilität")
+    raum_mobilitaet = await patin_mob.raum_anlegen(
+        einladen=[bot.user_id], name="Mobilität", verschluesselt=verschluesselt
+    )
     for mensch in (koordination, aussen, patin_mob):
         await mensch.beitreten(raum_energie)
+    for mensch in menschen:
+        await mensch.synchronisiere(timeout_ms=0)  # lädt die Geräteschlüssel hoch
     (tmp_path / "struktur.toml").write_text(
         _struktur(
             raum_energie, raum_mobilitaet, patin.user_id, koordination.user_id, patin_mob.user_id
@@ -202,6 +213,15 @@ strukturdatei = "struktur.toml"
 @pytest.fixture
 async def umgebung(homeserver: LokalerHomeserver, tmp_path: Path) -> AsyncIterator[Umgebung]:
     async for fertig in _baue_umgebung(homeserver, tmp_path):
+        yield fertig
+
+
+@pytest.fixture
+async def verschluesselte_umgebung(
+    homeserver: LokalerHomeserver, tmp_path: Path
+) -> AsyncIterator[Umgebung]:
+    """Wie `umgebung`, aber beide Räume Ende-zu-Ende-verschlüsselt, alle Menschen mit Schlüsseln."""
+    async for fertig in _baue_umgebung(homeserver, tmp_path, verschluesselt=True):
         yield fertig
 
 

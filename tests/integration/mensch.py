@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, RoomCreateResponse, RoomSendResponse, SyncResponse
+from nio import (
+    Api,
+    AsyncClient,
+    AsyncClientConfig,
+    RoomCreateResponse,
+    RoomSendResponse,
+    SyncResponse,
+)
+from nio.store import SqliteStore
 
 from bot.homeserver import Zugang
 from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
+from bot.matrix import VERSCHLUESSELUNG, NioTransport, pflege_schluessel
 
 Ereignis = dict[str, Any]
 # Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.
@@ -18,10 +29,23 @@ _ALLES_SEHEN = {"room": {"timeline": {"limit": 1000}}}
 
 
 class Mensch:
-    def __init__(self, url: str, zugang: Zugang) -> None:
+    """Mit `schluesselspeicher` ein Client mit Ende-zu-Ende-Verschlüsselung, wie Element."""
+
+    def __init__(self, url: str, zugang: Zugang, schluesselspeicher: Path | None = None) -> None:
         self.zugang = zugang
         self.user_id = zugang.user_id
-        self.client = AsyncClient(url, zugang.user_id)
+        if schluesselspeicher is None:
+            self.client = AsyncClient(url, zugang.user_id)
+        else:
+            schluesselspeicher.mkdir(parents=True, exist_ok=True)
+            self.client = AsyncClient(
+                url,
+                zugang.user_id,
+                store_path=str(schluesselspeicher),
+                config=AsyncClientConfig(
+                    encryption_enabled=True, store=SqliteStore, pickle_key="mensch"
+                ),
+            )
         self.client.restore_login(zugang.user_id, zugang.device_id or "TEST", zugang.access_token)
         self._position: str | None = None
         self.gesehen: list[tuple[str, Ereignis]] = []
@@ -29,15 +53,42 @@ class Mensch:
     async def schliessen(self) -> None:
         await self.client.close()
 
-    async def raum_anlegen(self, *, einladen: list[str], name: str = "Testraum") -> str:
-        antwort = await self.client.room_create(name=name, invite=einladen)
+    async def raum_anlegen(
+        self, *, einladen: list[str], name: str = "Testraum", verschluesselt: bool = False
+    ) -> str:
+        antwort = await self.client.room_create(
+            name=name, invite=einladen, initial_state=[VERSCHLUESSELUNG] if verschluesselt else ()
+        )
         assert isinstance(antwort, RoomCreateResponse), antwort
         return str(antwort.room_id)
 
     async def beitreten(self, raum_id: str) -> None:
         await self.client.join(raum_id)
 
+    async def nimm_einladung_an(self, *, von: str, frist: float = 15.0) -> str:
+        """Wartet auf eine Einladung von `von`, tritt bei und gibt die Raum-ID zurück."""
+        ende = time.monotonic() + frist
+        while time.monotonic() < ende:
+            antwort = await self.client.sync(
+                timeout=500, since=self._position, sync_filter=_ALLES_SEHEN
+            )
+            assert isinstance(antwort, SyncResponse), antwort
+            self._position = antwort.next_batch
+            for raum_id, raum in antwort.rooms.join.items():
+                self.gesehen.extend((raum_id, e.source) for e in raum.timeline.events)
+            for raum_id, einladung in antwort.rooms.invite.items():
+                if any(getattr(e, "sender", None) == von for e in einladung.invite_state):
+                    await self.beitreten(raum_id)
+                    return raum_id
+        raise AssertionError(f"Keine Einladung von {von} binnen {frist} s")
+
     async def _sende(self, raum_id: str, typ: str, inhalt: dict[str, Any]) -> str:
+        if self.client.olm is not None:
+            # Wie Element: in verschlüsselten Räumen alles verschlüsselt, auch Reaktionen –
+            # dafür taugt der Transport des Bots, der genau das tut. Vorher synchronisieren,
+            # wie ein laufender Client es längst hätte: sonst fehlen neue Mitglieder und Geräte.
+            await self.synchronisiere(timeout_ms=0)
+            return await NioTransport(self.client).sende(raum_id, typ, inhalt, uuid.uuid4().hex)
         antwort = await self.client.room_send(raum_id, typ, inhalt)
         assert isinstance(antwort, RoomSendResponse), antwort
         return str(antwort.event_id)
@@ -47,6 +98,42 @@ class Mensch:
     ) -> str:
         inhalt = textnachricht(text, antwort_auf=antwort_auf, thread=thread)
         return await self._sende(raum_id, "m.room.message", inhalt)
+
+    async def teile_raumschluessel_ohne(self, raum_id: str, zurueckhalten: str) -> dict[str, Any]:
+        """Teilt einen neuen Raumschlüssel mit allen Geräten außer denen von `zurueckhalten`.
+
+        Gibt die zurückgehaltenen To-Device-Nachrichten zurück: So kommt der Schlüssel bei
+        dieser Person später an als die Nachrichten – wie bei verzögerter Zustellung.
+        """
+        client = self.client
+        assert client.olm is not None
+        await self.synchronisiere(timeout_ms=0)
+        await client.joined_members(raum_id)
+        if client.should_query_keys:
+            await client.keys_query()
+        fehlend = client.get_missing_sessions(raum_id)
+        if fehlend:
+            await client.keys_claim(fehlend)
+        zurueck: dict[str, Any] = {}
+        for _mit, nachrichten in client.olm.share_group_session_parallel(
+            raum_id, list(client.rooms[raum_id].users), ignore_unverified_devices=True
+        ):
+            gehalten = nachrichten["messages"].pop(zurueckhalten, None)
+            if gehalten:
+                zurueck[zurueckhalten] = gehalten
+            if nachrichten["messages"]:
+                await self.an_geraete(nachrichten["messages"])
+        client.olm.outbound_group_sessions[raum_id].shared = True
+        assert zurueck, f"{zurueckhalten} hat kein Gerät, dem ein Schlüssel vorzuenthalten wäre"
+        return zurueck
+
+    async def an_geraete(self, nachrichten: dict[str, Any]) -> None:
+        """Sendet verschlüsselte To-Device-Nachrichten ({Person: {Gerät: Inhalt}})."""
+        methode, pfad, daten = Api.to_device(
+            self.client.access_token, "m.room.encrypted", {"messages": nachrichten}, uuid.uuid4()
+        )
+        antwort = await self.client.send(methode, pfad, daten)
+        assert antwort.status == 200, await antwort.text()
 
     async def reagiere(self, raum_id: str, event_id: str, schluessel: str) -> str:
         return await self._sende(raum_id, "m.reaction", reaktionsinhalt(event_id, schluessel))
@@ -63,6 +150,7 @@ class Mensch:
         )
         assert isinstance(antwort, SyncResponse), antwort
         self._position = antwort.next_batch
+        await pflege_schluessel(self.client)
         for raum_id, raum in antwort.rooms.join.items():
             self.gesehen.extend((raum_id, e.source) for e in raum.timeline.events)
 

@@ -69,6 +69,9 @@ def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
     assert re.search(r"🟡 gelb \*Kommunale Wärmeplanung\*.*40 %.*Fachkräfte fehlen", zweiter_stand)
     assert re.search(r"🟢 grün \*Dekarbonisierung der Fernwärme\*.*heute", zweiter_stand)
     assert "muenster.de" not in ausgabe
+    # Die Räume der Demo sind verschlüsselt; das Diagramm kam als verschlüsselte Datei.
+    assert "(Ende-zu-Ende-verschlüsselt)" in ausgabe
+    assert re.search(r"\[Bild\] .*\(mxc://\S+, verschlüsselt\)", ausgabe), ausgabe
 
     assert "KLIMABOT_DATENBANK__URL gilt in der Demo nicht" in ausgabe
     assert not echte_datenbank.exists()

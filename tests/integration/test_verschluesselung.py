@@ -1,0 +1,287 @@
+"""Gegen echten Synapse: der Bot in Ende-zu-Ende-verschlüsselten Räumen.
+
+Die Menschen hier sind nio-Clients mit eigenen Schlüsseln (wie Element). Was sie sehen,
+ist entschlüsselt; was auf dem Server liegt, wird eigens geprüft: nur `m.room.encrypted`,
+kein lesbarer Text in Synapses Datenbank.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import secrets
+import shutil
+import urllib.request
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from nio import DevicesResponse
+from nio.crypto import decrypt_attachment
+from sqlalchemy import func, select, update
+
+from befehle.darstellung import Nachricht
+from befehle.grundlagen import Betrieb
+from bot.app import setze_stabsstelle_raum
+from bot.ausgang import NACHRICHT, direktraum, einreihen
+from bot.inhalt import nachrichteninhalt
+from bot.matrix import VERSCHLUESSELUNG
+from bot.planer import Planer
+from modelle.tabellen import Raum, Statusmeldung, Themenfeld
+from modelle.termine import naechster_arbeitstag
+from tests.integration.conftest import Umgebung
+from tests.integration.mensch import Ereignis, Mensch
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _roh_vom_server(mensch: Mensch, raum_id: str, event_id: str) -> dict[str, Any]:
+    """Das Ereignis, wie der Server es speichert – ohne Entschlüsselung."""
+    anfrage = urllib.request.Request(
+        f"{mensch.client.homeserver}/_matrix/client/v3/rooms/{raum_id}/event/{event_id}",
+        headers={"Authorization": f"Bearer {mensch.zugang.access_token}"},
+    )
+    oeffner = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with oeffner.open(anfrage, timeout=10) as antwort:
+        ergebnis: dict[str, Any] = json.loads(antwort.read())
+    return ergebnis
+
+
+def _nirgends_im_server(umgebung: Umgebung, *geheimnisse: str) -> None:
+    dateien = sorted(umgebung.homeserver.verzeichnis.glob("homeserver.db*"))
+    assert dateien, "Synapses Datenbank nicht gefunden"
+    for datei in dateien:
+        inhalt = datei.read_bytes()
+        for geheimnis in geheimnisse:
+            assert geheimnis.encode() not in inhalt, f"{geheimnis} steht lesbar in {datei.name}"
+
+
+def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Any:
+    def passt(r: str, e: Ereignis) -> bool:
+        return r == raum and e.get("sender") == umgebung.bot_id and merkmal in str(e.get("content"))
+
+    return passt
+
+
+def _antwort_mit(event_id: str, bot_id: str, text: str) -> Any:
+    def passt(_r: str, e: Ereignis) -> bool:
+        inhalt = e.get("content", {})
+        bezug = inhalt.get("m.relates_to", {}).get("m.in_reply_to", {})
+        return (
+            e.get("sender") == bot_id
+            and bezug.get("event_id") == event_id
+            and text in str(inhalt.get("body"))
+        )
+
+    return passt
+
+
+async def _meldungen(umgebung: Umgebung) -> int:
+    assert umgebung.bot is not None
+    async with umgebung.bot.sitzungen() as sitzung:
+        return int(await sitzung.scalar(select(func.count()).select_from(Statusmeldung)) or 0)
+
+
+async def test_status_meldung_und_neustart_im_verschluesselten_raum(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    umgebung = verschluesselte_umgebung
+    patin, raum, bot_id = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
+    assert umgebung.bot is not None
+    geraet = umgebung.bot.client.device_id
+
+    frage = await patin.sende(raum, "!status energie")
+    antwort = await patin.antwort_auf(frage, von=bot_id)
+    assert "Kommunale Wärmeplanung" in antwort["content"]["body"]
+    assert "<table>" in antwort["content"]["formatted_body"]
+
+    geheim = f"Geheimtext-{secrets.token_hex(6)}"
+    vorher = await _meldungen(umgebung)
+    meldung = await patin.sende(raum, f"!meldung waermeplanung gelb 40% {geheim}")
+    assert await patin.reaktion_auf(meldung, von=bot_id) == "✅"
+    assert await _meldungen(umgebung) == vorher + 1
+
+    # Bearbeiten und Löschen wirken auch verschlüsselt.
+    await patin.bearbeite(raum, meldung, f"!meldung waermeplanung rot 35% {geheim}")
+    await patin.warte_auf(_antwort_mit(meldung, bot_id, "🔴"))
+    await patin.loesche(raum, meldung)
+    await patin.warte_auf(_vom_bot(umgebung, raum, "zurückgezogen"))
+    meldung = await patin.sende(raum, f"!meldung waermeplanung gelb 40% {geheim}")
+    assert await patin.reaktion_auf(meldung, von=bot_id) == "✅"
+
+    # Neustart mit demselben Schlüsselspeicher: dasselbe Gerät, und es liest weiter mit.
+    await umgebung.stoppe_bot()
+    bot = await umgebung.starte_bot()
+    assert bot.client.device_id == geraet
+    frage = await patin.sende(raum, "!status waermeplanung")
+    stand = await patin.antwort_auf(frage, von=bot_id)
+    assert geheim in stand["content"]["body"]
+
+    # Auf dem Server liegt alles nur verschlüsselt: Befehle, Antworten, die ✅-Reaktion.
+    for event_id in (frage, meldung, stand["event_id"], antwort["event_id"]):
+        assert _roh_vom_server(patin, raum, event_id)["type"] == "m.room.encrypted"
+    haken = next(
+        e
+        for r, e in patin.gesehen
+        if r == raum and e.get("type") == "m.reaction" and e.get("sender") == bot_id
+    )
+    assert _roh_vom_server(patin, raum, haken["event_id"])["type"] == "m.room.encrypted"
+    # Der Geheimtext steckt in Befehl, Meldung und Antwort des Bots – nirgends lesbar.
+    _nirgends_im_server(umgebung, geheim)
+
+
+async def test_abfrage_per_reaktion_und_wochenbericht_mit_verschluesseltem_bild(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    umgebung = verschluesselte_umgebung
+    assert umgebung.bot is not None
+    patin, bot_id = umgebung.patin, umgebung.bot_id
+    stab = await patin.raum_anlegen(
+        einladen=[bot_id], name="Stabsstelle Klima", verschluesselt=True
+    )
+    await setze_stabsstelle_raum(stab, umgebung.bot.sitzungen)
+    async with umgebung.bot.sitzungen.begin() as sitzung:
+        await sitzung.execute(update(Raum).where(Raum.ist_stabsstelle).values(raum_id=stab))
+        await sitzung.execute(
+            update(Themenfeld).where(Themenfeld.slug == "energie").values(abfrage="täglich 09:00")
+        )
+    await patin.warte_auf(
+        lambda r, e: (
+            r == stab
+            and e.get("type") == "m.room.member"
+            and e.get("state_key") == bot_id
+            and e.get("content", {}).get("membership") == "join"
+        )
+    )
+    morgen = naechster_arbeitstag(dt.datetime.now(BERLIN).date() + dt.timedelta(days=1))
+
+    def planer(zeitpunkt: dt.datetime) -> Planer:
+        assert umgebung.bot is not None
+        return Planer(
+            sitzungen=umgebung.bot.sitzungen,
+            zeitzone=BERLIN,
+            betrieb=Betrieb(),
+            praefix="!",
+            nach_commit=umgebung.bot.zusteller.wecken,
+            uhr=lambda: zeitpunkt,
+        )
+
+    await planer(dt.datetime.combine(morgen, dt.time(9, 0, 30), tzinfo=BERLIN)).pruefe()
+    waerme = await patin.warte_auf(_vom_bot(umgebung, umgebung.raum_energie, "(waermeplanung)"))
+    reaktion = await patin.reagiere(umgebung.raum_energie, waerme["event_id"], "🔴")
+    await patin.warte_auf(_vom_bot(umgebung, umgebung.raum_energie, "rot gespeichert"))
+    # Auch die Reaktion der Patin ging verschlüsselt über die Leitung (wie bei Element).
+    assert _roh_vom_server(patin, umgebung.raum_energie, reaktion)["type"] == "m.room.encrypted"
+
+    freitag = morgen + dt.timedelta(days=(4 - morgen.weekday()) % 7)
+    await planer(dt.datetime.combine(freitag, dt.time(14, 0, 30), tzinfo=BERLIN)).pruefe()
+    energie = await patin.warte_auf(_vom_bot(umgebung, stab, "Themenfeld Energie"))
+    assert "🔴 rot *Kommunale Wärmeplanung*" in energie["content"]["body"]
+    bild = await patin.warte_auf(
+        lambda r, e: r == stab and e.get("content", {}).get("msgtype") == "m.image"
+    )
+    assert _roh_vom_server(patin, stab, bild["event_id"])["type"] == "m.room.encrypted"
+    # Das Bild selbst liegt verschlüsselt im Medienarchiv: ohne Schlüssel kein PNG.
+    datei = bild["content"]["file"]
+    assert "url" not in bild["content"]
+    herunter = await patin.client.download(datei["url"])
+    verschluesselt = getattr(herunter, "body", b"")
+    assert not verschluesselt.startswith(b"\x89PNG")
+    klar = decrypt_attachment(
+        verschluesselt, datei["key"]["k"], datei["hashes"]["sha256"], datei["iv"]
+    )
+    assert klar.startswith(b"\x89PNG")
+
+
+async def test_unlesbare_nachricht_bekommt_hinweis_und_wird_nachgeholt(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    """Der Schlüssel kommt später als die Nachricht (wie bei verzögerten To-Device-Nachrichten)."""
+    umgebung = verschluesselte_umgebung
+    patin, raum, bot_id = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
+    zurueckgehalten = await patin.teile_raumschluessel_ohne(raum, bot_id)
+
+    frage = await patin.sende(raum, "!status energie")
+    hinweis = await patin.antwort_auf(frage, von=bot_id)
+    assert "nicht entschlüsseln" in hinweis["content"]["body"]
+    zweite = await patin.sende(raum, "!themen")
+    await patin.ruhe(1.5)
+    hinweise = [e for e in patin.nachrichten_von(bot_id, raum) if "nicht entschlüsseln" in str(e)]
+    assert len(hinweise) == 1, "je Absender und Sitzung nur ein Hinweis"
+
+    await patin.an_geraete(zurueckgehalten)
+    # Jetzt entschlüsselt der Bot beide wartenden Nachrichten und beantwortet sie.
+    await patin.warte_auf(_antwort_mit(frage, bot_id, "Kommunale Wärmeplanung"))
+    await patin.warte_auf(_antwort_mit(zweite, bot_id, "Energie"))
+
+
+async def test_verlorener_schluesselspeicher_neues_geraet_und_weiter_lesbar(
+    verschluesselte_umgebung: Umgebung, caplog: Any
+) -> None:
+    umgebung = verschluesselte_umgebung
+    patin, raum, bot_id = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
+    assert umgebung.bot is not None
+    alt = umgebung.bot.client.device_id
+    speicher = umgebung.bot.matrix.schluesselspeicher
+    assert speicher is not None
+    frage = await patin.sende(raum, "!themen")
+    await patin.antwort_auf(frage, von=bot_id)
+
+    await umgebung.stoppe_bot()
+    await asyncio.to_thread(shutil.rmtree, speicher)
+    bot = await umgebung.starte_bot()
+    assert bot.client.device_id != alt
+    assert "SCHLÜSSELSPEICHER VERLOREN" in caplog.text
+    geraete = await bot.client.devices()
+    assert isinstance(geraete, DevicesResponse)
+    assert bot.client.device_id in {g.id for g in geraete.devices}
+
+    # Neue Nachrichten liest das neue Gerät, sobald die Patin seine Schlüssel kennt.
+    await asyncio.sleep(0.5)
+    await patin.synchronisiere(timeout_ms=0)
+    frage = await patin.sende(raum, "!status energie")
+    antwort = await patin.antwort_auf(frage, von=bot_id)
+    assert "Kommunale Wärmeplanung" in antwort["content"]["body"]
+
+
+async def test_direktnachricht_an_die_patin_ist_verschluesselt_und_lesbar(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    """Wie eine Erinnerung: der Bot legt den Direktraum an und schreibt, bevor sie beitritt."""
+    umgebung = verschluesselte_umgebung
+    assert umgebung.bot is not None
+    patin, bot_id = umgebung.patin, umgebung.bot_id
+    geheim = f"Erinnerung-{secrets.token_hex(6)}"
+    async with umgebung.bot.sitzungen.begin() as sitzung:
+        einreihen(
+            sitzung,
+            direktraum(patin.user_id),
+            NACHRICHT,
+            nachrichteninhalt(Nachricht().absatz(geheim)),
+        )
+    umgebung.bot.zusteller.wecken()
+
+    raum = await patin.nimm_einladung_an(von=bot_id)
+    nachricht = await patin.warte_auf(_vom_bot(umgebung, raum, geheim), frist=30)
+    assert nachricht["content"]["body"] == geheim
+    assert _roh_vom_server(patin, raum, nachricht["event_id"])["type"] == "m.room.encrypted"
+
+
+async def test_nachtraeglich_verschluesselter_raum_bekommt_keinen_klartext_mehr(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    umgebung = verschluesselte_umgebung
+    patin, bot_id = umgebung.patin, umgebung.bot_id
+    raum = await patin.raum_anlegen(einladen=[bot_id], name="Erst offen")
+    await patin.warte_auf(
+        lambda r, e: r == raum and e.get("state_key") == bot_id and "join" in str(e["content"])
+    )
+    frage = await patin.sende(raum, "!themen")
+    offen = await patin.antwort_auf(frage, von=bot_id)
+    assert _roh_vom_server(patin, raum, offen["event_id"])["type"] == "m.room.message"
+
+    await patin.client.room_put_state(raum, "m.room.encryption", VERSCHLUESSELUNG["content"])
+    frage = await patin.sende(raum, "!themen")
+    geschlossen = await patin.antwort_auf(frage, von=bot_id)
+    assert "Energie" in geschlossen["content"]["body"]
+    assert _roh_vom_server(patin, raum, geschlossen["event_id"])["type"] == "m.room.encrypted"
