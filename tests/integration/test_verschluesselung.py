@@ -16,16 +16,18 @@ import urllib.request
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from nio import DevicesResponse
 from nio.crypto import decrypt_attachment
 from sqlalchemy import func, select, update
 
 from befehle.darstellung import Nachricht
 from befehle.grundlagen import Betrieb
-from bot.app import setze_stabsstelle_raum
+from bot.app import Klimabot, setze_stabsstelle_raum
 from bot.ausgang import NACHRICHT, direktraum, einreihen
+from bot.config import lade_einstellungen
 from bot.inhalt import nachrichteninhalt
-from bot.matrix import VERSCHLUESSELUNG
+from bot.matrix import VERSCHLUESSELUNG, ZUGANGSTOKEN, AnmeldungFehlgeschlagen, lies_zustand
 from bot.planer import Planer
 from modelle.tabellen import Raum, Statusmeldung, Themenfeld
 from modelle.termine import naechster_arbeitstag
@@ -285,3 +287,24 @@ async def test_nachtraeglich_verschluesselter_raum_bekommt_keinen_klartext_mehr(
     geschlossen = await patin.antwort_auf(frage, von=bot_id)
     assert "Energie" in geschlossen["content"]["body"]
     assert _roh_vom_server(patin, raum, geschlossen["event_id"])["type"] == "m.room.encrypted"
+
+
+async def test_verlorener_schluesselspeicher_mit_nur_einem_token_bricht_mit_grund_ab(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    """Ein Zugangstoken gehört zu genau einem Gerät: ein neues kann der Bot so nicht anlegen."""
+    umgebung = verschluesselte_umgebung
+    assert umgebung.bot is not None
+    speicher = umgebung.bot.matrix.schluesselspeicher
+    async with umgebung.bot.sitzungen() as sitzung:
+        token = await lies_zustand(sitzung, ZUGANGSTOKEN)
+    await umgebung.stoppe_bot()
+    assert speicher is not None
+    await asyncio.to_thread(shutil.rmtree, speicher)
+    text = umgebung.config.read_text(encoding="utf-8")
+    umgebung.config.write_text(
+        text.replace("\npasswort = ", f'\nzugangstoken = "{token}"\n# passwort = '),
+        encoding="utf-8",
+    )
+    with pytest.raises(AnmeldungFehlgeschlagen, match=r"Schlüsselspeicher von Gerät \S+ fehlt"):
+        await Klimabot.erzeuge(lade_einstellungen(umgebung.config))
