@@ -499,7 +499,16 @@ class Syncschleife:
         """Schlüsselpflege nach dem Sync; danach Wartendes, dessen Schlüssel jetzt da ist."""
         if self._client.olm is None:
             return
-        if await pflege_schluessel(self._client):
+        try:
+            hochgeladen = await pflege_schluessel(self._client)
+        except (ClientError, TimeoutError):
+            raise  # Netz: der ganze Stapel wird wiederholt
+        except Exception:
+            # Ein Fehler in nios Schlüsselpflege darf das Lesen nicht anhalten; der nächste
+            # Sync versucht es erneut.
+            log.exception("Schlüsselpflege gescheitert")
+            hochgeladen = False
+        if hochgeladen:
             async with self._sitzungen.begin() as sitzung:
                 await setze_zustand(sitzung, SCHLUESSEL_GERAET, self._client.device_id)
         if self._wartend and antwort.to_device_events:
@@ -510,6 +519,10 @@ class Syncschleife:
             try:
                 klar = self._client.decrypt_event(verschluesselt)
             except EncryptionError:
+                continue
+            except Exception:
+                log.exception("Entschlüsseln von %s gescheitert; nicht erneut", event_id)
+                del self._wartend[event_id]
                 continue
             if isinstance(klar, MegolmEvent) or not hasattr(klar, "source"):
                 continue
@@ -536,7 +549,7 @@ class Syncschleife:
             await self._client.request_room_key(verschluesselt)
         except LocalProtocolError:
             pass  # für diese Sitzung schon angefordert
-        except (ClientError, TimeoutError) as fehler:
+        except Exception as fehler:
             log.warning("Schlüsselanforderung gescheitert: %s", fehler)
         ereignis = Ereignis.aus_json(raum_id, verschluesselt.source)
         if ereignis is not None:

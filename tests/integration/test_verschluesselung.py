@@ -308,3 +308,17 @@ async def test_verlorener_schluesselspeicher_mit_nur_einem_token_bricht_mit_grun
     )
     with pytest.raises(AnmeldungFehlgeschlagen, match=r"Schlüsselspeicher von Gerät \S+ fehlt"):
         await Klimabot.erzeuge(lade_einstellungen(umgebung.config))
+
+
+async def test_fehler_in_der_schluesselpflege_haelt_den_bot_nicht_an(
+    verschluesselte_umgebung: Umgebung, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    async def kaputt(_client: object) -> bool:
+        raise RuntimeError("Absicht")
+
+    monkeypatch.setattr("bot.matrix.pflege_schluessel", kaputt)
+    umgebung = verschluesselte_umgebung
+    frage = await umgebung.patin.sende(umgebung.raum_energie, "!themen")
+    antwort = await umgebung.patin.antwort_auf(frage, von=umgebung.bot_id)
+    assert "Energie" in antwort["content"]["body"]
+    assert "Schlüsselpflege gescheitert" in caplog.text
