@@ -113,7 +113,8 @@ class Klimabot:
             raise
         zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
         betrieb = betrieb_aus(einstellungen)
-        zusteller = Zusteller(sitzungen, NioTransport(client))
+        transport = NioTransport(client)
+        zusteller = Zusteller(sitzungen, transport)
         verarbeitung = Verarbeitung(
             sitzungen=sitzungen,
             registratur=Registratur(alle_befehle()),
@@ -122,6 +123,8 @@ class Klimabot:
             zeitzone=zeitzone,
             betrieb=betrieb,
             nach_commit=zusteller.wecken,
+            # Für „Bitte später erneut versuchen“, wenn die Datenbank (samt Ausgangskorb) fehlt.
+            transport=transport,
         )
         sync = Syncschleife(client, matrix, sitzungen, verarbeitung)
         planer = Planer(

@@ -22,7 +22,7 @@ from befehle.grundlagen import Antwort
 from bot.inhalt import ANHANG, Inhalt, bildinhalt, nachrichteninhalt
 from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
 from modelle.basis import jetzt
-from modelle.datenbank import Sitzungsfabrik
+from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
 from modelle.tabellen import Ausgang, Versand, Zustand
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,17 @@ class Zusteller:
                 await self.zustellen()
                 pause = self._erste_pause
                 await self._wecker.wait()
-            except VoruebergehenderFehler as fehler:
-                log.warning("Senden gescheitert (%s); neuer Versuch in %.1f s", fehler, pause)
+            except Exception as fehler:
+                if isinstance(fehler, VoruebergehenderFehler):
+                    log.warning("Senden gescheitert (%s); neuer Versuch in %.1f s", fehler, pause)
+                elif nicht_erreichbar(fehler):
+                    log.warning(
+                        "Ausgangskorb: Datenbank nicht erreichbar (%s); neuer Versuch in %.1f s",
+                        fehler,
+                        pause,
+                    )
+                else:
+                    raise
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wecker.wait(), timeout=pause)
                 pause = min(pause * 2, self._laengste_pause)

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import MatrixEinstellungen
 from bot.transport import EndgueltigerFehler, Ratenlimit, VoruebergehenderFehler
 from bot.verarbeitung import DatenbankNichtErreichbar, Ereignis, Verarbeitung
-from modelle.datenbank import Sitzungsfabrik
+from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
 from modelle.tabellen import Raum, VerarbeitetesEreignis, Zustand
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,9 @@ VERSCHLUESSELUNG = {
 }
 # Das Gerät, dessen Schlüssel beim Homeserver liegen (nach dem ersten Hochladen gesetzt).
 SCHLUESSEL_GERAET = "matrix.schluessel_geraet"
+
+
+VORUEBERGEHEND = (ClientError, TimeoutError, VoruebergehenderFehler, DatenbankNichtErreichbar)
 
 
 class AnmeldungFehlgeschlagen(Exception):
@@ -459,12 +462,11 @@ class Syncschleife:
                     await self._nach_stapel()
                 pause = 1.0
                 self.bereit.set()
-            except (
-                ClientError,
-                TimeoutError,
-                VoruebergehenderFehler,
-                DatenbankNichtErreichbar,
-            ) as fehler:
+            except Exception as fehler:
+                # Netz, Homeserver oder Datenbank (auch beim Speichern der Position) vorübergehend
+                # weg: den Stapel wiederholen. Alles andere ist ein Programmfehler.
+                if not (isinstance(fehler, VORUEBERGEHEND) or nicht_erreichbar(fehler)):
+                    raise
                 log.warning("Sync unterbrochen (%s); neuer Versuch in %.0f s", fehler, pause)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._halt.wait(), timeout=pause)

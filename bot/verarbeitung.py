@@ -5,39 +5,146 @@ und werden in einer Transaktion behandelt – Wirkung (z. B. die Statusmeldung),
 im Ausgangskorb und der Vermerk „behandelt“ werden gemeinsam gespeichert oder gar nicht.
 Das ist die eine Fehlergrenze: Was ein Handler wirft, wird protokolliert und mit
 „Interner Fehler (Ref. …)“ beantwortet; die Sync-Schleife läuft weiter.
+
+Wenn die Datenbank ausfällt
+---------------------------
+Ist die Datenbank nicht erreichbar (PostgreSQL weg oder seine Verbindungen beendet, SQLite
+von einem anderen Schreiber gesperrt), scheitert ein Versuch als Ganzes: seine Transaktion
+wird vollständig zurückgerollt, halb Geschriebenes gibt es nicht. Dann gilt:
+
+- Die Verarbeitung wiederholt das Ereignis selbst, mit wachsenden Pausen, bis die Datenbank
+  wieder antwortet oder die *Geduld* (`geduld`, Vorgabe 30 s) verbraucht ist. Gelingt es
+  rechtzeitig, merkt die Person nur die Verzögerung.
+- Ist die Geduld verbraucht, wird das Ereignis *aufgegeben*: Die Person bekommt einmal
+  „… Bitte später erneut versuchen.“ als Antwort – direkt über den Transport, denn der
+  Ausgangskorb liegt in der Datenbank – mit einer aus der Event-ID abgeleiteten
+  Transaktions-ID, so dass wiederholtes Senden keine zweite Nachricht erzeugt. Ein
+  aufgegebenes Ereignis wird nie mehr gespeichert, auch wenn die Sync-Schleife es noch
+  einmal bringt: sonst stünde die Meldung doppelt da, sobald die Person sie neu sendet.
+  Bis die Datenbank zurück ist, steht das nur im Speicher; die erste danach gelingende
+  Transaktion vermerkt es als behandelt.
+- Die Geduld gilt je Ausfall, nicht je Ereignis: Ein Stapel von N Ereignissen kostet sie
+  einmal, nicht N-mal – wer hinter dem ersten Ereignis wartete, hat schon so lange
+  gewartet. Dauert der Ausfall schon länger als die Geduld, wird jedes Ereignis, das vor
+  dem letzten gescheiterten Versuch gesendet wurde, sofort aufgegeben; nur später
+  gesendete bekommen noch einen eigenen Versuch. Das zählt, weil eine gesperrte
+  SQLite-Datei jeden Versuch bis zu ihrer Wartezeit (15 s) aufhält. Die Sendezeit ist die
+  des Homeservers: Geht seine Uhr nach, gilt das Urteil ein wenig zu lange.
+- Einen Hinweis bekommt, wem der Bot sonst geantwortet hätte: Befehle, Antworten und
+  Bearbeitungen, die wie eine Meldung aussehen, Ampel-Reaktionen. Auch Befehle, die nur
+  lesen (`!status`): ohne den Vermerk „behandelt“ käme ihre Antwort womöglich doppelt.
+  Unterhaltung wird still übergangen, ebenso eine Löschung (worauf sollte ein Hinweis
+  antworten?); das Protokoll nennt jedes aufgegebene Ereignis.
+- Bricht die Verbindung *beim Commit* ab, ist offen, ob gespeichert wurde. Dann kein
+  Hinweis (er könnte falsch sein), sondern `DatenbankNichtErreichbar`: Die Sync-Schleife
+  wiederholt den Stapel, bis die Datenbank antwortet und der Vermerk Klarheit schafft.
+- Das Gedächtnis endet mit dem Prozess. Startet der Bot neu, bevor die Datenbank zurück
+  war, kann ein aufgegebenes Ereignis doch noch gespeichert und normal beantwortet werden
+  (die gespeicherte Sync-Position liegt vor ihm); hat die Person es inzwischen neu
+  gesendet, steht die Meldung zweimal da – die neuere gilt, falsch wird nichts.
+  Umgekehrt kann ein vor einem Absturz gespeichertes Ereignis, das nach dem Neustart in
+  einen Ausfall fällt, den Hinweis bekommen, obwohl es gespeichert ist.
+- Solange die Verarbeitung wartet, wartet die Sync-Schleife mit; ein Anhalten dauert im
+  Ausfall also bis zu einer Geduld länger.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
-from befehle.darstellung import Nachricht
+from befehle.darstellung import Erwaehnung, Nachricht
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Betrieb, Registratur
-from bot.ausgang import REAKTION, bot_nachricht, einreihen, reihe_antwort_ein
-from bot.inhalt import reaktionsinhalt
-from modelle.datenbank import Sitzungsfabrik
+from bot.ausgang import NACHRICHT, REAKTION, bot_nachricht, einreihen, reihe_antwort_ein
+from bot.inhalt import nachrichteninhalt, reaktionsinhalt
+from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
+from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
 from modelle.tabellen import VerarbeitetesEreignis
 from modelle.verzeichnis import lade_verzeichnis
+from modelle.werte import Ampel
 
 log = logging.getLogger(__name__)
 
 
+HINWEIS = (
+    "Das konnte ich gerade nicht verarbeiten – meine Datenbank ist nicht erreichbar, "
+    "gespeichert ist nichts. Bitte später erneut versuchen."
+)
+# Sekunden bis zum zweiten Versuch; danach je doppelt so lang, höchstens 2 s (bei kurzer
+# Geduld höchstens ein Viertel von ihr).
+ERSTE_PAUSE = 0.1
+GEDAECHTNIS = 10_000  # so viele zuletzt erledigte Event-IDs kennt die Verarbeitung ohne Datenbank
+
+
 class DatenbankNichtErreichbar(Exception):
     """Die Datenbank antwortet nicht: das Ereignis später erneut behandeln, nicht überspringen."""
+
+
+class _NichtGespeichert(Exception):
+    """Der Versuch scheiterte an der Datenbank, bevor er gespeichert war (sicher zurückgerollt)."""
+
+
+class _Ungewiss(Exception):
+    """Der Commit scheiterte an der Datenbank: ob gespeichert wurde, ist offen."""
+
+
+class _Gedaechtnis:
+    """Die zuletzt gemerkten Event-IDs, höchstens `groesse` viele; die ältesten fallen heraus."""
+
+    def __init__(self, groesse: int) -> None:
+        self._ids: dict[str, None] = {}
+        self._groesse = groesse
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def merke(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        if len(self._ids) > self._groesse:
+            del self._ids[next(iter(self._ids))]
+
+
+@dataclass
+class _Ausfall:
+    """Seit wann die Datenbank ohne Unterbrechung nicht erreichbar ist (monotone Uhr)."""
+
+    seit: float | None = None
+    zuletzt: float = 0.0
+    # Wann der letzte gescheiterte Versuch begann, auf der Uhr, die auch Ereignisse tragen.
+    zuletzt_bestaetigt: dt.datetime | None = None
+
+    def gescheitert(self, beginn: float, ende: float, geduld: float) -> None:
+        # Ohne gescheiterten Versuch seit einer Geduld ist über die Zwischenzeit nichts
+        # bekannt: dann beginnt ein neuer Ausfall (mit voller Geduld).
+        if self.seit is None or beginn - self.zuletzt > geduld:
+            self.seit = beginn
+        self.zuletzt = ende
+        self.zuletzt_bestaetigt = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ende - beginn)
+
+    def dauer(self, jetzt: float) -> float:
+        return 0.0 if self.seit is None else jetzt - self.seit
+
+    def vorbei(self) -> None:
+        self.seit = None
+
+
+# Zeitstempel, die ein Homeserver plausibel setzt; alles außerhalb gilt als kaputtes Ereignis.
+_FRUEHESTENS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_SPAETESTENS = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +177,11 @@ class Ereignis:
         try:
             zeitpunkt = dt.datetime.fromtimestamp(ts / 1000, dt.UTC)
         except (OverflowError, OSError, ValueError):
+            return None
+        if not _FRUEHESTENS <= zeitpunkt < _SPAETESTENS:
+            # Den Zeitstempel setzt der Server des Absenders, auch ein fremder. Am Rand des
+            # Kalenders (Jahr 1, 9999) scheitert jede Datumsrechnung – gespeichert auch jede
+            # spätere, etwa jeder `!status` des Projekts.
             return None
         return cls(
             event_id=event_id,
@@ -114,6 +226,16 @@ def _text(inhalt: dict[str, Any]) -> str | None:
     return _ANTWORTZITAT.sub("", body).strip()
 
 
+def _wie_meldung(text: str) -> bool:
+    """Steht vorn (nach einem Projektnamen) eine Ampel, wie in `gelb, 40 %, …`?"""
+    return any(Ampel.aus_eingabe(wort.strip(",;:.")) is not None for wort in text.split()[:2])
+
+
+def _kurz(fehler: BaseException | None) -> str:
+    """Was der Treiber meldete, ohne das SQL und die Links, die SQLAlchemy anhängt."""
+    return str(getattr(fehler, "orig", None) or fehler).partition("\n")[0]
+
+
 class Verarbeitung:
     def __init__(
         self,
@@ -125,7 +247,12 @@ class Verarbeitung:
         zeitzone: ZoneInfo,
         betrieb: Betrieb | None = None,
         nach_commit: Callable[[], None] = lambda: None,
+        transport: Transport | None = None,
+        geduld: float = 30.0,
     ) -> None:
+        """`transport` sendet den Hinweis bei einem Datenbankausfall (ohne ihn: nur Protokoll);
+        `geduld` sind die Sekunden, die ein Ausfall dauern darf, bevor Ereignisse aufgegeben
+        werden (siehe Moduldokumentation)."""
         self._sitzungen = sitzungen
         self._registratur = registratur
         self._bot_id = bot_id
@@ -133,29 +260,212 @@ class Verarbeitung:
         self._zeitzone = zeitzone
         self._betrieb = betrieb or Betrieb()
         self._nach_commit = nach_commit
+        self._transport = transport
+        self._geduld = geduld
+        self._hoechste_pause = min(2.0, geduld / 4)
+        self._ausfall = _Ausfall()
+        # Erledigt heißt gespeichert oder aufgegeben – so entscheidet ein erneut gebrachtes
+        # Ereignis sich auch ohne Datenbank richtig.
+        self._erledigt = _Gedaechtnis(GEDAECHTNIS)
+        self._unvermerkt: set[str] = set()  # aufgegeben, aber noch nicht als behandelt vermerkt
+        self._ungewiss: set[str] = set()  # Commit abgebrochen: nie aufgeben, erst nachsehen
 
     async def verarbeite(self, ereignis: Ereignis) -> None:
-        """Behandelt ein Ereignis genau einmal. Wirft nur `DatenbankNichtErreichbar`."""
-        if ereignis.absender == self._bot_id:
+        """Behandelt ein Ereignis genau einmal; wartet, wenn die Datenbank ausfällt.
+
+        Wirft nur `DatenbankNichtErreichbar`, und nur, wenn offen ist, ob ein Versuch
+        gespeichert wurde (dann das Ereignis später erneut bringen).
+        """
+        if ereignis.absender == self._bot_id or ereignis.event_id in self._erledigt:
             return
-        try:
-            async with self._sitzungen.begin() as sitzung:
-                if await self._schon_behandelt(sitzung, ereignis.event_id):
+        pause = ERSTE_PAUSE
+        erster_fehlschlag = True
+        while True:
+            if self._abgewartet(ereignis) and ereignis.event_id not in self._ungewiss:
+                await self._aufgeben(ereignis)
+                return
+            beginn = time.monotonic()
+            try:
+                await self._versuch(ereignis)
+            except _NichtGespeichert as fehlschlag:
+                ursache = fehlschlag.__cause__
+                jetzt = time.monotonic()
+                self._ausfall.gescheitert(beginn, jetzt, self._geduld)
+                if ereignis.event_id in self._ungewiss:
+                    raise DatenbankNichtErreichbar(str(ursache)) from ursache
+                dauer = self._ausfall.dauer(jetzt)
+                if dauer >= self._geduld:
+                    await self._aufgeben(ereignis)
                     return
-                await self._behandle(sitzung, ereignis)
-        except (OperationalError, InterfaceError) as fehler:
-            raise DatenbankNichtErreichbar(str(fehler)) from fehler
-        except Exception:
-            referenz = secrets.token_hex(2).upper()
-            log.exception(
-                "Fehler bei %s %s in %s (Ref. %s)",
-                ereignis.typ,
-                ereignis.event_id,
-                ereignis.raum_id,
-                referenz,
+                if erster_fehlschlag:
+                    log.warning(
+                        "Datenbank nicht erreichbar bei %s (%s); neue Versuche bis %.0f s Ausfall",
+                        ereignis.event_id,
+                        _kurz(ursache),
+                        self._geduld,
+                    )
+                    erster_fehlschlag = False
+                await asyncio.sleep(min(pause, self._geduld - dauer))
+                pause = min(pause * 2, self._hoechste_pause)
+                continue
+            except _Ungewiss as abbruch:
+                ursache = abbruch.__cause__
+                self._ausfall.gescheitert(beginn, time.monotonic(), self._geduld)
+                self._ungewiss.add(ereignis.event_id)
+                log.warning(
+                    "Commit von %s abgebrochen (%s); ob gespeichert ist, klärt der nächste Versuch",
+                    ereignis.event_id,
+                    _kurz(ursache),
+                )
+                raise DatenbankNichtErreichbar(str(ursache)) from ursache
+            self._ausfall.vorbei()
+            self._ungewiss.discard(ereignis.event_id)
+            self._erledigt.merke(ereignis.event_id)
+            self._nach_commit()
+            return
+
+    def _abgewartet(self, ereignis: Ereignis) -> bool:
+        """Gesendet vor dem letzten gescheiterten Versuch eines Ausfalls, der die Geduld
+        schon überschritten hat: Dann hat das Ereignis den Ausfall schon abgewartet."""
+        bestaetigt = self._ausfall.zuletzt_bestaetigt
+        return (
+            self._ausfall.dauer(time.monotonic()) >= self._geduld
+            and bestaetigt is not None
+            and ereignis.zeitpunkt <= bestaetigt
+        )
+
+    async def _versuch(self, ereignis: Ereignis) -> None:
+        """Ein Versuch in einer Transaktion: alles wird gespeichert oder nichts.
+
+        Scheitert er an der Datenbank, wirft er `_NichtGespeichert` (zurückgerollt) oder
+        `_Ungewiss` (beim Commit); alles andere, was ein Handler wirft, wird zur Antwort
+        „Interner Fehler“.
+        """
+        async with self._sitzungen() as sitzung:
+            try:
+                try:
+                    if not await self._schon_behandelt(sitzung, ereignis.event_id):
+                        await self._behandle(sitzung, ereignis)
+                    await sitzung.flush()
+                except Exception as fehler:
+                    if nicht_erreichbar(fehler):
+                        raise
+                    referenz = secrets.token_hex(2).upper()
+                    log.exception(
+                        "Fehler bei %s %s in %s (Ref. %s)",
+                        ereignis.typ,
+                        ereignis.event_id,
+                        ereignis.raum_id,
+                        referenz,
+                    )
+                    await sitzung.rollback()
+                    self._interner_fehler(sitzung, ereignis, referenz)
+                vermerkt = await self._vermerke_aufgegebene(sitzung)
+            except Exception as fehler:
+                if nicht_erreichbar(fehler):
+                    raise _NichtGespeichert from fehler
+                raise
+            try:
+                await sitzung.commit()
+            except Exception as fehler:
+                if nicht_erreichbar(fehler):
+                    raise _Ungewiss from fehler
+                raise
+        self._unvermerkt -= vermerkt
+
+    async def _vermerke_aufgegebene(self, sitzung: AsyncSession) -> set[str]:
+        """Vermerkt die im Ausfall aufgegebenen Ereignisse als behandelt (nach einem Neustart
+        kämen sie sonst doch noch an die Reihe)."""
+        offen = set(self._unvermerkt)
+        if offen:
+            vorhanden = set(
+                await sitzung.scalars(
+                    select(VerarbeitetesEreignis.event_id).where(
+                        VerarbeitetesEreignis.event_id.in_(offen)
+                    )
+                )
             )
-            await self._interner_fehler(ereignis, referenz)
-        self._nach_commit()
+            sitzung.add_all(VerarbeitetesEreignis(event_id=e) for e in sorted(offen - vorhanden))
+            await sitzung.flush()
+        return offen
+
+    async def _aufgeben(self, ereignis: Ereignis) -> None:
+        self._erledigt.merke(ereignis.event_id)
+        self._unvermerkt.add(ereignis.event_id)
+        ziel = self._hinweisziel(ereignis)
+        log.warning(
+            "Datenbank seit %.0f s nicht erreichbar: %s %s von %s in %s aufgegeben (%s)",
+            self._ausfall.dauer(time.monotonic()),
+            ereignis.typ,
+            ereignis.event_id,
+            ereignis.absender,
+            ereignis.raum_id,
+            "mit Hinweis" if ziel is not None else "ohne Antwort",
+        )
+        if ziel is not None:
+            await self._sende_hinweis(ereignis, ziel)
+
+    def _hinweisziel(self, ereignis: Ereignis) -> str | None:
+        """Worauf der Hinweis antwortet – nur wo der Bot sonst auch geantwortet hätte."""
+        bezug = ereignis.beziehung
+        if ereignis.typ == "m.reaction":
+            ziel, schluessel = bezug.get("event_id"), bezug.get("key")
+            if (
+                bezug.get("rel_type") == "m.annotation"
+                and isinstance(ziel, str)
+                and isinstance(schluessel, str)
+                and Ampel.aus_eingabe(schluessel) is not None
+            ):
+                return ziel
+            return None
+        if ereignis.typ != "m.room.message":
+            return None
+        if bezug.get("rel_type") == "m.replace":
+            ziel, neu = bezug.get("event_id"), ereignis.inhalt.get("m.new_content")
+            text = _text(neu) if isinstance(neu, dict) else None
+            if isinstance(ziel, str) and text is not None and self._meint_den_bot(text):
+                return ziel
+            return None
+        text = _text(ereignis.inhalt)
+        if text is None:
+            return None
+        if self._ist_befehl(text) or (ereignis.antwort_auf is not None and _wie_meldung(text)):
+            return ereignis.event_id
+        return None
+
+    def _ist_befehl(self, text: str) -> bool:
+        return text.startswith(self._praefix) and bool(
+            text[len(self._praefix) :].partition(" ")[0].strip()
+        )
+
+    def _meint_den_bot(self, text: str) -> bool:
+        return self._ist_befehl(text) or _wie_meldung(text)
+
+    async def _sende_hinweis(self, ereignis: Ereignis, ziel: str) -> None:
+        """Sendet den Hinweis direkt; dieselbe Transaktions-ID macht jeden Versuch zu einem."""
+        if self._transport is None:
+            log.error("Kein Transport: Hinweis zu %s nicht gesendet", ereignis.event_id)
+            return
+        nachricht = Nachricht().absatz(
+            [Erwaehnung(ereignis.absender, ereignis.absender), ": ", HINWEIS]
+        )
+        inhalt = nachrichteninhalt(
+            nachricht, antwort_auf=ziel, thread_wurzel=ereignis.thread_wurzel
+        )
+        txn_id = "klimabot-hinweis-" + hashlib.sha256(ereignis.event_id.encode()).hexdigest()[:32]
+        for versuch in range(3):
+            try:
+                await self._transport.sende(ereignis.raum_id, NACHRICHT, inhalt, txn_id)
+                return
+            except Ratenlimit as limit:
+                await asyncio.sleep(min(limit.warte_ms / 1000, 10.0))
+            except VoruebergehenderFehler as fehler:
+                log.warning("Hinweis zu %s nicht gesendet (%s)", ereignis.event_id, fehler)
+                await asyncio.sleep(0.5 * 2**versuch)
+            except EndgueltigerFehler as fehler:
+                log.error("Hinweis zu %s nicht zustellbar: %s", ereignis.event_id, fehler)
+                return
+        log.error("Hinweis zu %s nach drei Versuchen aufgegeben", ereignis.event_id)
 
     async def nicht_entschluesselbar(self, ereignis: Ereignis, schluesselsitzung: str) -> None:
         """Sagt der Person, dass ihre Nachricht nicht lesbar ist – einmal je Absender und Sitzung.
@@ -176,8 +486,10 @@ class Verarbeitung:
                 if await self._schon_behandelt(sitzung, f"unlesbar:{kennung[:40]}"):
                     return
                 self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id)
-        except (OperationalError, InterfaceError) as fehler:
-            raise DatenbankNichtErreichbar(str(fehler)) from fehler
+        except Exception as fehler:
+            if nicht_erreichbar(fehler):
+                raise DatenbankNichtErreichbar(str(fehler)) from fehler
+            raise
         self._nach_commit()
 
     async def _schon_behandelt(self, sitzung: AsyncSession, event_id: str) -> bool:
@@ -189,18 +501,14 @@ class Verarbeitung:
         sitzung.add(VerarbeitetesEreignis(event_id=event_id))
         return False
 
-    async def _interner_fehler(self, ereignis: Ereignis, referenz: str) -> None:
+    def _interner_fehler(self, sitzung: AsyncSession, ereignis: Ereignis, referenz: str) -> None:
         nachricht = Nachricht().absatz(
             f"Interner Fehler (Ref. {referenz}). Bitte versuchen Sie es später noch einmal; "
             "die Stabsstelle kann mit der Referenz nachsehen, was passiert ist."
         )
-        try:
-            async with self._sitzungen.begin() as sitzung:
-                sitzung.add(VerarbeitetesEreignis(event_id=ereignis.event_id))
-                if ereignis.typ in ("m.room.message", "m.reaction"):
-                    self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id)
-        except (OperationalError, InterfaceError) as fehler:
-            raise DatenbankNichtErreichbar(str(fehler)) from fehler
+        sitzung.add(VerarbeitetesEreignis(event_id=ereignis.event_id))
+        if ereignis.typ in ("m.room.message", "m.reaction"):
+            self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id)
 
     async def _anfrage(self, sitzung: AsyncSession, ereignis: Ereignis) -> Anfrage:
         return Anfrage(

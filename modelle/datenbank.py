@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,10 +20,16 @@ Sitzungsfabrik = async_sessionmaker[AsyncSession]
 
 
 def erzeuge_engine(url: str, **optionen: Any) -> AsyncEngine:
-    """Eine Engine für `url`; SQLite bekommt Fremdschlüssel, WAL und eine Wartezeit bei Sperren."""
+    """Eine Engine für `url`; SQLite bekommt Fremdschlüssel, WAL und eine Wartezeit bei Sperren.
+
+    Ein Server (PostgreSQL) kann Verbindungen im Pool beenden (Neustart, `pg_terminate_backend`):
+    ein kurzer Test beim Ausleihen ersetzt sie, statt die nächste Anfrage scheitern zu lassen.
+    """
     adresse = make_url(url)
     if adresse.get_backend_name() == "sqlite":
         optionen.setdefault("connect_args", {}).setdefault("timeout", 15)
+    else:
+        optionen.setdefault("pool_pre_ping", True)
     engine = create_async_engine(adresse, **optionen)
     if adresse.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_einstellen)
@@ -40,3 +49,24 @@ def _sqlite_einstellen(dbapi_verbindung: Any, _eintrag: Any) -> None:
 
 def erzeuge_sitzungsfabrik(engine: AsyncEngine) -> Sitzungsfabrik:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# Netzfehler, die asyncpg beim Verbinden ungewrappt durchreicht (neben ConnectionError).
+_NETZ_NICHT_ERREICHBAR = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
+
+
+def nicht_erreichbar(fehler: BaseException) -> bool:
+    """Ob `fehler` heißt: die Datenbank ist gerade nicht zu erreichen – später erneut versuchen.
+
+    Nicht nur `OperationalError`: eine vom Server beendete Verbindung meldet asyncpg je nach
+    Augenblick als schlichten `DBAPIError` oder `InternalError` (erkennbar an der verworfenen
+    Verbindung), ein abgelehntes Verbinden als `DBAPIError` ohne Anweisung oder gar als
+    `OSError`. Alles andere (etwa `IntegrityError`) ist ein Fehler im Programm.
+    """
+    if isinstance(fehler, OperationalError | InterfaceError):
+        return True
+    if isinstance(fehler, DBAPIError):
+        return fehler.connection_invalidated or fehler.statement is None
+    if isinstance(fehler, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    return isinstance(fehler, OSError) and fehler.errno in _NETZ_NICHT_ERREICHBAR

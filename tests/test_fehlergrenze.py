@@ -87,3 +87,26 @@ async def test_eigene_nachrichten_des_bots_werden_ignoriert(testbot: Testbot) ->
     assert (await testbot.sende("!meldung waermeplanung gelb", als=PATIN_ENERGIE)).reaktionen == [
         "✅"
     ]
+
+
+@pytest.mark.parametrize(
+    "zeitstempel",
+    [253_402_300_799_999, -62_135_596_800_000, 0],
+    ids=["jahr-9999", "jahr-1", "1970"],
+)
+async def test_meldung_mit_unmoeglichem_zeitstempel_legt_den_status_nicht_lahm(
+    testbot: Testbot, zeitstempel: int
+) -> None:
+    # Gefunden vom Fuzzing: den Zeitstempel setzt der Server des Absenders. Eine Meldung vom
+    # 31.12.9999 wurde gespeichert, und danach scheiterte jeder `!status energie`.
+    roh = {
+        "type": "m.room.message",
+        "event_id": "$aus-der-zukunft",
+        "sender": PATIN_ENERGIE,
+        "origin_server_ts": zeitstempel,
+        "content": {"msgtype": "m.text", "body": "!meldung waermeplanung rot"},
+    }
+    ereignis = Ereignis.aus_json(RAUM_ENERGIE, roh)
+    assert ereignis is None
+    status = await testbot.sende("!status energie", als=AUSSENSTEHENDE)
+    assert "Themenfeld Energie" in status.text
