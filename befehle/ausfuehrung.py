@@ -7,7 +7,7 @@ Fehlergrenze in `bot/`, die es protokolliert und „Interner Fehler (Ref. …)�
 from __future__ import annotations
 
 from befehle.berechtigung import pruefe_befehl
-from befehle.darstellung import Code, Fett, Nachricht
+from befehle.darstellung import Code, Fett, Nachricht, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Benutzerfehler, UnbekannterBefehl
 
 
@@ -17,7 +17,7 @@ async def beantworte(anfrage: Anfrage, name: str, argumenttext: str) -> Antwort:
         befehl = anfrage.registratur.finde(name)
     except UnbekannterBefehl as fehler:
         nachricht = Nachricht()
-        zeile: list[str | Code | Fett] = [f"Den Befehl „{name}“ kenne ich nicht."]
+        zeile: list[str | Code | Fett] = [f"Den Befehl „{gekuerzt(name)}“ kenne ich nicht."]
         if fehler.vorschlaege:
             vorschlag = anfrage.registratur.finde(fehler.vorschlaege[0]).name
             zeile += [" Meinten Sie ", Code(f"{praefix}{vorschlag}"), "?"]

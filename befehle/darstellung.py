@@ -37,6 +37,17 @@ class Erwaehnung:
 Teil = str | Fett | Kursiv | Code | Erwaehnung
 Zeile = Sequence[Teil]
 
+# Wie viel eine Antwort von dem wiederholt, was jemand geschrieben hat („„…“ kenne ich nicht“):
+# genug zum Wiedererkennen; ein 100-kB-Argument soll die Antwort nicht sprengen.
+WIEDERHOLT_HOECHSTENS = 60
+
+
+def gekuerzt(eingabe: str) -> str:
+    """Eine Eingabe zum Wiederholen in einer Antwort; Überlanges endet auf „…“."""
+    if len(eingabe) <= WIEDERHOLT_HOECHSTENS:
+        return eingabe
+    return eingabe[: WIEDERHOLT_HOECHSTENS - 1] + "…"
+
 
 def _html(teil: Teil) -> str:
     match teil:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from befehle.darstellung import Code, Nachricht
+from befehle.darstellung import Code, Nachricht, gekuerzt
 from modelle.verzeichnis import Verzeichnis
 from modelle.werte import normalisiere
 from modelle.zeitplan import Zeitplan
@@ -220,4 +220,4 @@ class UnbekannterBefehl(Benutzerfehler):
     def __init__(self, name: str, vorschlaege: list[str]) -> None:
         self.name = name
         self.vorschlaege = vorschlaege
-        super().__init__(f"Den Befehl „{name}“ kenne ich nicht.")
+        super().__init__(f"Den Befehl „{gekuerzt(name)}“ kenne ich nicht.")

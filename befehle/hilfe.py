@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from befehle.berechtigung import darf, meldefelder, wer_darf
-from befehle.darstellung import Code, Fett, Nachricht, Teil
+from befehle.darstellung import Code, Fett, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import (
     Anfrage,
     Antwort,
@@ -110,7 +110,7 @@ def _eigene_rolle(anfrage: Anfrage, gesucht: Befehl[Any]) -> str:
 
 def _unbekannt(anfrage: Anfrage, fehler: UnbekannterBefehl) -> Nachricht:
     praefix = anfrage.praefix
-    zeile: list[Teil] = [f"Den Befehl „{fehler.name}“ kenne ich nicht."]
+    zeile: list[Teil] = [f"Den Befehl „{gekuerzt(fehler.name)}“ kenne ich nicht."]
     if fehler.vorschlaege:
         vorschlag = anfrage.registratur.finde(fehler.vorschlaege[0]).name
         zeile += [" Meinten Sie ", Code(f"{praefix}hilfe {vorschlag}"), "?"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from befehle.darstellung import gekuerzt
 from befehle.grundlagen import Argumentfehler
 from modelle.werte import Ampel
 
@@ -16,6 +17,8 @@ MAX_TEXT = 4000
 _FORTSCHRITT = re.compile(r"(\d{1,4})\s*(?:%|prozent\b)[\s,;.]*", re.IGNORECASE)
 _HERAUSFORDERUNG = re.compile(r"\bherausforderung(?:en)?\s*:", re.IGNORECASE)
 _TRENNER = " \t\n,;:–-"
+# Was vor der Ampel nichts bedeutet: „!meldung waermeplanung , gelb“ meint `gelb`.
+_VORSPANN = re.compile(r"\A[\s,;:–-]+")
 AMPEL_HINWEIS = "Erlaubt sind grün, gelb, rot und abgeschlossen (auch 🟢 🟡 🔴 ✅)."
 
 
@@ -30,12 +33,13 @@ class Meldungsinhalt:
 def lies_ampel(wort: str) -> Ampel:
     ampel = Ampel.aus_eingabe(wort.strip(_TRENNER + "."))
     if ampel is None:
-        raise Argumentfehler(f"„{wort}“ ist keine Ampel. {AMPEL_HINWEIS}")
+        raise Argumentfehler(f"„{gekuerzt(wort)}“ ist keine Ampel. {AMPEL_HINWEIS}")
     return ampel
 
 
 def lies_meldungsinhalt(text: str) -> Meldungsinhalt:
-    text = text.strip()
+    # Ein Nullzeichen bedeutet nichts, und PostgreSQL speichert es in keiner Textspalte.
+    text = _VORSPANN.sub("", text.replace("\x00", "")).rstrip()
     if not text:
         raise Argumentfehler(f"Es fehlt die Ampel. {AMPEL_HINWEIS}")
     erstes, rest = _erstes_wort(text)
@@ -62,5 +66,5 @@ def lies_meldungsinhalt(text: str) -> Meldungsinhalt:
 def _erstes_wort(text: str) -> tuple[str, str]:
     """Trennt das erste Wort ab; eine Ampel darf direkt an Satzzeichen hängen („gelb,“)."""
     treffer = re.match(r"([^\s,;]+)[,;]?(.*)", text, re.DOTALL)
-    assert treffer is not None  # text ist nicht leer und beginnt nicht mit Leerraum
+    assert treffer is not None  # text ist nicht leer und beginnt nicht mit Leerraum, „,“ oder „;“
     return treffer[1], treffer[2]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from befehle import meldung as meldebefehl
 from befehle.berechtigung import pruefe_meldung
-from befehle.darstellung import Code, Nachricht
+from befehle.darstellung import Code, Nachricht, gekuerzt
 from befehle.format import ampel as ampeltext
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler
 from befehle.meldungstext import Meldungsinhalt, lies_meldungsinhalt
@@ -39,7 +39,7 @@ def _projekt_und_rest(
         return kandidaten[0], text
     erstes, _, rest = text.strip().partition(" ")
     if len(kandidaten) > 1 and _beginnt_mit_ampel(erstes):
-        beispiel = f"{kandidaten[0].slug} {text.strip()}"
+        beispiel = f"{kandidaten[0].slug} {gekuerzt(text.strip())}"
         return Antwort(
             Nachricht().absatz(
                 [

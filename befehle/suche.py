@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from befehle.darstellung import Code, Fett, Nachricht
+from befehle.darstellung import Code, Fett, Nachricht, gekuerzt
 from befehle.grundlagen import Benutzerfehler
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag, Verzeichnis
 from modelle.werte import normalisiere
@@ -56,14 +56,16 @@ def _finde(eingabe: str, kandidaten: Sequence[T], was: str, liste_befehl: str) -
         raise Benutzerfehler(
             Nachricht().absatz(
                 [
-                    f"{was} „{eingabe}“ kenne ich nicht. Meinten Sie ",
+                    f"{was} „{gekuerzt(eingabe)}“ kenne ich nicht. Meinten Sie ",
                     Fett(alle[aehnlich[0]].slug),
                     "?",
                 ]
             )
         )
     raise Benutzerfehler(
-        Nachricht().absatz([f"{was} „{eingabe}“ kenne ich nicht. Übersicht: ", Code(liste_befehl)])
+        Nachricht().absatz(
+            [f"{was} „{gekuerzt(eingabe)}“ kenne ich nicht. Übersicht: ", Code(liste_befehl)]
+        )
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from befehle import format
-from befehle.darstellung import Fett, Kursiv, Nachricht, Teil
+from befehle.darstellung import Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, befehl
 from befehle.suche import bezeichnung, finde_projekt
 from modelle.abfragen import Meldungseintrag
@@ -31,9 +31,11 @@ def lies_argumente(text: str) -> VerlaufArgumente:
     if len(woerter) == 1:
         return VerlaufArgumente(woerter[0], VORGABE)
     projekt, anzahl = woerter
-    if not anzahl.isdecimal() or not 1 <= int(anzahl) <= HOECHSTENS:
+    # Erst die Länge: `int()` verweigert Zahlen mit mehr als 4300 Ziffern mit einem ValueError.
+    if not (anzahl.isdecimal() and len(anzahl) <= 3 and 1 <= int(anzahl) <= HOECHSTENS):
         raise Argumentfehler(
-            f"„{anzahl}“ ist keine gültige Anzahl: bitte eine Zahl von 1 bis {HOECHSTENS}."
+            f"„{gekuerzt(anzahl)}“ ist keine gültige Anzahl: "
+            f"bitte eine Zahl von 1 bis {HOECHSTENS}."
         )
     return VerlaufArgumente(projekt, int(anzahl))
 

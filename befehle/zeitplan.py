@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from befehle import format
 from befehle.berechtigung import ist_stabsstelle, pruefe_befehl
-from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil
+from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Berechtigung, befehl
 from befehle.suche import bezeichnung, finde_feld
 from modelle.struktur import setze_abfrage
@@ -230,7 +230,7 @@ async def aendere(anfrage: Anfrage, feld: FeldEintrag, eingabe: str) -> Nachrich
             plan = Zeitplan.aus_text(eingabe)
         except ZeitplanFehler as fehler:
             raise Argumentfehler(
-                f"Der Zeitplan „{fehler.text}“ ist ungültig: {fehler.grund}."
+                f"Der Zeitplan „{gekuerzt(fehler.text)}“ ist ungültig: {fehler.grund}."
             ) from None
         if naechster_termin(plan, anfrage.jetzt, anfrage.zeitzone) is None:
             raise Argumentfehler(

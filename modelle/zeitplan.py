@@ -21,6 +21,7 @@ _TAG_NACH_WORT: dict[str, int] = {
     "sonnabend": 5,
 }
 _TAEGLICH = "täglich"
+LAENGSTENS = 200
 # APScheduler zählt Wochentage ab Montag = 0; Namen sind eindeutig, Zahlen wären es nicht.
 _APSCHEDULER_TAGE = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -76,6 +77,12 @@ class Zeitplan:
     @classmethod
     def aus_text(cls, text: str) -> Zeitplan:
         """Liest einen Zeitplan; `ZeitplanFehler` (ein `ValueError`) erklärt, was nicht stimmt."""
+        if len(text) > LAENGSTENS:
+            # Die Erklärungen wiederholen Teile des Texts, und `int()` verweigert Zahlen mit
+            # mehr als 4300 Ziffern; kein echter Zeitplan kommt auch nur in die Nähe.
+            raise ZeitplanFehler(
+                text[:30] + "…", f"ein Zeitplan hat höchstens {LAENGSTENS} Zeichen"
+            )
         teile = text.split()
         if not teile:
             raise ZeitplanFehler(text, f"Zeitplan ist leer ({_BEISPIELE})")

@@ -226,6 +226,15 @@ async def test_verlauf_falsche_angaben_zeigen_aufruf_mit_beispiel(testbot: Testb
         assert "Beispiel: `!verlauf waermeplanung 10`" in antwort.text, eingabe
 
 
+async def test_verlauf_mit_riesiger_anzahl_bekommt_aufruf_statt_internem_fehler(
+    testbot: Testbot,
+) -> None:
+    # Gefunden vom Fuzzing: `int()` verweigert Zahlen mit mehr als 4300 Ziffern.
+    antwort = await testbot.sende(f"!verlauf waermeplanung {'9' * 5000}", als=AUSSENSTEHENDE)
+    assert f"„{'9' * 59}…“ ist keine gültige Anzahl" in antwort.text
+    assert "Aufruf: `!verlauf <projekt> [anzahl]`" in antwort.text
+
+
 async def test_verlauf_unbekanntes_projekt_bekommt_vorschlag(testbot: Testbot) -> None:
     antwort = await testbot.sende("!verlauf waermeplnaung", als=AUSSENSTEHENDE)
     assert "Das Projekt „waermeplnaung“ kenne ich nicht. Meinten Sie *waermeplanung*?" in (

@@ -124,6 +124,30 @@ async def test_fehlende_oder_unbekannte_ampel_zeigt_aufruf_mit_beispiel(
     assert await _meldungen(sitzungen, "waermeplanung") == 1
 
 
+async def test_satzzeichen_vor_der_ampel_werden_ueberlesen_statt_zum_internen_fehler(
+    testbot: Testbot,
+) -> None:
+    # Gefunden vom Fuzzing: ein Komma oder Semikolon vor der Ampel brachte den Handler zum Absturz.
+    antwort = await testbot.sende("!meldung waermeplanung , gelb 40% Vergabe", als=PATIN_ENERGIE)
+    assert antwort.reaktionen == ["✅"]
+    assert " · 🟡 gelb · 40 % · Vergabe · " in await _letzte(testbot, "waermeplanung")
+    leer = await testbot.sende("!meldung waermeplanung ;", als=PATIN_ENERGIE)
+    assert "Es fehlt die Ampel." in leer.text
+
+
+async def test_nullzeichen_im_meldungstext_wird_entfernt_statt_zum_internen_fehler(
+    testbot: Testbot,
+) -> None:
+    # Gefunden beim Fuzzing: PostgreSQL speichert kein Nullzeichen in einer Textspalte.
+    antwort = await testbot.sende(
+        "!meldung waermeplanung gelb 40% Ver\x00gabe Herausforderung: Kla\x00ge", als=PATIN_ENERGIE
+    )
+    assert antwort.reaktionen == ["✅"]
+    assert " · 🟡 gelb · 40 % · Vergabe · Herausforderung: Klage · " in await _letzte(
+        testbot, "waermeplanung"
+    )
+
+
 async def test_fortschritt_ueber_100_wird_erklaert_und_nichts_gespeichert(
     testbot: Testbot, sitzungen: Sitzungsfabrik
 ) -> None:

@@ -117,6 +117,22 @@ async def test_unbekannter_befehl_verweist_auf_hilfe(testbot: Testbot) -> None:
     assert "!hilfe" in antwort.text
 
 
+async def test_ueberlange_eingaben_werden_gekuerzt_wiederholt_statt_die_antwort_zu_sprengen(
+    testbot: Testbot,
+) -> None:
+    # Gefunden vom Fuzzing: wer 100 kB schickte, bekam nur „Die Antwort wäre zu lang …“.
+    lang = "x" * 100_000
+    for eingabe, antwort_beginnt in (
+        (f"!{lang}", "Den Befehl „xxxx"),
+        (f"!status {lang}", "Ein Themenfeld oder Projekt „xxxx"),
+        (f"!hilfe {lang}", "Den Befehl „xxxx"),
+        (f"!meldung waermeplanung {lang}", "„xxxx"),
+    ):
+        antwort = await testbot.sende(eingabe, als=PATIN_ENERGIE)
+        assert antwort.text.startswith(antwort_beginnt), eingabe[:20]
+        assert f"„{'x' * 59}…“" in antwort.text, eingabe[:20]
+
+
 async def test_anfangsstand_aus_der_strukturdatei_gilt_nicht_als_meldung_von_heute(
     testbot: Testbot,
 ) -> None:

@@ -217,6 +217,16 @@ async def test_ungueltiger_zeitplan_zeigt_grund_aufruf_und_beispiel(
     assert await _protokoll(sitzungen) == []
 
 
+async def test_ueberlanger_zeitplan_wird_abgelehnt_statt_zum_internen_fehler(
+    testbot: Testbot, sitzungen: Sitzungsfabrik
+) -> None:
+    # Gefunden vom Fuzzing: eine Zahl mit mehr als 4300 Ziffern ließ `int()` scheitern.
+    antwort = await testbot.sende(f"!zeitplan energie 1{'0' * 5000} 8 * * 1", als=STABSSTELLE)
+    assert "ein Zeitplan hat höchstens 200 Zeichen" in antwort.text
+    assert len(antwort.text) < 1000
+    assert await _abfrage(sitzungen, "energie") == "mo 09:00"
+
+
 async def test_neuer_zeitplan_holt_schon_vergangene_termine_nicht_nach(
     testbot: Testbot, sitzungen: Sitzungsfabrik
 ) -> None:

@@ -33,6 +33,14 @@ async def test_antwort_auf_tabelle_ohne_projektname_bekommt_hinweis(testbot: Tes
     assert antwort.reaktionen == []
 
 
+async def test_ueberlange_antwort_auf_tabelle_bekommt_gekuerztes_beispiel(testbot: Testbot) -> None:
+    # Gefunden vom Fuzzing: das Beispiel wiederholte den ganzen Text, 100 kB sprengten die Antwort.
+    tabelle = await _tabelle(testbot)
+    antwort = await testbot.sende(f"gelb {'x' * 100_000}", als=PATIN_ENERGIE, antwort_auf=tabelle)
+    assert "mehrere Projekte" in antwort.text
+    assert f"`waermeplanung gelb {'x' * 54}…`" in antwort.text
+
+
 async def test_plauderei_als_antwort_wird_nicht_zur_meldung(testbot: Testbot) -> None:
     tabelle = await _tabelle(testbot)
     assert (await testbot.sende("Danke!", als=PATIN_ENERGIE, antwort_auf=tabelle)).alle == []
