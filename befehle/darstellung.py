@@ -7,6 +7,7 @@ maskiert. HTML entsteht nur aus den Bausteinen hier, nie aus zusammengeklebten S
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -43,10 +44,21 @@ WIEDERHOLT_HOECHSTENS = 60
 
 
 def gekuerzt(eingabe: str) -> str:
-    """Eine Eingabe zum Wiederholen in einer Antwort; Überlanges endet auf „…“."""
-    if len(eingabe) <= WIEDERHOLT_HOECHSTENS:
-        return eingabe
-    return eingabe[: WIEDERHOLT_HOECHSTENS - 1] + "…"
+    """Eine Eingabe zum Wiederholen in einer Antwort; Überlanges endet auf „…“.
+
+    Enthält sie Rechts-nach-links-Schrift oder Richtungssteuerzeichen, wird sie isoliert
+    (U+2068 … U+2069): sonst könnte sie den Rest der Zeile des Bots umdrehen.
+    """
+    if len(eingabe) > WIEDERHOLT_HOECHSTENS:
+        eingabe = eingabe[: WIEDERHOLT_HOECHSTENS - 1] + "…"
+    if any(unicodedata.bidirectional(z) in _RICHTUNGSWECHSEL for z in eingabe):
+        return f"\u2068{eingabe}\u2069"
+    return eingabe
+
+
+_RICHTUNGSWECHSEL = frozenset(
+    {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "PDF", "PDI"}
+)
 
 
 def _html(teil: Teil) -> str:

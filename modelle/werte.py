@@ -73,8 +73,11 @@ class Quelle(enum.StrEnum):
 def normalisiere(text: str) -> str:
     """Schreibweise für Vergleiche: klein, Umlaute ausgeschrieben, ohne Leerraum am Rand.
 
-    `Mobilität`, `mobilitaet` und `MOBILITAET` ergeben denselben Schlüssel.
+    `Mobilität`, `mobilitaet` und `MOBILITAET` ergeben denselben Schlüssel. Unsichtbare
+    Formatzeichen (Nullbreite, weiches Trennzeichen, Richtungssteuerung) zählen nicht: sonst
+    wäre `gelb` mit einem eingefügten Nullbreitenzeichen „keine Ampel“, ohne dass man es sieht.
     """
+    text = "".join(z for z in text if unicodedata.category(z) != "Cf")
     text = unicodedata.normalize("NFC", text).strip().casefold()
     for umlaut, ersatz in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
         text = text.replace(umlaut, ersatz)

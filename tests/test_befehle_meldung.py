@@ -196,3 +196,12 @@ async def test_patin_und_koordination_anderer_felder_werden_abgelehnt(
     assert koordination.reaktionen == []
     assert await _meldungen(sitzungen, "waermeplanung") == 1
     assert await _meldungen(sitzungen, "radvorrangrouten") == 1
+
+
+async def test_unsichtbares_zeichen_in_der_ampel_stoert_nicht(testbot: Testbot) -> None:
+    # Vom Fuzzing angeregt: „gelb“ mit Nullbreitenzeichen war „keine Ampel“ – unsichtbar falsch.
+    antwort = await testbot.sende(
+        "!meldung waerme\u200bplanung gelb\u200b 40% Vergabe", als=PATIN_ENERGIE
+    )
+    assert antwort.reaktionen == ["✅"]
+    assert " · 🟡 gelb · 40 % · Vergabe · " in await _letzte(testbot, "waermeplanung")

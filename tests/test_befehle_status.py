@@ -144,3 +144,10 @@ async def test_anfangsstand_aus_der_strukturdatei_gilt_nicht_als_meldung_von_heu
     antwort = await testbot.sende("!status energie", als=AUSSENSTEHENDE)
     zeile = next(z for z in antwort.text.splitlines() if "(waermeplanung)" in z)
     assert "heute" in zeile
+
+
+async def test_rechts_nach_links_eingabe_dreht_die_antwort_nicht_um(testbot: Testbot) -> None:
+    # Vom Fuzzing angeregt: U+202E in der Eingabe drehte den Rest der Zeile des Bots um.
+    antwort = await testbot.sende("!status \u202eegreine", als=PATIN_ENERGIE)
+    assert "„\u2068\u202eegreine\u2069“" in antwort.text
+    assert "\u2068\u202eegreine\u2069" in antwort.html
