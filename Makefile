@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check bot befehle modelle tests
-	$(BIN)/ruff format --check bot befehle modelle tests
+	$(BIN)/ruff check bot befehle modelle tests bench
+	$(BIN)/ruff format --check bot befehle modelle tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
