@@ -12,7 +12,7 @@ from befehle.grundlagen import Betrieb
 from bot.app import setze_stabsstelle_raum
 from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Raum, Versand, Versandstatus
+from modelle.tabellen import Aenderung, Raum, Statusmeldung, Versand, Versandstatus
 from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
@@ -23,6 +23,9 @@ from tests.testbot import (
 )
 
 STAB = "#klima-stabsstelle:muenster.de"
+# Die Beispielstruktur trägt sonst die echte Importzeit: Abfragen vor ihr gälten als „vor der
+# Aktivierung“ und fielen weg. Auf einen festen Tag vor der Uhr gelegt, hängt nichts am Kalender.
+IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
 
 
 class Uhr:
@@ -42,6 +45,8 @@ async def uhr(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Uhr:
     await setze_stabsstelle_raum(STAB, sitzungen)
     async with sitzungen.begin() as sitzung:
         await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
+        await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
+        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=IMPORTZEIT))
     return Uhr()
 
 
