@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import secrets
 import shutil
 import urllib.request
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from nio import DevicesResponse
+from nio import AsyncClient, DevicesResponse, LoginResponse
 from nio.crypto import decrypt_attachment
 from sqlalchemy import func, select, update
 
@@ -26,6 +28,7 @@ from befehle.grundlagen import Betrieb
 from bot.app import Klimabot, setze_stabsstelle_raum
 from bot.ausgang import NACHRICHT, direktraum, einreihen
 from bot.config import lade_einstellungen
+from bot.homeserver import Zugang
 from bot.inhalt import nachrichteninhalt
 from bot.matrix import VERSCHLUESSELUNG, ZUGANGSTOKEN, AnmeldungFehlgeschlagen, lies_zustand
 from bot.planer import Planer
@@ -322,3 +325,39 @@ async def test_fehler_in_der_schluesselpflege_haelt_den_bot_nicht_an(
     antwort = await umgebung.patin.antwort_auf(frage, von=umgebung.bot_id)
     assert "Energie" in antwort["content"]["body"]
     assert "Schlüsselpflege gescheitert" in caplog.text
+
+
+async def test_neues_geraet_der_patin_steht_im_protokoll_und_liest_die_antwort(
+    verschluesselte_umgebung: Umgebung, tmp_path: Path, caplog: Any
+) -> None:
+    """Vertrauen beim ersten Sehen: ein zweites Gerät (etwa das Handy) bekommt die Schlüssel,
+    und das Protokoll nennt es – beim Anmelden wie beim Abmelden."""
+    caplog.set_level(logging.INFO, logger="bot.matrix")
+    umgebung = verschluesselte_umgebung
+    patin, raum, bot_id = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
+    anmeldung = AsyncClient(patin.client.homeserver, patin.user_id)
+    neu = await anmeldung.login(patin.zugang.passwort, device_name="Handy")
+    await anmeldung.close()
+    assert isinstance(neu, LoginResponse), neu
+    handy = Mensch(
+        patin.client.homeserver,
+        Zugang(patin.user_id, neu.access_token, patin.zugang.passwort, neu.device_id),
+        tmp_path / "handy",
+    )
+    try:
+        await handy.synchronisiere(timeout_ms=0)  # lädt die Schlüssel des Handys hoch
+        frage = await handy.sende(raum, "!status energie")
+        antwort = await handy.antwort_auf(frage, von=bot_id)
+        # Lesbar heißt: der Bot hat seinen Raumschlüssel auch dem neuen Gerät gegeben.
+        assert "Kommunale Wärmeplanung" in antwort["content"]["body"]
+        assert f"Gerät {neu.device_id} von {patin.user_id} neu oder geändert" in caplog.text
+
+        await handy.client.logout()
+        abgemeldet = f"Gerät {neu.device_id} von {patin.user_id} abgemeldet"
+        for _ in range(100):
+            if abgemeldet in caplog.text:
+                break
+            await asyncio.sleep(0.1)
+        assert abgemeldet in caplog.text
+    finally:
+        await handy.schliessen()
