@@ -74,7 +74,7 @@ from bot.inhalt import nachrichteninhalt, reaktionsinhalt
 from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
 from modelle.tabellen import VerarbeitetesEreignis
-from modelle.verzeichnis import lade_verzeichnis
+from modelle.verzeichnis import VerzeichnisSpeicher
 from modelle.werte import Ampel
 
 log = logging.getLogger(__name__)
@@ -262,6 +262,7 @@ class Verarbeitung:
         self._nach_commit = nach_commit
         self._transport = transport
         self._geduld = geduld
+        self._verzeichnis = VerzeichnisSpeicher()
         self._hoechste_pause = min(2.0, geduld / 4)
         self._ausfall = _Ausfall()
         # Erledigt heißt gespeichert oder aufgegeben – so entscheidet ein erneut gebrachtes
@@ -518,7 +519,7 @@ class Verarbeitung:
             zeitzone=self._zeitzone,
             praefix=self._praefix,
             sitzung=sitzung,
-            verzeichnis=await lade_verzeichnis(sitzung),
+            verzeichnis=await self._verzeichnis.hole(sitzung),
             registratur=self._registratur,
             event_id=ereignis.event_id,
             betrieb=self._betrieb,

@@ -229,6 +229,21 @@ class Zustand(Basis):
     wert: Mapped[str] = mapped_column(Text)
 
 
+class Strukturstand(Basis):
+    """Eine Zeile, deren Zähler Trigger bei jeder Änderung der Struktur erhöhen.
+
+    Themenfelder, Projekte, Personen, Rollen, Räume: wer sie auch ändert – der Bot, die
+    Konsole in einem anderen Prozess, jemand mit SQL –, der Zähler steigt in derselben
+    Transaktion. So darf der Bot sein Verzeichnis im Speicher halten und prüft je Ereignis
+    nur diese eine Zahl (Migration 0005).
+    """
+
+    __tablename__ = "strukturstand"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
 class VerarbeitetesEreignis(Basis):
     """Ein schon behandeltes Matrix-Ereignis: nach Neustart oder Wiederholung nie doppelt."""
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelle.tabellen import Person, Raum, Rollenzuweisung, Strategieprojekt, Themenfeld
+from modelle.tabellen import (
+    Person,
+    Raum,
+    Rollenzuweisung,
+    Strategieprojekt,
+    Strukturstand,
+    Themenfeld,
+)
 from modelle.werte import Rolle
 
 
@@ -133,3 +140,25 @@ async def lade_verzeichnis(sitzung: AsyncSession) -> Verzeichnis:
         ),
         stabsstelle_raum_id=stabsstelle_raum,
     )
+
+
+class VerzeichnisSpeicher:
+    """Hält das Verzeichnis über Ereignisse hinweg; je Abruf nur eine Abfrage nach dem Stand.
+
+    Trigger zählen jede Änderung der Struktur in `strukturstand` mit, auch aus anderen
+    Prozessen. Der Stand wird vor dem Laden gelesen: Was danach geladen wird, ist
+    mindestens so neu; schlimmstenfalls wird beim nächsten Mal unnötig neu geladen, nie
+    Veraltetes behalten.
+    """
+
+    def __init__(self) -> None:
+        self._stand: int | None = None
+        self._verzeichnis: Verzeichnis | None = None
+
+    async def hole(self, sitzung: AsyncSession) -> Verzeichnis:
+        stand = await sitzung.scalar(select(Strukturstand.version).where(Strukturstand.id == 1))
+        if stand is not None and stand == self._stand and self._verzeichnis is not None:
+            return self._verzeichnis
+        verzeichnis = await lade_verzeichnis(sitzung)
+        self._stand, self._verzeichnis = stand, verzeichnis
+        return verzeichnis

@@ -76,5 +76,10 @@ def postgres_laufdatenbank(basis_url: str) -> Iterator[str]:
 def postgres_leeren(url: str) -> None:
     # DELETE in umgekehrter Abhängigkeitsfolge ist bei kleinen Tabellen ~7× schneller als
     # TRUNCATE … CASCADE; die Sequenzen bleiben stehen, Tests verlassen sich nicht auf IDs.
-    befehle = [f'DELETE FROM "{t.name}"' for t in reversed(Basis.metadata.sorted_tables)]
+    # Der Strukturstand ist keine Datentabelle: seine eine Zeile bleibt, wie nach der Migration.
+    befehle = [
+        f'DELETE FROM "{t.name}"'
+        for t in reversed(Basis.metadata.sorted_tables)
+        if t.name != "strukturstand"
+    ]
     asyncio.run(_pg_ausfuehren(url, *befehle))
