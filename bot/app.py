@@ -122,7 +122,7 @@ class Klimabot:
             praefix=einstellungen.bot.befehlspraefix,
             zeitzone=zeitzone,
             betrieb=betrieb,
-            nach_commit=zusteller.wecken,
+            nach_commit=zusteller.uebergib,
             # Für „Bitte später erneut versuchen“, wenn die Datenbank (samt Ausgangskorb) fehlt.
             transport=transport,
         )

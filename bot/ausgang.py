@@ -11,7 +11,7 @@ import base64
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 NACHRICHT = "m.room.message"
 REAKTION = "m.reaction"
+# Unter diesem Schlüssel in `sitzung.info` sammelt `einreihen` die Einträge einer Transaktion.
+EINGEREIHT = "klimabot.eingereiht"
 
 
 def einreihen(
@@ -47,7 +49,18 @@ def einreihen(
         projekte=list(projekte),
     )
     sitzung.add(eintrag)
+    sitzung.info.setdefault(EINGEREIHT, []).append(eintrag)
     return eintrag
+
+
+def eingereiht(sitzung: AsyncSession) -> list[Ausgang]:
+    """Was in dieser Sitzung eingereiht wurde (nach dem Commit: mit ID, bereit zum Übergeben)."""
+    return list(sitzung.info.get(EINGEREIHT, ()))
+
+
+def verwerfe_eingereihtes(sitzung: AsyncSession) -> None:
+    """Nach einem Rollback: das Eingereihte gibt es nicht mehr."""
+    sitzung.info.pop(EINGEREIHT, None)
 
 
 VERWEIS = "ausgang:"
@@ -138,7 +151,15 @@ async def bot_nachricht(sitzung: AsyncSession, event_id: str) -> BotNachricht | 
 
 
 class Zusteller:
-    """Sendet offene Einträge der Reihe nach; wartet bei Ratenlimit und Netzfehlern."""
+    """Sendet offene Einträge der Reihe nach; wartet bei Ratenlimit und Netzfehlern.
+
+    Die Datenbank bleibt die Quelle: gesendet wird, was dort offen ist. Nur eine Abkürzung gibt
+    es – ist der Korb leer (die letzte Abfrage fand nichts, seither kein Fehler) und übergibt
+    die Verarbeitung nach ihrem Commit die eben eingereihten Einträge, sendet er diese, ohne sie
+    erst wieder zu suchen, und sieht erst danach nach. Das spart auf dem Weg vom Befehl zur
+    Antwort eine Abfrage; wer ohne Übergabe weckt, schaltet die Abkürzung bis zur nächsten
+    leeren Abfrage ab.
+    """
 
     def __init__(
         self,
@@ -155,9 +176,24 @@ class Zusteller:
         self._laengste_pause = laengste_pause
         self._schlafen = schlafen
         self._wecker = asyncio.Event()
+        self._leer = False  # die letzte Abfrage fand nichts Offenes, seither nichts gesendet
+        self._uebergeben: list[Ausgang] = []
 
     def wecken(self) -> None:
+        """Es gibt (vielleicht) Neues in der Datenbank: nachsehen."""
+        self._leer = False
+        self._uebergeben.clear()
         self._wecker.set()
+
+    def uebergib(self, eintraege: Sequence[Ausgang]) -> None:
+        """Eben festgeschriebene Einträge: bei leerem Korb sofort senden, sonst wie `wecken`."""
+        if not eintraege:
+            return
+        if self._leer:
+            self._uebergeben.extend(eintraege)
+            self._wecker.set()
+        else:
+            self.wecken()
 
     async def laufen(self) -> None:
         """Läuft, bis er abgebrochen wird."""
@@ -191,20 +227,33 @@ class Zusteller:
         """
         gesendet = 0
         while True:
-            async with self._sitzungen() as sitzung:
-                offen = (
-                    await sitzung.scalars(
-                        select(Ausgang)
-                        .where(Ausgang.gesendet_am.is_(None))
-                        .order_by(Ausgang.id)
-                        .limit(20)
-                    )
-                ).all()
+            offen = await self._naechste()
             if not offen:
                 return gesendet
             for eintrag in offen:
                 await self._sende(eintrag)
                 gesendet += 1
+
+    async def _naechste(self) -> Sequence[Ausgang]:
+        """Die Übergebenen, wenn der Korb sonst leer ist, sonst die ältesten offenen Einträge."""
+        if self._leer and self._uebergeben:
+            uebergeben = sorted(self._uebergeben, key=lambda e: e.id)
+            self._leer = False
+            self._uebergeben.clear()
+            return uebergeben
+        self._leer = False
+        async with self._sitzungen() as sitzung:
+            offen = (
+                await sitzung.scalars(
+                    select(Ausgang)
+                    .where(Ausgang.gesendet_am.is_(None))
+                    .order_by(Ausgang.id)
+                    .limit(20)
+                )
+            ).all()
+        # Leer heißt: alles gesendet, bis auf das, was gleich übergeben wird.
+        self._leer = not offen
+        return offen
 
     async def _sende(self, eintrag: Ausgang) -> None:
         while True:
@@ -296,17 +345,21 @@ class Zusteller:
     async def _vermerke(
         self, eintrag: Ausgang, event_id: str | None, fehler: str | None, *, erledigt: bool
     ) -> None:
+        werte: dict[str, Any] = {"versuche": Ausgang.versuche + 1, "letzter_fehler": fehler}
+        if erledigt:
+            werte |= {"event_id": event_id, "gesendet_am": jetzt()}
         async with self._sitzungen.begin() as sitzung:
-            zeile = await sitzung.get_one(Ausgang, eintrag.id)
-            zeile.versuche += 1
-            zeile.letzter_fehler = fehler
+            await sitzung.execute(
+                update(Ausgang)
+                .where(Ausgang.id == eintrag.id)
+                .values(**werte)
+                .execution_options(synchronize_session=False)
+            )
             if erledigt:
-                zeile.event_id = event_id
-                zeile.gesendet_am = jetzt()
                 # Geplantes (Abfrage, Bericht, Erinnerung) vermerkt bis hierher den Platzhalter.
                 await sitzung.execute(
                     update(Versand)
-                    .where(Versand.event_id == verweis(zeile))
+                    .where(Versand.event_id == verweis(eintrag))
                     .values(event_id=event_id)
                     .execution_options(synchronize_session=False)
                 )

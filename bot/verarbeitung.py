@@ -57,23 +57,34 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
 from befehle.darstellung import Erwaehnung, Nachricht
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Betrieb, Registratur
-from bot.ausgang import NACHRICHT, REAKTION, bot_nachricht, einreihen, reihe_antwort_ein
+from bot.ausgang import (
+    NACHRICHT,
+    REAKTION,
+    bot_nachricht,
+    eingereiht,
+    einreihen,
+    reihe_antwort_ein,
+    verwerfe_eingereihtes,
+)
 from bot.inhalt import nachrichteninhalt, reaktionsinhalt
 from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
+from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
-from modelle.tabellen import VerarbeitetesEreignis
+from modelle.tabellen import Ausgang, VerarbeitetesEreignis
 from modelle.verzeichnis import VerzeichnisSpeicher
 from modelle.werte import Ampel
 
@@ -246,11 +257,13 @@ class Verarbeitung:
         praefix: str,
         zeitzone: ZoneInfo,
         betrieb: Betrieb | None = None,
-        nach_commit: Callable[[], None] = lambda: None,
+        nach_commit: Callable[[Sequence[Ausgang]], None] = lambda _eintraege: None,
         transport: Transport | None = None,
         geduld: float = 30.0,
     ) -> None:
-        """`transport` sendet den Hinweis bei einem Datenbankausfall (ohne ihn: nur Protokoll);
+        """`nach_commit` bekommt die eben festgeschriebenen Einträge des Ausgangskorbs
+        (`Zusteller.uebergib`); `transport` sendet den Hinweis bei einem Datenbankausfall
+        (ohne ihn: nur Protokoll);
         `geduld` sind die Sekunden, die ein Ausfall dauern darf, bevor Ereignisse aufgegeben
         werden (siehe Moduldokumentation)."""
         self._sitzungen = sitzungen
@@ -287,7 +300,7 @@ class Verarbeitung:
                 return
             beginn = time.monotonic()
             try:
-                await self._versuch(ereignis)
+                eintraege = await self._versuch(ereignis)
             except _NichtGespeichert as fehlschlag:
                 ursache = fehlschlag.__cause__
                 jetzt = time.monotonic()
@@ -322,7 +335,7 @@ class Verarbeitung:
             self._ausfall.vorbei()
             self._ungewiss.discard(ereignis.event_id)
             self._erledigt.merke(ereignis.event_id)
-            self._nach_commit()
+            self._nach_commit(eintraege)
             return
 
     def _abgewartet(self, ereignis: Ereignis) -> bool:
@@ -335,8 +348,10 @@ class Verarbeitung:
             and ereignis.zeitpunkt <= bestaetigt
         )
 
-    async def _versuch(self, ereignis: Ereignis) -> None:
+    async def _versuch(self, ereignis: Ereignis) -> list[Ausgang]:
         """Ein Versuch in einer Transaktion: alles wird gespeichert oder nichts.
+
+        Gibt die eingereihten Einträge des Ausgangskorbs zurück (festgeschrieben, mit ID).
 
         Scheitert er an der Datenbank, wirft er `_NichtGespeichert` (zurückgerollt) oder
         `_Ungewiss` (beim Commit); alles andere, was ein Handler wirft, wird zur Antwort
@@ -360,6 +375,7 @@ class Verarbeitung:
                         referenz,
                     )
                     await sitzung.rollback()
+                    verwerfe_eingereihtes(sitzung)
                     self._interner_fehler(sitzung, ereignis, referenz)
                 vermerkt = await self._vermerke_aufgegebene(sitzung)
             except Exception as fehler:
@@ -372,7 +388,9 @@ class Verarbeitung:
                 if nicht_erreichbar(fehler):
                     raise _Ungewiss from fehler
                 raise
+            eintraege = eingereiht(sitzung)
         self._unvermerkt -= vermerkt
+        return eintraege
 
     async def _vermerke_aufgegebene(self, sitzung: AsyncSession) -> set[str]:
         """Vermerkt die im Ausfall aufgegebenen Ereignisse als behandelt (nach einem Neustart
@@ -491,16 +509,22 @@ class Verarbeitung:
             if nicht_erreichbar(fehler):
                 raise DatenbankNichtErreichbar(str(fehler)) from fehler
             raise
-        self._nach_commit()
+        self._nach_commit(eingereiht(sitzung))
 
     async def _schon_behandelt(self, sitzung: AsyncSession, event_id: str) -> bool:
-        vorhanden = await sitzung.scalar(
-            select(VerarbeitetesEreignis.event_id).where(VerarbeitetesEreignis.event_id == event_id)
+        """Vermerkt das Ereignis als behandelt – oder stellt fest, dass es das schon ist.
+
+        Eine Anweisung statt Nachsehen und Einfügen: sie liegt auf dem Weg jeder Antwort.
+        """
+        einfuegen = (
+            pg_insert if sitzung.get_bind().dialect.name == "postgresql" else sqlite_insert
+        )(VerarbeitetesEreignis)
+        ergebnis = await sitzung.execute(
+            einfuegen.values(event_id=event_id, zeitpunkt=jetzt()).on_conflict_do_nothing(
+                index_elements=[VerarbeitetesEreignis.event_id]
+            )
         )
-        if vorhanden is not None:
-            return True
-        sitzung.add(VerarbeitetesEreignis(event_id=event_id))
-        return False
+        return cast(CursorResult[Any], ergebnis).rowcount == 0
 
     def _interner_fehler(self, sitzung: AsyncSession, ereignis: Ereignis, referenz: str) -> None:
         nachricht = Nachricht().absatz(

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from befehle.darstellung import Nachricht
 from befehle.grundlagen import Antwort, Bild, Folge
-from bot.ausgang import NACHRICHT, Zusteller, direktraum, einreihen, reihe_antwort_ein
+from bot.ausgang import (
+    NACHRICHT,
+    Zusteller,
+    direktraum,
+    eingereiht,
+    einreihen,
+    reihe_antwort_ein,
+)
 from bot.transport import EndgueltigerFehler, Ratenlimit, Sendefehler, VoruebergehenderFehler
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Ausgang
@@ -124,3 +132,82 @@ async def test_direktnachrichten_nutzen_einen_raum_je_person(sitzungen: Sitzungs
     assert await Zusteller(sitzungen, rekorder).zustellen() == 2
     assert rekorder.direktraeume == ["@anna:example.org"]
     assert {g.raum_id for g in rekorder.gesendet} == {"!direkt-1:test"}
+
+
+class ZaehlenderKorb:
+    """Zählt, wie oft der Zusteller im Korb nachsieht (SELECT auf `ausgang`)."""
+
+    def __init__(self, sitzungen: Sitzungsfabrik) -> None:
+        self.abfragen = 0
+
+        def zaehle(_verbindung: Any, _cursor: Any, anweisung: str, *_rest: Any) -> None:
+            if anweisung.lstrip().startswith("SELECT ausgang."):
+                self.abfragen += 1
+
+        engine = sitzungen.kw["bind"]
+        event.listen(engine.sync_engine, "before_cursor_execute", zaehle)
+
+
+async def _uebergib(sitzungen: Sitzungsfabrik, zusteller: Zusteller, *texte: str) -> None:
+    async with sitzungen.begin() as sitzung:
+        for text in texte:
+            einreihen(sitzung, "!raum:example.org", NACHRICHT, {"body": text})
+    zusteller.uebergib(eingereiht(sitzung))
+
+
+async def _bis_zugestellt(transport: LaunischerTransport, anzahl: int) -> None:
+    for _ in range(500):
+        if len(transport.angekommen) >= anzahl:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"nur {len(transport.angekommen)} von {anzahl} zugestellt")
+
+
+async def test_antwort_bei_leerem_korb_geht_ohne_nachsehen_hinaus_und_nur_einmal(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    korb = ZaehlenderKorb(sitzungen)
+    abfragen_beim_senden: list[int] = []
+
+    class Beobachtend(LaunischerTransport):
+        async def sende(
+            self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
+        ) -> str:
+            abfragen_beim_senden.append(korb.abfragen)
+            return await super().sende(raum_id, ereignistyp, inhalt, txn_id)
+
+    transport = Beobachtend()
+    zusteller = Zusteller(sitzungen, transport)
+    lauf = asyncio.create_task(zusteller.laufen())
+    try:
+        await asyncio.sleep(0.1)  # erste Abfrage: der Korb ist leer
+        for nummer in range(5):
+            vorher = korb.abfragen
+            await _uebergib(sitzungen, zusteller, f"antwort {nummer}")
+            await _bis_zugestellt(transport, nummer + 1)
+            # Gesendet, ohne erst im Korb nachzusehen; nachgesehen wird danach.
+            assert abfragen_beim_senden[-1] == vorher
+            await asyncio.sleep(0.05)
+    finally:
+        lauf.cancel()
+    assert transport.versuche == list(transport.angekommen)  # jede einmal
+    assert await _offen(sitzungen) == []
+
+
+async def test_aelteres_offenes_geht_vor_der_uebergebenen_antwort(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    transport = LaunischerTransport(fehler=[VoruebergehenderFehler("Verbindung weg")])
+    zusteller = Zusteller(sitzungen, transport, erste_pause=0.05)
+    await _reihe_ein(sitzungen, "alt")
+    lauf = asyncio.create_task(zusteller.laufen())
+    try:
+        await asyncio.sleep(0.02)  # „alt“ scheitert einmal und bleibt offen
+        await _uebergib(sitzungen, zusteller, "neu")
+        await _bis_zugestellt(transport, 2)
+    finally:
+        lauf.cancel()
+    async with sitzungen() as sitzung:
+        texte = {z.txn_id: z.inhalt["body"] for z in await sitzung.scalars(select(Ausgang))}
+    assert [texte[txn] for txn in transport.angekommen] == ["alt", "neu"]
+    assert await _offen(sitzungen) == []

@@ -360,7 +360,7 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
         bot_id=bot,
         praefix="!",
         zeitzone=ZoneInfo("Europe/Berlin"),
-        nach_commit=klimabot.zusteller.wecken,
+        nach_commit=klimabot.zusteller.uebergib,
         transport=NioTransport(klimabot.client),
         geduld=2,
     )
