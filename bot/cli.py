@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from befehle.wochenbericht import als_json, als_markdown, als_text
 from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, lade_einstellungen
-from bot.demo import fuehre_vor
 from bot.matrix import AnmeldungFehlgeschlagen
 from modelle.bericht import (
     schreibe_export,
@@ -167,6 +166,9 @@ def _demo(argumente: argparse.Namespace) -> int:
     # Die Mitschrift soll lesbar bleiben: nur echte Probleme erscheinen als Logzeilen.
     logging.getLogger("nio").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Erst hier: der Wegwerf-Homeserver und die Szene gehören nicht in den laufenden Bot.
+    from bot.demo import fuehre_vor
+
     return fuehre_vor(nur_szene=argumente.nur_szene)
 
 

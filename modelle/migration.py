@@ -1,22 +1,37 @@
-"""Alembic-Migrationen programmatisch anwenden und prüfen."""
+"""Alembic-Migrationen programmatisch anwenden und prüfen.
+
+alembic wird erst geladen, wenn es etwas zu tun gibt: mit mako und pygments kostet es den
+Prozess rund 10 MB, die er nicht mehr zurückgibt. Ob die Datenbank auf dem neuesten Stand
+ist, liest `aktualisiere_schema` deshalb selbst – die neuesten Revisionen aus den
+Migrationsdateien (ohne sie auszuführen), den Stand aus der Tabelle `alembic_version`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 VERZEICHNIS = Path(__file__).parent / "migrations"
+VERSIONEN = VERZEICHNIS / "versions"
+# Name und Spalte der Versionstabelle, wie alembic sie ohne weitere Einstellung anlegt.
+VERSIONSTABELLE = "alembic_version"
+
+_UNBEKANNT = object()
 
 
 def alembic_konfiguration(verbindung: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     konfiguration = Config()
     konfiguration.set_main_option("script_location", str(VERZEICHNIS))
     if verbindung is not None:
@@ -24,14 +39,86 @@ def alembic_konfiguration(verbindung: Connection | None = None) -> Config:
     return konfiguration
 
 
+def _zuweisungen(datei: Path) -> dict[str, object]:
+    """Was `datei` auf oberster Ebene Namen zuweist: Literale als Wert, sonst `_UNBEKANNT`."""
+    werte: dict[str, object] = {}
+    try:
+        baum = ast.parse(datei.read_bytes(), str(datei))
+    except (SyntaxError, ValueError):
+        return werte  # ohne `revision`: alembic entscheidet und meldet den Fehler selbst
+    for knoten in baum.body:
+        ziele: list[ast.expr]
+        if isinstance(knoten, ast.AnnAssign) and knoten.value is not None:
+            ziele, wert = [knoten.target], knoten.value
+        elif isinstance(knoten, ast.Assign):
+            ziele, wert = knoten.targets, knoten.value
+        else:
+            continue
+        for ziel in ziele:
+            if isinstance(ziel, ast.Name):
+                try:
+                    werte[ziel.id] = ast.literal_eval(wert)
+                except (ValueError, TypeError):
+                    werte[ziel.id] = _UNBEKANNT
+    return werte
+
+
+def neueste_revisionen(versionen: Path = VERSIONEN) -> frozenset[str] | None:
+    """Die Köpfe („head“) der Migrationen in `versionen`, gelesen ohne alembic.
+
+    None, wenn eine Datei mehr verlangt als eine einfache Kette (oder Verzweigung) aus
+    literalen Revisionsnummern, etwa `branch_labels` oder `depends_on`: dann entscheidet
+    alembic selbst.
+    """
+    revisionen: set[str] = set()
+    vorgaenger: set[str] = set()
+    # Dieselbe Auswahl wie alembic: *.py im Verzeichnis selbst, ohne __init__ und .#-Dateien.
+    for datei in versionen.glob("*.py"):
+        if datei.name.startswith(("__init__", ".#")):
+            continue
+        werte = _zuweisungen(datei)
+        revision = werte.get("revision", _UNBEKANNT)
+        vorher = werte.get("down_revision", _UNBEKANNT)
+        if not isinstance(revision, str) or any(
+            werte.get(name) is not None for name in ("branch_labels", "depends_on")
+        ):
+            return None
+        if isinstance(vorher, str):
+            vorgaenger.add(vorher)
+        elif isinstance(vorher, tuple | list) and all(isinstance(v, str) for v in vorher):
+            vorgaenger.update(vorher)
+        elif vorher is not None:
+            return None
+        revisionen.add(revision)
+    return frozenset(revisionen - vorgaenger) or None
+
+
+def _stand(verbindung: Connection) -> frozenset[str]:
+    """Die Revisionen in `alembic_version`; leer, wenn die Datenbank noch nie migriert wurde."""
+    if not inspect(verbindung).has_table(VERSIONSTABELLE):
+        return frozenset()
+    return frozenset(verbindung.scalars(text(f"SELECT version_num FROM {VERSIONSTABELLE}")))
+
+
+def _aktualisiere(verbindung: Connection) -> None:
+    neueste = neueste_revisionen()
+    if neueste is not None and _stand(verbindung) == neueste:
+        return
+    from alembic import command
+
+    command.upgrade(alembic_konfiguration(verbindung), "head")
+
+
 async def aktualisiere_schema(engine: AsyncEngine) -> None:
-    """Wendet alle ausstehenden Migrationen an (`klimabot db upgrade`)."""
+    """Wendet alle ausstehenden Migrationen an (`klimabot db upgrade`, Start des Bots)."""
     async with engine.begin() as verbindung:
-        await verbindung.run_sync(lambda sync: command.upgrade(alembic_konfiguration(sync), "head"))
+        await verbindung.run_sync(_aktualisiere)
 
 
 async def ausstehende_migrationen(engine: AsyncEngine) -> list[str]:
-    """Die Revisionen, die dieser Datenbank noch fehlen (älteste zuerst)."""
+    """Die Revisionen, die dieser Datenbank noch fehlen (älteste zuerst), laut alembic."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     def _fehlend(sync: Connection) -> list[str]:
         aktuell = MigrationContext.configure(sync).get_current_revision()
@@ -44,6 +131,8 @@ async def ausstehende_migrationen(engine: AsyncEngine) -> list[str]:
 
 def neue_revision(beschreibung: str, url: str) -> None:
     """Erzeugt eine Revision aus dem Unterschied Modelle ↔ migriertes Schema (`make migration`)."""
+    from alembic import command
+
     from modelle.datenbank import erzeuge_engine
 
     async def migrieren() -> None:
@@ -56,7 +145,7 @@ def neue_revision(beschreibung: str, url: str) -> None:
     asyncio.run(migrieren())
     konfiguration = alembic_konfiguration()
     konfiguration.cmd_opts = argparse.Namespace(x=[f"url={url}"])
-    nummer = len(list((VERZEICHNIS / "versions").glob("[0-9]*.py"))) + 1
+    nummer = len(list(VERSIONEN.glob("[0-9]*.py"))) + 1
     command.revision(konfiguration, message=beschreibung, autogenerate=True, rev_id=f"{nummer:04d}")
 
 

@@ -33,8 +33,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from modelle.zeitplan import Zeitplan, _cron_werte, _cron_wochentage
 
 # Rückwärts genügt ein gutes Jahr: für die Frage, was fällig ist, zählen Stunden bis
@@ -63,11 +61,58 @@ class Periode:
 # --- Feiertage und Arbeitstage ----------------------------------------------------------
 
 
+# Die Feiertage des vereinten Deutschlands, wie sie das Paket `holidays` ab 1991 kennt.
+# Der Bot rechnet sie selbst: das Paket lädt beim ersten Aufruf alle ~300 Länder (+12 MB
+# im laufenden Bot). tests/test_termine.py vergleicht jedes Jahr 1991–2100 mit dem Paket.
+_ERSTES_JAHR = 1991
+
+
+def _ostersonntag(jahr: int) -> dt.date:
+    """Ostersonntag im gregorianischen Kalender (Gaußsche Osterformel nach Meeus/Jones/Butcher)."""
+    a = jahr % 19
+    b, c = divmod(jahr, 100)
+    d, e = divmod(b, 4)
+    g = (b - (b + 8) // 25 + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    wochentag = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * wochentag) // 451
+    monat, tag = divmod(h + wochentag - 7 * m + 114, 31)
+    return dt.date(jahr, monat, tag + 1)
+
+
 @functools.lru_cache(maxsize=16)
 def _feiertage(jahr: int) -> dict[dt.date, str]:
-    # Die Bibliothek rechnet je Jahr einige Millisekunden; jede Prüfung fragt viele Tage ab.
-    kalender = holidays.country_holidays("DE", subdiv="NW", language="de", years=jahr)
-    return {datum: str(name) for datum, name in kalender.items()}
+    """Die gesetzlichen Feiertage in Nordrhein-Westfalen (Feiertagsgesetz NW) in `jahr`."""
+    if jahr < _ERSTES_JAHR:
+        return {}
+    ostern = _ostersonntag(jahr)
+    tage = [
+        (dt.date(jahr, 1, 1), "Neujahr"),
+        (ostern - dt.timedelta(days=2), "Karfreitag"),
+        (ostern + dt.timedelta(days=1), "Ostermontag"),
+        (dt.date(jahr, 5, 1), "Erster Mai"),
+        (ostern + dt.timedelta(days=39), "Christi Himmelfahrt"),
+        (ostern + dt.timedelta(days=50), "Pfingstmontag"),
+        (ostern + dt.timedelta(days=60), "Fronleichnam"),
+        (dt.date(jahr, 10, 3), "Tag der Deutschen Einheit"),
+        (dt.date(jahr, 11, 1), "Allerheiligen"),
+        (dt.date(jahr, 12, 25), "Erster Weihnachtstag"),
+        (dt.date(jahr, 12, 26), "Zweiter Weihnachtstag"),
+    ]
+    if jahr <= 1994:
+        # Bundesweit bis zu seiner Abschaffung 1995: der Mittwoch zwischen 16. und 22. November.
+        frueheste = dt.date(jahr, 11, 16)
+        tage.append(
+            (frueheste + dt.timedelta(days=(2 - frueheste.weekday()) % 7), "Buß- und Bettag")
+        )
+    if jahr == 2017:
+        tage.append((dt.date(2017, 10, 31), "Reformationstag"))  # einmalig bundesweit
+    namen: dict[dt.date, list[str]] = {}
+    for datum, name in tage:
+        namen.setdefault(datum, []).append(name)
+    # Fällt Christi Himmelfahrt auf den 1. Mai (2008), trägt der Tag beide Namen, wie im Paket.
+    return {datum: "; ".join(sorted(liste)) for datum, liste in namen.items()}
 
 
 def feiertag(datum: dt.date) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -163,6 +164,37 @@ def test_zeitpunkt_ohne_zeitzone_wird_abgewiesen() -> None:
     ],
 )
 def test_feiertage_in_nrw(datum: dt.date, name: str | None) -> None:
+    assert feiertag(datum) == name
+
+
+def test_feiertage_wie_im_paket_holidays() -> None:
+    """Der Bot rechnet die NRW-Feiertage selbst; sie sind jedes Jahr dieselben wie im Paket."""
+    holidays = pytest.importorskip("holidays")
+    for jahr in range(1985, 2101):  # bis 2100 reicht das Paket, ab 1991 kennt es Feiertage
+        erwartet = holidays.country_holidays("DE", subdiv="NW", language="de", years=jahr)
+        feiertage = {tag: feiertag(tag) for tag in _tage(jahr) if feiertag(tag) is not None}
+        assert feiertage == {tag: str(name) for tag, name in erwartet.items()}, jahr
+
+
+def _tage(jahr: int) -> Iterator[dt.date]:
+    tag = dt.date(jahr, 1, 1)
+    while tag.year == jahr:
+        yield tag
+        tag += dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("datum", "name"),
+    [
+        (dt.date(2008, 5, 1), "Christi Himmelfahrt; Erster Mai"),
+        (dt.date(2017, 10, 31), "Reformationstag"),  # einmalig, 500 Jahre Reformation
+        (dt.date(1994, 11, 16), "Buß- und Bettag"),  # bis 1994 bundesweit
+        (dt.date(1995, 11, 22), None),
+        (dt.date(2027, 3, 26), "Karfreitag"),
+        (dt.date(2027, 5, 27), "Fronleichnam"),
+    ],
+)
+def test_besondere_feiertage_in_nrw(datum: dt.date, name: str | None) -> None:
     assert feiertag(datum) == name
 
 

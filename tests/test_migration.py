@@ -1,0 +1,176 @@
+"""Migrationen beim Start: ausstehende werden angewandt, sonst bleibt alembic ungeladen."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelle.datenbank import erzeuge_engine
+from modelle.migration import (
+    aktualisiere_schema,
+    alembic_konfiguration,
+    ausstehende_migrationen,
+    neueste_revisionen,
+)
+from modelle.tabellen import Basis
+from tests import datenbanken
+
+WURZEL = Path(__file__).resolve().parent.parent
+
+
+def _skripte() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_konfiguration())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def leere_engine(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    """Eine Datenbank, die noch nie migriert wurde."""
+    if request.param == "sqlite":
+        engine = erzeuge_engine(f"sqlite+aiosqlite:///{tmp_path / 'leer.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    basis = datenbanken.postgres_basis_url()
+    if basis is None:
+        pytest.skip(f"PostgreSQL-Variante: {datenbanken.POSTGRES_VARIABLE} ist nicht gesetzt")
+    name = f"klimabot_migration_{os.getpid()}_{secrets.token_hex(4)}"
+    await datenbanken._pg_ausfuehren(basis, f'CREATE DATABASE "{name}"')
+    engine = erzeuge_engine(
+        make_url(basis).set(database=name).render_as_string(hide_password=False)
+    )
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await datenbanken._pg_ausfuehren(basis, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_neueste_revisionen_wie_alembic() -> None:
+    assert neueste_revisionen() == frozenset(_skripte().get_heads())
+
+
+def _migration(verzeichnis: Path, name: str, kopf: str) -> None:
+    (verzeichnis / f"{name}.py").write_text(
+        f'"""{name}"""\nfrom alembic import op\n\n{kopf}\n\n\ndef upgrade() -> None:\n    pass\n'
+    )
+
+
+def test_neueste_revisionen_verzweigt_und_zusammengefuehrt(tmp_path: Path) -> None:
+    _migration(tmp_path, "a", 'revision: str = "a"\ndown_revision: str | None = None')
+    _migration(tmp_path, "b", "revision = 'b'\ndown_revision = 'a'")
+    _migration(tmp_path, "c", 'revision = "c"\ndown_revision = "a"\nbranch_labels = None')
+    (tmp_path / "__init__.py").write_text('revision = "kein-kopf"\ndown_revision = None\n')
+    assert neueste_revisionen(tmp_path) == {"b", "c"}
+    _migration(tmp_path, "d", 'revision = "d"\ndown_revision = ("b", "c")')
+    assert neueste_revisionen(tmp_path) == {"d"}
+
+
+@pytest.mark.parametrize(
+    "kopf",
+    [
+        'revision = "e"\ndown_revision = "d"\ndepends_on = "x"',
+        'revision = "e"\ndown_revision = "d"\nbranch_labels = ("zweig",)',
+        'revision = neue_nummer()\ndown_revision = "d"',
+        'revision = "e"',
+        "revision = ",
+    ],
+    ids=["abhaengigkeit", "zweigname", "berechnet", "ohne-vorgaenger", "syntaxfehler"],
+)
+def test_was_nicht_schlicht_ist_entscheidet_alembic(tmp_path: Path, kopf: str) -> None:
+    _migration(tmp_path, "d", 'revision = "d"\ndown_revision = None')
+    _migration(tmp_path, "e", kopf)
+    assert neueste_revisionen(tmp_path) is None
+
+
+async def _unterschiede(engine: AsyncEngine) -> list[object]:
+    async with engine.connect() as verbindung:
+        return await verbindung.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Basis.metadata)
+        )
+
+
+async def test_leere_datenbank_wird_beim_start_migriert(leere_engine: AsyncEngine) -> None:
+    await aktualisiere_schema(leere_engine)
+    assert await ausstehende_migrationen(leere_engine) == []
+    assert await _unterschiede(leere_engine) == []
+
+
+async def test_neue_migration_wird_beim_start_angewandt(leere_engine: AsyncEngine) -> None:
+    kopf = _skripte().get_revision("head")
+    assert kopf is not None
+    vorletzte = kopf.down_revision
+    assert isinstance(vorletzte, str)
+    async with leere_engine.begin() as verbindung:
+        await verbindung.run_sync(
+            lambda sync: command.upgrade(alembic_konfiguration(sync), vorletzte)
+        )
+    assert await ausstehende_migrationen(leere_engine) == [kopf.revision]
+
+    await aktualisiere_schema(leere_engine)
+
+    assert await ausstehende_migrationen(leere_engine) == []
+    assert await _unterschiede(leere_engine) == []
+
+
+async def test_auf_neuestem_stand_laeuft_alembic_nicht(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def upgrade(*_argumente: object) -> None:
+        raise AssertionError("alembic sollte nicht laufen")
+
+    monkeypatch.setattr(command, "upgrade", upgrade)
+    await aktualisiere_schema(engine)
+
+
+async def test_neustart_laedt_weder_alembic_noch_holidays(tmp_path: Path) -> None:
+    """Speicher des laufenden Bots: ist das Schema aktuell, lädt der Start nichts davon."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'klimabot.db'}"
+    engine = erzeuge_engine(url)
+    try:
+        await aktualisiere_schema(engine)
+    finally:
+        await engine.dispose()
+    skript = f"""
+        import asyncio, datetime, sys
+
+        import bot.cli  # alles, was `klimabot run` importiert
+        from modelle.datenbank import erzeuge_engine
+        from modelle.migration import aktualisiere_schema
+        from modelle.termine import ist_arbeitstag
+
+        async def start():
+            engine = erzeuge_engine({url!r})
+            await aktualisiere_schema(engine)
+            await engine.dispose()
+
+        asyncio.run(start())
+        assert not ist_arbeitstag(datetime.date(2026, 12, 25))
+        geladen = {{name.partition(".")[0] for name in sys.modules}}
+        print(*sorted(geladen & {{"alembic", "mako", "pygments", "holidays"}}))
+    """
+    ergebnis = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", textwrap.dedent(skript)],
+        cwd=WURZEL,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert ergebnis.stdout.strip() == ""
