@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from befehle.grundlagen import Befehl
+if TYPE_CHECKING:  # Der Zeichenprozess (`python -m befehle.diagramm`) braucht kein SQLAlchemy.
+    from befehle.grundlagen import Befehl
 
 
 def alle_befehle() -> list[Befehl[Any]]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle.darstellung import Kursiv
-from befehle.diagramm import ampel_diagramm
+from befehle.diagramm import DiagrammFehler, ampel_diagramm
 from befehle.grundlagen import (
     Anfrage,
     Antwort,
@@ -23,6 +24,8 @@ from befehle.wochenbericht import feldnachrichten, kopf
 from modelle.bericht import ampel_verlauf, stelle_wochenbericht_zusammen
 from modelle.tabellen import Versandart
 from modelle.versand import letzter_wochenbericht, versaeumte_seit
+
+log = logging.getLogger(__name__)
 
 STANDARDZEITRAUM = dt.timedelta(days=7)
 
@@ -50,25 +53,36 @@ async def wochenbericht_antwort(
         sitzung, von=von, bis=bis, uebersprungene_abfragen=ausgelassen
     )
     verlauf = await ampel_verlauf(sitzung, bis=bis, zeitzone=zeitzone)
-    # Matplotlib rechnet spürbar; nicht in der Ereignisschleife, die auch den Sync bedient.
-    diagramm = await asyncio.to_thread(ampel_diagramm, verlauf)
+    # Gezeichnet wird in einem eigenen Prozess; der Thread wartet nur darauf.
+    diagramm: bytes | None
+    try:
+        diagramm = await asyncio.to_thread(ampel_diagramm, verlauf)
+    except DiagrammFehler:
+        # Der Bericht zählt, das Bild ist Beigabe: er geht ohne hinaus, statt auszufallen.
+        log.exception("Ampeldiagramm fehlt im Wochenbericht")
+        diagramm = None
     nachricht = kopf(bericht, zeitzone)
     hinweise = []
     if vorschau:
         hinweise.append(Kursiv("Vorschau – der geplante Wochenbericht kommt trotzdem."))
     if verspaetet:
         hinweise.append(Kursiv("Verspätet: der Klimabot war zur geplanten Zeit nicht erreichbar."))
-    nachricht.absatz("Details je Themenfeld und das Ampeldiagramm stehen im Thread.", *hinweise)
+    if diagramm is None:
+        hinweise.append(Kursiv("Das Ampeldiagramm ließ sich diesmal nicht zeichnen."))
+        nachricht.absatz("Details je Themenfeld stehen im Thread.", *hinweise)
+    else:
+        nachricht.absatz("Details je Themenfeld und das Ampeldiagramm stehen im Thread.", *hinweise)
     folgen = [Folge(feld, projekte=slugs) for feld, slugs in feldnachrichten(bericht, zeitzone)]
-    folgen.append(
-        Folge(
-            bild=Bild(
-                diagramm,
-                "ampeln-12-wochen.png",
-                "Ampeln je Themenfeld in den letzten 12 Wochen",
+    if diagramm is not None:
+        folgen.append(
+            Folge(
+                bild=Bild(
+                    diagramm,
+                    "ampeln-12-wochen.png",
+                    "Ampeln je Themenfeld in den letzten 12 Wochen",
+                )
             )
         )
-    )
     return Antwort(nachricht, thread=tuple(folgen))
 
 

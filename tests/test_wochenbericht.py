@@ -15,7 +15,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import format
-from befehle.diagramm import ampel_diagramm
+from befehle.diagramm import Zeichenauftrag, ampel_diagramm, zeichne
 from befehle.wochenbericht import als_json, als_markdown, als_text, feldnachrichten, kopf
 from bot.cli import main
 from modelle.abfragen import Projektaenderung, Projektereignis
@@ -485,16 +485,18 @@ async def test_diagramm_ist_ein_lesbares_png(sitzungen: Sitzungsfabrik) -> None:
     woche = await erlebe_woche(sitzungen)
     async with sitzungen() as sitzung:
         verlauf = await ampel_verlauf(sitzung, bis=woche.bis, zeitzone=BERLIN)
-    png = ampel_diagramm(verlauf)
+    png = ampel_diagramm(verlauf)  # im Zeichenprozess
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert 10_000 < len(png) < 200_000
-    assert ampel_diagramm(verlauf) == png  # keine Zeitstempel in den Metadaten
+    # Keine Zeitstempel in den Metadaten: hier gezeichnet dieselben Bytes wie im Kind.
+    assert zeichne(Zeichenauftrag.aus_verlauf(verlauf)) == png
     assert b"Software" not in png
 
 
 def test_diagramm_ohne_themenfelder() -> None:
     stichtage = (dt.datetime(2026, 11, 20, 14, tzinfo=BERLIN),)
-    assert ampel_diagramm(Ampelverlauf(stichtage, ())).startswith(b"\x89PNG")
+    auftrag = Zeichenauftrag.aus_verlauf(Ampelverlauf(stichtage, ()))
+    assert zeichne(auftrag).startswith(b"\x89PNG")
 
 
 # --- Kommandozeile ------------------------------------------------------------------------
