@@ -191,6 +191,20 @@ def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
                     erfuellt=faktor <= grenze,
                 )
             )
+        if bot == "klimabot" and "echo_gross" in latenz:
+            # Zur Einordnung, kein Ziel des Issues: der Echo-Bot mit gleich großer Antwort.
+            gross = latenz["echo_gross"]
+            zeilen.append(
+                Zeile(
+                    bereich,
+                    "Echo-Bot, Antwort so groß wie die des Klimabots, p50/p99",
+                    f"{gross['p50']:.1f}/{gross['p99']:.1f} ms",
+                    verhaeltnis=(
+                        f"Klimabot {_faktor(werte['p50'], gross['p50']):.2f}× / "
+                        f"{_faktor(werte['p99'], gross['p99']):.2f}×"
+                    ),
+                )
+            )
         if bot in beim_server and echo in beim_server:
             zeilen.append(
                 Zeile(

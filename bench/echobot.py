@@ -42,6 +42,20 @@ from nio.store import SqliteStore
 log = logging.getLogger("echobot")
 
 TOKEN_VARIABLE = "ECHOBOT_TOKEN"
+# Auf `!gross` antwortet er so groß wie der Klimabot auf `!status energie` (Text 486,
+# HTML 907 Zeichen, eine Tabelle): der Vergleich damit trennt, was die Antwort selbst beim
+# Homeserver und beim Client kostet, von dem, was der Klimabot tut.
+GROSS = "!gross"
+GROSSE_ANTWORT: dict[str, Any] = {
+    "msgtype": "m.notice",
+    "body": ("Stand Themenfeld Energie: 🟡 gelb 40 %, gemeldet vor 3 Tagen. " * 8)[:486],
+    "format": "org.matrix.custom.html",
+    "formatted_body": (
+        "<table><tr><th>Projekt</th><th>Ampel</th><th>Fortschritt</th></tr>"
+        + "<tr><td>Kommunale Wärmeplanung</td><td>🟡 gelb</td><td>40 %</td></tr>" * 12
+    )[:899]
+    + "</table>",
+}
 BEREIT = "bereit"
 # Derselbe Zuschnitt wie beim Klimabot (keine Präsenz, keine Tipp- und Lesebestätigungen,
 # 100 Ereignisse je Raum), damit der Vergleich den Bot misst und nicht den Filter.
@@ -101,15 +115,12 @@ class Echobot:
         ):
             return
         self.beantwortet.add(ereignis.event_id)
+        inhalt: dict[str, Any] = {"msgtype": "m.notice", "body": "pong"}
+        if ereignis.body.startswith(GROSS):
+            inhalt = dict(GROSSE_ANTWORT)
+        inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": ereignis.event_id}}
         await self.client.room_send(
-            raum_id,
-            "m.room.message",
-            {
-                "msgtype": "m.notice",
-                "body": "pong",
-                "m.relates_to": {"m.in_reply_to": {"event_id": ereignis.event_id}},
-            },
-            ignore_unverified_devices=True,
+            raum_id, "m.room.message", inhalt, ignore_unverified_devices=True
         )
 
     async def laufen(self) -> None:
