@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Integer,
     Row,
     ScalarSelect,
     Select,
+    bindparam,
     case,
     func,
     literal,
@@ -195,22 +199,29 @@ def _gueltig(meldung: type[Statusmeldung]) -> ColumnElement[bool]:
 
 
 def _neueste(
-    spalte: InstrumentedAttribute[_T], *, bis: dt.datetime | None = None
+    spalte: InstrumentedAttribute[_T],
+    *,
+    bis: dt.datetime | BindParameter[dt.datetime] | None = None,
+    projekt: ColumnElement[int] | None = None,
 ) -> ScalarSelect[_T]:
     """`spalte` der neuesten gültigen Meldung des äußeren Projekts (höchstens `bis`).
 
-    Korreliert zu `Strategieprojekt`: ein Indexabstieg je Projekt über
-    `ix_statusmeldung_projekt_zeit` statt einer Fensterfunktion über alle Meldungen; die
-    Kosten wachsen mit der Zahl der Projekte, nicht mit der Historie.
+    Korreliert zu `Strategieprojekt` oder zur Projekt-Id `projekt` einer äußeren Abfrage:
+    ein Indexabstieg je Projekt über `ix_statusmeldung_projekt_stand` statt einer
+    Fensterfunktion über alle Meldungen; die Kosten wachsen mit der Zahl der Projekte, nicht
+    mit der Historie. Für die Ampel reicht der Index allein.
     """
     wert: InstrumentedAttribute[_T] = getattr(_JUENGSTE, spalte.key)
-    abfrage = select(wert).where(_JUENGSTE.projekt_id == Strategieprojekt.id, _gueltig(_JUENGSTE))
+    abfrage = select(wert).where(
+        _JUENGSTE.projekt_id == (Strategieprojekt.id if projekt is None else projekt),
+        _gueltig(_JUENGSTE),
+    )
     if bis is not None:
         abfrage = abfrage.where(_JUENGSTE.zeitpunkt <= bis)
     return (
         abfrage.order_by(_JUENGSTE.zeitpunkt.desc(), _JUENGSTE.id.desc())
         .limit(1)
-        .correlate(Strategieprojekt)
+        .correlate_except(_JUENGSTE)
         .scalar_subquery()
     )
 
@@ -241,11 +252,23 @@ STRUKTURFOLGE = (
 )
 
 
+# Gespeicherter Wert → Aufzählung; ein Wörterbuch ist viel schneller als `Ampel(wert)`.
+_AMPELN: dict[str | None, Ampel | None] = {None: None, **{a.value: a for a in Ampel}}
+_QUELLEN = {q.value: q for q in Quelle}
+
+
 def _ampel(wert: str | None) -> Ampel | None:
-    return None if wert is None else Ampel(wert)
+    return _AMPELN[wert]
 
 
-def _projektstaende(bis: dt.datetime | None = None) -> _Abfrage:
+# Die Abfragen des Wochenberichts werden einmal gebaut (`functools.cache`) und mit Parametern
+# wie `_zeitpunkt("bis")` ausgeführt: Bauen und Cache-Schlüssel kosten SQLAlchemy je Abfrage
+# ein bis zwei Millisekunden, beim Wochenbericht mehr als alle Ergebniszeilen zusammen.
+def _zeitpunkt(name: str) -> BindParameter[dt.datetime]:
+    return bindparam(name, type_=UTCZeit())
+
+
+def _projektstaende(bis: dt.datetime | BindParameter[dt.datetime] | None = None) -> _Abfrage:
     return (
         select(
             Strategieprojekt.id.label("projekt_id"),
@@ -272,22 +295,42 @@ def _projektstaende(bis: dt.datetime | None = None) -> _Abfrage:
 
 
 def _als_projektstand(zeile: _Zeile) -> Projektstand:
+    # Nach Position, in der Reihenfolge von `_projektstaende()`: der Zugriff über den Namen
+    # (`zeile.ampel`) kostet in SQLAlchemy 2.1 je Spalte etwa eine Mikrosekunde, beim
+    # Wochenbericht (300 Projekte, 15 Spalten) mehrere Millisekunden.
+    (
+        projekt_id,
+        projekt_slug,
+        projekt_titel,
+        themenfeld_id,
+        themenfeld_slug,
+        themenfeld_name,
+        archiviert,
+        meldung_id,
+        ampel,
+        fortschritt,
+        text,
+        herausforderungen,
+        zeitpunkt,
+        quelle,
+        autor,
+    ) = zeile
     return Projektstand(
-        projekt_id=zeile.projekt_id,
-        projekt_slug=zeile.projekt_slug,
-        projekt_titel=zeile.projekt_titel,
-        themenfeld_id=zeile.themenfeld_id,
-        themenfeld_slug=zeile.themenfeld_slug,
-        themenfeld_name=zeile.themenfeld_name,
-        archiviert=bool(zeile.archiviert),
-        meldung_id=zeile.meldung_id,
-        ampel=_ampel(zeile.ampel),
-        fortschritt=zeile.fortschritt,
-        text=zeile.text,
-        herausforderungen=zeile.herausforderungen,
-        zeitpunkt=zeile.zeitpunkt,
-        autor=zeile.autor,
-        quelle=None if zeile.quelle is None else Quelle(zeile.quelle),
+        projekt_id=projekt_id,
+        projekt_slug=projekt_slug,
+        projekt_titel=projekt_titel,
+        themenfeld_id=themenfeld_id,
+        themenfeld_slug=themenfeld_slug,
+        themenfeld_name=themenfeld_name,
+        archiviert=bool(archiviert),
+        meldung_id=meldung_id,
+        ampel=_ampel(ampel),
+        fortschritt=fortschritt,
+        text=text,
+        herausforderungen=herausforderungen,
+        zeitpunkt=zeitpunkt,
+        autor=autor,
+        quelle=None if quelle is None else _QUELLEN[quelle],
     )
 
 
@@ -317,21 +360,33 @@ async def alle_letzten_meldungen(
     die Ampeln, wie sie an ihrem Ende standen. Archiviert ist, was heute archiviert ist;
     wann es das wurde, steht nur im Änderungsprotokoll.
     """
-    abfrage = (
-        _projektstaende(bis)
+    if bis is None:
+        zeilen = await sitzung.execute(_alle_letzten_abfrage(mit_bis=False))
+    else:
+        zeilen = await sitzung.execute(_alle_letzten_abfrage(mit_bis=True), {"bis": bis})
+    return [_als_projektstand(zeile) for zeile in zeilen]
+
+
+@functools.cache
+def _alle_letzten_abfrage(*, mit_bis: bool) -> _Abfrage:
+    return (
+        _projektstaende(_zeitpunkt("bis") if mit_bis else None)
         .where(~Strategieprojekt.archiviert, ~Themenfeld.archiviert)
         .order_by(*STRUKTURFOLGE)
     )
-    return [_als_projektstand(zeile) for zeile in await sitzung.execute(abfrage)]
 
 
-async def aktive_themenfelder(sitzung: AsyncSession) -> list[Feldangabe]:
-    """Die aktiven Themenfelder in ihrer Reihenfolge, auch solche ohne Projekte."""
-    abfrage = (
+@functools.cache
+def _aktive_themenfelder_abfrage() -> _Abfrage:
+    return (
         select(Themenfeld.id, Themenfeld.slug, Themenfeld.name, Themenfeld.ueberfaellig_nach_tagen)
         .where(~Themenfeld.archiviert)
         .order_by(Themenfeld.reihenfolge, Themenfeld.id)
     )
+
+
+async def aktive_themenfelder(sitzung: AsyncSession) -> list[Feldangabe]:
+    """Die aktiven Themenfelder in ihrer Reihenfolge, auch solche ohne Projekte."""
     return [
         Feldangabe(
             themenfeld_id=feld_id,
@@ -339,7 +394,7 @@ async def aktive_themenfelder(sitzung: AsyncSession) -> list[Feldangabe]:
             themenfeld_name=name,
             ueberfaellig_nach_tagen=tage,
         )
-        for feld_id, slug, name, tage in await sitzung.execute(abfrage)
+        for feld_id, slug, name, tage in await sitzung.execute(_aktive_themenfelder_abfrage())
     ]
 
 
@@ -349,7 +404,42 @@ async def projektaenderungen(
     """Projekte, die mit `von` < Zeitpunkt ≤ `bis` angelegt, archiviert oder wieder aktiviert
     wurden, laut Änderungsprotokoll; zeitlich geordnet, auch archivierte Projekte und Felder.
     """
-    abfrage = (
+    ergebnis = []
+    for (
+        projekt_id,
+        slug,
+        titel,
+        feld_id,
+        feld_slug,
+        feld,
+        neu,
+        zeitpunkt,
+        wer,
+    ) in await sitzung.execute(_projektaenderungen_abfrage(), {"von": von, "bis": bis}):
+        if feld == "angelegt":
+            ereignis = Projektereignis.ANGELEGT
+        elif neu == "ja":
+            ereignis = Projektereignis.ARCHIVIERT
+        else:
+            ereignis = Projektereignis.WIEDER_AKTIVIERT
+        ergebnis.append(
+            Projektaenderung(
+                projekt_id=projekt_id,
+                projekt_slug=slug,
+                projekt_titel=titel,
+                themenfeld_id=feld_id,
+                themenfeld_slug=feld_slug,
+                ereignis=ereignis,
+                zeitpunkt=zeitpunkt,
+                wer=wer,
+            )
+        )
+    return ergebnis
+
+
+@functools.cache
+def _projektaenderungen_abfrage() -> _Abfrage:
+    return (
         select(
             Strategieprojekt.id,
             Strategieprojekt.slug,
@@ -369,32 +459,11 @@ async def projektaenderungen(
         .where(
             Aenderung.objekt_art == "projekt",
             Aenderung.feld.in_(("angelegt", "archiviert")),
-            Aenderung.zeitpunkt > von,
-            Aenderung.zeitpunkt <= bis,
+            Aenderung.zeitpunkt > _zeitpunkt("von"),
+            Aenderung.zeitpunkt <= _zeitpunkt("bis"),
         )
         .order_by(Aenderung.zeitpunkt, Aenderung.id)
     )
-    ergebnis = []
-    for zeile in await sitzung.execute(abfrage):
-        if zeile.feld == "angelegt":
-            ereignis = Projektereignis.ANGELEGT
-        elif zeile.neu == "ja":
-            ereignis = Projektereignis.ARCHIVIERT
-        else:
-            ereignis = Projektereignis.WIEDER_AKTIVIERT
-        ergebnis.append(
-            Projektaenderung(
-                projekt_id=zeile.id,
-                projekt_slug=zeile.slug,
-                projekt_titel=zeile.titel,
-                themenfeld_id=zeile.themenfeld_id,
-                themenfeld_slug=zeile.themenfeld_slug,
-                ereignis=ereignis,
-                zeitpunkt=zeile.zeitpunkt,
-                wer=zeile.wer,
-            )
-        )
-    return ergebnis
 
 
 async def ampeln_zu_stichtagen(
@@ -403,17 +472,64 @@ async def ampeln_zu_stichtagen(
     """Je Stichtag und aktivem Themenfeld: wie viele aktive Projekte auf welcher Ampel standen.
 
     Maßgeblich ist je Projekt die neueste gültige Meldung bis zum Stichtag (einschließlich).
-    Gezählt wird in der Datenbank, mit einem Indexabstieg je Projekt und Stichtag über
-    `ix_statusmeldung_projekt_zeit`: nach Python kommen höchstens Stichtage × Felder × 5
-    Zeilen statt jeder Meldung des Zeitraums (gemessen bei 305 Projekten und 84 000
-    Meldungen, 12 Stichtage: SQLite 24 statt 86 ms, PostgreSQL 31 statt 71 ms).
+    Gezählt wird in der Datenbank, aus den Indizes allein; nach Python kommen einige hundert
+    Zeilen, gleich wie viele Projekte es gibt. Der Weg dorthin hängt von der Datenbank ab
+    (gemessen bei 305 Projekten, 84 000 Meldungen und 12 Stichtagen):
+
+    - PostgreSQL geht einmal durch den Zeitraum (`_stichtage_im_lauf`): 8 ms. Je Projekt
+      und Stichtag eine Unterabfrage kostete 18 ms, denn jede einzelne kostet dort einige
+      Mikrosekunden.
+    - SQLite steigt je Projekt und Stichtag in den Index ab (`_stichtage_je_abstieg`): 4,5 ms
+      für 3 400 Abstiege im selben Prozess; derselbe Lauf mit Fensterfunktion kostete 9 ms.
     """
     if not stichtage:
         return []
+    # Gerechnet wird mit aufsteigenden Stichtagen; zurück kommt die Nummer des Aufrufs.
+    folge = sorted(range(len(stichtage)), key=lambda i: stichtage[i])
+    grenzen = {f"grenze_{nr}": stichtage[i] for nr, i in enumerate(folge)}
+    if sitzung.get_bind().dialect.name == "sqlite":
+        return [
+            Stichtagsampel(
+                stichtag=folge[nr], themenfeld_id=feld_id, ampel=_AMPELN[ampel], anzahl=anzahl
+            )
+            for nr, feld_id, ampel, anzahl in await sitzung.execute(
+                _stichtage_je_abstieg(len(folge)), grenzen
+            )
+        ]
+    je_stichtag: list[list[tuple[int, str | None, str | None, int]]] = [[] for _ in folge]
+    for nr, feld_id, ampel, vorher, anzahl in await sitzung.execute(
+        _stichtage_im_lauf(len(folge)), grenzen
+    ):
+        je_stichtag[nr].append((feld_id, ampel, vorher, anzahl))
+    stand: Counter[tuple[int, str | None]] = Counter()
+    ergebnis: list[Stichtagsampel] = []
+    for nr, wechsel in enumerate(je_stichtag):
+        for feld_id, ampel, vorher, anzahl in wechsel:
+            stand[feld_id, ampel] += anzahl
+            if nr:
+                stand[feld_id, vorher] -= anzahl
+        ergebnis.extend(
+            Stichtagsampel(
+                stichtag=folge[nr], themenfeld_id=feld_id, ampel=_AMPELN[ampel], anzahl=anzahl
+            )
+            for (feld_id, ampel), anzahl in stand.items()
+            if anzahl
+        )
+    return ergebnis
+
+
+def _stichtage(anzahl: int) -> list[BindParameter[dt.datetime]]:
+    return [_zeitpunkt(f"grenze_{nr}") for nr in range(anzahl)]
+
+
+@functools.lru_cache(maxsize=8)
+def _stichtage_je_abstieg(anzahl: int) -> _Abfrage:
+    """Je (Stichtag, Feld, Ampel) die Zahl der aktiven Projekte, für `anzahl` Stichtage
+    `grenze_0` …: je Projekt und Stichtag die neueste gültige Meldung bis dahin."""
     tage = union_all(
         *(
-            select(literal(nummer, Integer).label("nr"), literal(grenze, UTCZeit()).label("grenze"))
-            for nummer, grenze in enumerate(stichtage)
+            select(literal(nr, Integer).label("nr"), grenze.label("grenze"))
+            for nr, grenze in enumerate(_stichtage(anzahl))
         )
     ).cte("stichtag")
     ampel = (
@@ -436,13 +552,81 @@ async def ampeln_zu_stichtagen(
         .where(~Strategieprojekt.archiviert, ~Themenfeld.archiviert)
         .cte("stand")
     )
-    abfrage = select(stand.c.nr, stand.c.themenfeld_id, stand.c.ampel, func.count()).group_by(
+    return select(stand.c.nr, stand.c.themenfeld_id, stand.c.ampel, func.count()).group_by(
         stand.c.nr, stand.c.themenfeld_id, stand.c.ampel
     )
-    return [
-        Stichtagsampel(stichtag=nr, themenfeld_id=feld_id, ampel=_ampel(wert), anzahl=anzahl)
-        for nr, feld_id, wert, anzahl in await sitzung.execute(abfrage)
-    ]
+
+
+@functools.lru_cache(maxsize=8)
+def _stichtage_im_lauf(anzahl: int) -> _Abfrage:
+    """Je (Stichtag, Feld, Ampel, Ampel davor) die Zahl der Wechsel, für `anzahl` aufsteigende
+    Stichtage `grenze_0` …: je Projekt der Stand zum ersten Stichtag (ein Indexabstieg), dann
+    jede spätere Meldung bis zum letzten als Schritt von der Ampel davor zu ihrer. Der
+    Anfangsstand zählt zum ersten Stichtag, mit leerem „davor“; ein Hin und Zurück zwischen
+    zwei Stichtagen hebt sich beim Aufsummieren auf."""
+    grenzen = _stichtage(anzahl)
+    aktiv = (~Strategieprojekt.archiviert, ~Themenfeld.archiviert)
+    anfang = (
+        select(
+            Strategieprojekt.id.label("projekt_id"),
+            Strategieprojekt.themenfeld_id,
+            grenzen[0].label("zeitpunkt"),
+            literal(0, Integer).label("id"),
+            _neueste(Statusmeldung.ampel, bis=grenzen[0]).label("ampel"),
+        )
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .where(*aktiv)
+    )
+    spaeter = (
+        select(
+            Statusmeldung.projekt_id,
+            Strategieprojekt.themenfeld_id,
+            Statusmeldung.zeitpunkt,
+            Statusmeldung.id,
+            Statusmeldung.ampel,
+        )
+        .join(Strategieprojekt, Strategieprojekt.id == Statusmeldung.projekt_id)
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .where(
+            *aktiv,
+            _gueltig(Statusmeldung),
+            Statusmeldung.zeitpunkt > grenzen[0],
+            Statusmeldung.zeitpunkt <= grenzen[-1],
+        )
+    )
+    lauf = union_all(anfang, spaeter).subquery("lauf")
+    schritte = select(
+        lauf.c.themenfeld_id,
+        lauf.c.zeitpunkt,
+        lauf.c.ampel,
+        func.lag(lauf.c.ampel)
+        .over(partition_by=lauf.c.projekt_id, order_by=(lauf.c.zeitpunkt, lauf.c.id))
+        .label("vorher"),
+    ).subquery("schritte")
+    # Zu welchem Stichtag ein Schritt zählt: dem ersten, der nicht vor ihm liegt. Erst nach
+    # dem Fenster zugeordnet, denn die meisten Schritte wechseln nichts und fallen vorher weg.
+    stichtag: ColumnElement[int] = (
+        case(
+            *((schritte.c.zeitpunkt <= grenze, nr) for nr, grenze in enumerate(grenzen[:-1])),
+            else_=anzahl - 1,
+        )
+        if anzahl > 1
+        else literal(0, Integer)
+    )
+    wechsel = (
+        select(
+            stichtag.label("nr"),
+            schritte.c.themenfeld_id,
+            schritte.c.ampel,
+            schritte.c.vorher,
+        )
+        # Der Anfangsstand hat kein `vorher`; ein Schritt ohne Wechsel ändert nichts.
+        .where(or_(schritte.c.vorher.is_(None), schritte.c.vorher != schritte.c.ampel))
+        .subquery("wechsel")
+    )
+    return select(
+        wechsel.c.nr, wechsel.c.themenfeld_id, wechsel.c.ampel, wechsel.c.vorher, func.count()
+    ).group_by(wechsel.c.nr, wechsel.c.themenfeld_id, wechsel.c.ampel, wechsel.c.vorher)
 
 
 async def projektstand(sitzung: AsyncSession, projekt_id: int) -> Projektstand | None:
@@ -596,6 +780,42 @@ async def ampel_wechsel(
     """
     if von > bis:
         raise ValueError(f"von ({von.isoformat()}) liegt nach bis ({bis.isoformat()})")
+    return [
+        Ampelwechsel(
+            projekt_id=projekt_id,
+            projekt_slug=slug,
+            projekt_titel=titel,
+            themenfeld_id=feld_id,
+            themenfeld_slug=feld_slug,
+            archiviert=bool(archiviert),
+            alt=_AMPELN[alt],
+            neu=Ampel(neu),
+            meldung_id=meldung_id,
+            zeitpunkt=zeitpunkt,
+            autor=autor,
+            text=text,
+        )
+        for (
+            projekt_id,
+            slug,
+            titel,
+            feld_id,
+            feld_slug,
+            archiviert,
+            alt,
+            neu,
+            meldung_id,
+            zeitpunkt,
+            text,
+            autor,
+        ) in await sitzung.execute(_ampel_wechsel_abfrage(), {"von": von, "bis": bis})
+    ]
+
+
+@functools.cache
+def _ampel_wechsel_abfrage() -> _Abfrage:
+    von = _zeitpunkt("von")
+    bis = _zeitpunkt("bis")
     # Nur Projekte mit Meldungen zwischen `von` und `bis` können gewechselt haben, und die
     # Meldung, die den neuen Stand setzte, liegt dort: es ist die neueste, deren Farbe die
     # von `bis` ist und deren Vorgängerin eine andere Farbe hatte. Die Vorgängerin der
@@ -619,7 +839,9 @@ async def ampel_wechsel(
             .label("vorige"),
         )
         .where(
-            _gueltig(Statusmeldung), Statusmeldung.zeitpunkt > von, Statusmeldung.zeitpunkt <= bis
+            _gueltig(Statusmeldung),
+            Statusmeldung.zeitpunkt > von,
+            Statusmeldung.zeitpunkt <= bis,
         )
         .subquery("lauf")
     )
@@ -634,6 +856,10 @@ async def ampel_wechsel(
                 order_by=(lauf.c.zeitpunkt.desc(), lauf.c.id.desc()),
             )
             .label("nr"),
+            # Der Stand zu `von`, hier, wo die Fensterfunktion die Abfrage zusammenhält: weiter
+            # außen setzten SQLite und PostgreSQL den Indexabstieg überall ein, wo die Spalte
+            # vorkommt, und stiegen je Projekt dreimal ab statt einmal.
+            _neueste(Statusmeldung.ampel, bis=von, projekt=lauf.c.projekt_id).label("alt"),
         )
         .where(
             lauf.c.ampel == lauf.c.neu,
@@ -641,44 +867,26 @@ async def ampel_wechsel(
         )
         .subquery("wechsel")
     )
-    alt = _neueste(Statusmeldung.ampel, bis=von)
-    abfrage = (
+    return (
         select(
             Strategieprojekt.id,
             Strategieprojekt.slug,
             Strategieprojekt.titel,
-            Themenfeld.id.label("themenfeld_id"),
-            Themenfeld.slug.label("themenfeld_slug"),
-            or_(Strategieprojekt.archiviert, Themenfeld.archiviert).label("archiviert"),
-            alt.label("alt"),
+            Themenfeld.id,
+            Themenfeld.slug,
+            or_(Strategieprojekt.archiviert, Themenfeld.archiviert),
+            wechsel.c.alt,
             wechsel.c.neu,
-            Statusmeldung.id.label("meldung_id"),
+            Statusmeldung.id,
             Statusmeldung.zeitpunkt,
             Statusmeldung.text,
-            Person.anzeigename.label("autor"),
+            Person.anzeigename,
         )
         .select_from(wechsel)
         .join(Statusmeldung, Statusmeldung.id == wechsel.c.id)
         .join(Strategieprojekt, Strategieprojekt.id == wechsel.c.projekt_id)
         .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
         .outerjoin(Person, Person.id == Statusmeldung.autor_id)
-        .where(wechsel.c.nr == 1, or_(alt.is_(None), alt != wechsel.c.neu))
+        .where(wechsel.c.nr == 1, or_(wechsel.c.alt.is_(None), wechsel.c.alt != wechsel.c.neu))
         .order_by(*STRUKTURFOLGE)
     )
-    return [
-        Ampelwechsel(
-            projekt_id=zeile.id,
-            projekt_slug=zeile.slug,
-            projekt_titel=zeile.titel,
-            themenfeld_id=zeile.themenfeld_id,
-            themenfeld_slug=zeile.themenfeld_slug,
-            archiviert=bool(zeile.archiviert),
-            alt=_ampel(zeile.alt),
-            neu=Ampel(zeile.neu),
-            meldung_id=zeile.meldung_id,
-            zeitpunkt=zeile.zeitpunkt,
-            autor=zeile.autor,
-            text=zeile.text,
-        )
-        for zeile in await sitzung.execute(abfrage)
-    ]

@@ -8,6 +8,7 @@ in Python verglichen.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from modelle.abfragen import (
     Felduebersicht,
     ProjektOhneMeldung,
     ampel_wechsel,
+    ampeln_zu_stichtagen,
     feld_uebersicht,
     letzte_meldungen,
     projekte_ohne_meldung_seit,
@@ -561,3 +563,52 @@ async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
             assert await anweisungen.genau_eine(
                 ampel_wechsel(sitzung, von, bis)
             ) == erwartung.ampel_wechsel(von, bis)
+
+        # Ampeln je Stichtag: wöchentlich wie im Diagramm, durcheinander mit Doppeltem, vor
+        # der ersten und nach der letzten Meldung, genau auf einer Meldung, die die Farbe
+        # wechselt (der Stichtag zählt mit), genau auf zwei Meldungen derselben Sekunde mit
+        # verschiedenen Farben (die spätere Id gilt, auch als letzter Stichtag), auf einer
+        # zurückgezogenen, und einzeln.
+        aktive = {
+            feld.themenfeld_id: [
+                p.projekt_id for p in erwartung.letzte_meldungen(feld.themenfeld_id)
+            ]
+            for feld in erwartung.feld_uebersicht()
+        }
+        meldungen_aktiver = [gueltige[p] for projekte in aktive.values() for p in projekte]
+        wechselnd = next(
+            m[-2].zeitpunkt
+            for m in meldungen_aktiver
+            if len(m) > 2 and m[-3].zeitpunkt > m[-2].zeitpunkt and m[-2].ampel != m[-1].ampel
+        )
+        gleichzeitig = next(
+            m[0].zeitpunkt
+            for m in (m[i:] for m in meldungen_aktiver for i in range(len(m) - 2))
+            if m[0].zeitpunkt == m[1].zeitpunkt and m[2].ampel != m[0].ampel != m[1].ampel
+        )
+        zurueckgezogen = next(m.zeitpunkt for m in bestand.meldungen if m.zurueckgezogen)
+        for stichtage in (
+            [ende - dt.timedelta(weeks=k) for k in reversed(range(12))],
+            [
+                ende - dt.timedelta(days=3),
+                daten.BEGINN - dt.timedelta(days=1),
+                wechselnd,
+                gleichzeitig,
+                ende + dt.timedelta(days=30),
+                ende - dt.timedelta(days=3),
+                zurueckgezogen,
+                daten.BEGINN + dt.timedelta(days=200),
+            ],
+            [gleichzeitig - dt.timedelta(days=10), gleichzeitig],
+            [ende],
+        ):
+            erwartet: Counter[tuple[int, int, Ampel | None]] = Counter()
+            for nr, stichtag in enumerate(stichtage):
+                for feld_id, projekte in aktive.items():
+                    for projekt_id in projekte:
+                        meldung = erwartung._neueste(projekt_id, stichtag)
+                        erwartet[nr, feld_id, None if meldung is None else meldung.ampel] += 1
+            gezaehlt = await anweisungen.genau_eine(ampeln_zu_stichtagen(sitzung, stichtage))
+            assert {(z.stichtag, z.themenfeld_id, z.ampel): z.anzahl for z in gezaehlt} == (
+                erwartet
+            ), stichtage
