@@ -341,9 +341,10 @@ def _betriebszeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
         )
     speicher = matrix["speicher_kib"]
     for zeitpunkt, was in (
-        ("nach_start", "nach dem Start"),
+        ("nach_start", "nach dem ersten Start (mit Migration)"),
         ("nach_schub", "nach dem Schub"),
         ("nach_wochenbericht", "nach einem Wochenbericht"),
+        ("nach_neustart", "nach einem Neustart (erste Antwort)"),
     ):
         if zeitpunkt not in speicher:
             continue
