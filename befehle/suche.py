@@ -44,14 +44,20 @@ def bezeichnung(eintrag: FeldEintrag | ProjektEintrag) -> str:
 
 def _finde(eingabe: str, kandidaten: Sequence[T], was: str, liste_befehl: str) -> Fund[T]:
     gesucht = normalisiere(eingabe)
-    exakt = [k for k in kandidaten if gesucht in _schluessel(k)]
+    # Nur Unsichtbares (Nullbreite, Richtungszeichen) ist leer – und passt auf nichts, nicht
+    # als Anfang auf alles.
+    exakt = [k for k in kandidaten if gesucht in _schluessel(k)] if gesucht else []
     if len(exakt) == 1:
         return Fund(exakt[0])
-    anfang = exakt or [k for k in kandidaten if any(s.startswith(gesucht) for s in _schluessel(k))]
+    anfang = exakt or [
+        k for k in kandidaten if gesucht and any(s.startswith(gesucht) for s in _schluessel(k))
+    ]
     if len(anfang) == 1:
         return Fund(anfang[0], gedeutet=True)
     if anfang:
-        nachricht = Nachricht().absatz(f"„{eingabe}“ passt auf mehrere – bitte genauer angeben:")
+        nachricht = Nachricht().absatz(
+            f"„{gekuerzt(eingabe)}“ passt auf mehrere – bitte genauer angeben:"
+        )
         nachricht.liste([[Code(k.slug), " – ", bezeichnung(k)] for k in anfang])
         raise Benutzerfehler(nachricht)
     alle = {s: k for k in kandidaten for s in _schluessel(k)}

@@ -48,6 +48,23 @@ async def test_mehrdeutiger_anfang_nennt_die_kandidaten(testbot: Testbot) -> Non
     assert "mobilstationen" in antwort.text
 
 
+async def test_nur_unsichtbare_zeichen_sind_kein_treffer_und_werden_gekuerzt(
+    testbot: Testbot,
+) -> None:
+    """Nullbreite Zeichen zählen beim Vergleich nicht – übrig bleibt nichts, das passt."""
+    antwort = await testbot.sende("!status " + "\ufeff" * 60_000, als=AUSSENSTEHENDE)
+    assert "kenne ich nicht" in antwort.text
+    assert "passt auf mehrere" not in antwort.text
+    assert len(antwort.nachricht.inhalt["body"]) < 500
+
+
+async def test_mehrdeutige_ueberlange_eingabe_wird_gekuerzt_wiederholt(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!status mobil" + "\u200b" * 60_000, als=AUSSENSTEHENDE)
+    assert "passt auf mehrere" in antwort.text
+    assert "…" in antwort.text
+    assert len(antwort.nachricht.inhalt["body"]) < 1_000
+
+
 async def test_tippfehler_bekommt_vorschlag(testbot: Testbot) -> None:
     antwort = await testbot.sende("!status enrgie", als=AUSSENSTEHENDE)
     assert "Meinten Sie *energie*?" in antwort.text
