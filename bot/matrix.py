@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -400,8 +401,20 @@ class NioTransport:
         return VoruebergehenderFehler(f"{code}: {getattr(antwort, 'message', antwort)}")
 
 
+# So oft höchstens schreibt die Sync-Schleife ihre Position (und beim Anhalten).
+POSITION_SPEICHERN_S = 5.0
+
+
 class Syncschleife:
-    """Holt Ereignisse vom Homeserver und gibt jedes genau einmal an die Verarbeitung."""
+    """Holt Ereignisse vom Homeserver und gibt jedes genau einmal an die Verarbeitung.
+
+    „Genau einmal“ sichert der Vermerk je Ereignis (`VerarbeitetesEreignis`), nicht die
+    Sync-Position: die ist nur der Punkt, ab dem nach einem Neustart gelesen wird. Deshalb
+    wird sie höchstens alle `POSITION_SPEICHERN_S` geschrieben statt nach jedem Stapel –
+    jeder Befehl brachte sonst zwei Schreibtransaktionen mehr (sein Stapel und der mit der
+    eigenen Antwort), genau während die Antwort unterwegs ist. Nach einem Absturz liest der
+    Bot die paar Sekunden noch einmal und überspringt, was schon behandelt ist.
+    """
 
     def __init__(
         self,
@@ -421,6 +434,7 @@ class Syncschleife:
         self._laengste_pause = laengste_pause
         self.bereit = asyncio.Event()
         self._halt = asyncio.Event()
+        self._gespeichert: tuple[str | None, float] = (None, -POSITION_SPEICHERN_S)
         # Ereignis-ID → (Raum, Ereignis) für Nachrichten, deren Schlüssel noch fehlt.
         self._wartend: dict[str, tuple[str, MegolmEvent]] = {}
 
@@ -432,6 +446,7 @@ class Syncschleife:
         filter_id = await self._filter(SYNC_FILTER)
         async with self._sitzungen() as sitzung:
             position = await lies_zustand(sitzung, SYNC_POSITION)
+        self._gespeichert = (position, self._gespeichert[1])
         pause = 1.0
         while not self._halt.is_set():
             erster = position is None
@@ -456,8 +471,8 @@ class Syncschleife:
                 if not fertig:
                     break
                 position = antwort.next_batch
-                async with self._sitzungen.begin() as sitzung:
-                    await setze_zustand(sitzung, SYNC_POSITION, position)
+                if time.monotonic() - self._gespeichert[1] >= POSITION_SPEICHERN_S:
+                    await self._speichere_position(position)
                 if self._nach_stapel is not None:
                     await self._nach_stapel()
                 pause = 1.0
@@ -471,6 +486,18 @@ class Syncschleife:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._halt.wait(), timeout=pause)
                 pause = min(pause * 2, self._laengste_pause)
+        if position is not None and position != self._gespeichert[0]:
+            try:
+                await self._speichere_position(position)
+            except Exception as fehler:
+                if not nicht_erreichbar(fehler):
+                    raise
+                log.warning("Sync-Position beim Anhalten nicht gespeichert (%s)", fehler)
+
+    async def _speichere_position(self, position: str) -> None:
+        async with self._sitzungen.begin() as sitzung:
+            await setze_zustand(sitzung, SYNC_POSITION, position)
+        self._gespeichert = (position, time.monotonic())
 
     async def _warte_auf(self, anfrage: Awaitable[Any]) -> Any:
         """Wartet auf eine Anfrage, außer der Bot soll anhalten (dann `None`)."""
