@@ -155,9 +155,12 @@ async def _uebergib(sitzungen: Sitzungsfabrik, zusteller: Zusteller, *texte: str
     zusteller.uebergib(eingereiht(sitzung))
 
 
-async def _bis_zugestellt(transport: LaunischerTransport, anzahl: int) -> None:
+async def _bis_zugestellt(
+    sitzungen: Sitzungsfabrik, transport: LaunischerTransport, anzahl: int
+) -> None:
+    """Bis `anzahl` angekommen und als gesendet vermerkt sind (der Vermerk folgt dem Senden)."""
     for _ in range(500):
-        if len(transport.angekommen) >= anzahl:
+        if len(transport.angekommen) >= anzahl and not await _offen(sitzungen):
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"nur {len(transport.angekommen)} von {anzahl} zugestellt")
@@ -184,7 +187,7 @@ async def test_antwort_bei_leerem_korb_geht_ohne_nachsehen_hinaus_und_nur_einmal
         for nummer in range(5):
             vorher = korb.abfragen
             await _uebergib(sitzungen, zusteller, f"antwort {nummer}")
-            await _bis_zugestellt(transport, nummer + 1)
+            await _bis_zugestellt(sitzungen, transport, nummer + 1)
             # Gesendet, ohne erst im Korb nachzusehen; nachgesehen wird danach.
             assert abfragen_beim_senden[-1] == vorher
             await asyncio.sleep(0.05)
@@ -204,7 +207,7 @@ async def test_aelteres_offenes_geht_vor_der_uebergebenen_antwort(
     try:
         await asyncio.sleep(0.02)  # „alt“ scheitert einmal und bleibt offen
         await _uebergib(sitzungen, zusteller, "neu")
-        await _bis_zugestellt(transport, 2)
+        await _bis_zugestellt(sitzungen, transport, 2)
     finally:
         lauf.cancel()
     async with sitzungen() as sitzung:
