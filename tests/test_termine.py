@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
+import holidays  # nur zum Vergleich: Testabhängigkeit (pyproject, Extra „test“)
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
@@ -169,7 +170,6 @@ def test_feiertage_in_nrw(datum: dt.date, name: str | None) -> None:
 
 def test_feiertage_wie_im_paket_holidays() -> None:
     """Der Bot rechnet die NRW-Feiertage selbst; sie sind jedes Jahr dieselben wie im Paket."""
-    holidays = pytest.importorskip("holidays")
     for jahr in range(1985, 2101):  # bis 2100 reicht das Paket, ab 1991 kennt es Feiertage
         erwartet = holidays.country_holidays("DE", subdiv="NW", language="de", years=jahr)
         feiertage = {tag: feiertag(tag) for tag in _tage(jahr) if feiertag(tag) is not None}
