@@ -13,9 +13,10 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
+import modelle.tabellen  # noqa: F401 – der Import trägt die Tabellen in Basis.metadata ein
+from modelle.basis import Basis
 from modelle.datenbank import erzeuge_engine
 from modelle.migration import aktualisiere_schema
-from modelle.tabellen import Basis
 
 POSTGRES_VARIABLE = "KLIMABOT_TEST_POSTGRES_URL"
 

@@ -13,7 +13,7 @@ import itertools
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,7 +245,8 @@ async def _pruefe_nichts_halbes(sitzungen: Sitzungsfabrik, aufgegeben: list[str]
             )
         ).all()
         assert ohne_vermerk == []
-        antworten = (await sitzung.scalars(select(Ausgang.inhalt))).all()
+        # Der Inhalt ist beliebiges JSON: die Verschachtelung wird unten nur gelesen.
+        antworten: Sequence[dict[str, Any]] = (await sitzung.scalars(select(Ausgang.inhalt))).all()
     bezuege = {
         str(a.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")) for a in antworten
     } | {str(a.get("m.relates_to", {}).get("event_id")) for a in antworten}
@@ -384,7 +385,7 @@ class _CommitBrichtAb(AsyncSession):
 async def test_abgebrochener_commit_gibt_keinen_hinweis_und_nichts_doppelt(
     uebung: Uebung,
 ) -> None:
-    sitzungen = async_sessionmaker(
+    sitzungen: Sitzungsfabrik = async_sessionmaker(
         uebung.sitzungen.kw["bind"], class_=_CommitBrichtAb, expire_on_commit=False
     )
     verarbeitung = uebung.neue_verarbeitung(sitzungen)

@@ -256,7 +256,7 @@ class _Erzeuger:
 
     def langtext(self) -> str:
         baustein = self.freitext() or "x"
-        laenge = self.wahl(LAENGEN)
+        laenge: int = self.wahl(LAENGEN)
         return (baustein * (laenge // len(baustein) + 1))[:laenge]
 
     def argument(self) -> str:
@@ -269,7 +269,7 @@ class _Erzeuger:
                 return wort.upper()
             case 1:
                 stelle = self.r.randint(0, len(wort))
-                return wort[:stelle] + self.wahl(SONDERZEICHEN) + wort[stelle:]
+                return wort[:stelle] + str(self.wahl(SONDERZEICHEN)) + wort[stelle:]
             case _:
                 return wort
 

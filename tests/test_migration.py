@@ -19,6 +19,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import modelle.tabellen  # noqa: F401 – der Import trägt die Tabellen in Basis.metadata ein
+from modelle.basis import Basis
 from modelle.datenbank import erzeuge_engine
 from modelle.migration import (
     aktualisiere_schema,
@@ -26,7 +28,6 @@ from modelle.migration import (
     ausstehende_migrationen,
     neueste_revisionen,
 )
-from modelle.tabellen import Basis
 from tests import datenbanken
 
 WURZEL = Path(__file__).resolve().parent.parent
@@ -76,9 +77,9 @@ def test_neueste_revisionen_verzweigt_und_zusammengefuehrt(tmp_path: Path) -> No
     _migration(tmp_path, "b", "revision = 'b'\ndown_revision = 'a'")
     _migration(tmp_path, "c", 'revision = "c"\ndown_revision = "a"\nbranch_labels = None')
     (tmp_path / "__init__.py").write_text('revision = "kein-kopf"\ndown_revision = None\n')
-    assert neueste_revisionen(tmp_path) == {"b", "c"}
+    assert neueste_revisionen(tmp_path) == frozenset({"b", "c"})
     _migration(tmp_path, "d", 'revision = "d"\ndown_revision = ("b", "c")')
-    assert neueste_revisionen(tmp_path) == {"d"}
+    assert neueste_revisionen(tmp_path) == frozenset({"d"})
 
 
 @pytest.mark.parametrize(

@@ -35,8 +35,10 @@ class Uhr:
     def __call__(self) -> dt.datetime:
         return self.jetzt
 
-    def stelle(self, *teile: int) -> None:
-        self.jetzt = dt.datetime(*teile, tzinfo=BERLIN)  # type: ignore[misc]
+    def stelle(
+        self, jahr: int, monat: int, tag: int, stunde: int, minute: int, sekunde: int = 0
+    ) -> None:
+        self.jetzt = dt.datetime(jahr, monat, tag, stunde, minute, sekunde, tzinfo=BERLIN)
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelle.basis import Basis
 from modelle.datenbank import Sitzungsfabrik
 from modelle.migration import ausstehende_migrationen
 from modelle.tabellen import (
-    Basis,
     Person,
     Rollenzuweisung,
     Statusmeldung,

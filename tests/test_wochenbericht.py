@@ -228,7 +228,7 @@ async def test_woche_mit_aenderungen_ergibt_genau_diese_zeilen(sitzungen: Sitzun
     assert mobilitaet.ohne_meldung == 1
     # Neu und noch ohne Meldung, aber jünger als die Frist: nicht überfällig.
     assert [(p.projekt_slug, p.ampel) for p in mobilitaet.neu] == [("lastenrad", None)]
-    assert mobilitaet.wechsel == mobilitaet.rot_gelb == mobilitaet.ueberfaellig == ()
+    assert (mobilitaet.wechsel, mobilitaet.rot_gelb, mobilitaet.ueberfaellig) == ((), (), ())
 
     ruhig = felder["klimaanpassung"]
     assert ruhig.projektslugs == ()
@@ -250,7 +250,7 @@ async def test_bericht_ueber_vergangene_woche_zeigt_den_damaligen_stand(
     # Damals stand die Wärmeplanung noch auf grün, die Windenergie auf rot.
     assert dict(energie.ampeln)[Ampel.GELB] == 0
     assert [p.projekt_slug for p in energie.rot_gelb] == ["windenergie"]
-    assert energie.wechsel == energie.neu == energie.archiviert == ()
+    assert (energie.wechsel, energie.neu, energie.archiviert) == ((), (), ())
 
 
 async def test_bericht_braucht_feste_zahl_von_abfragen(

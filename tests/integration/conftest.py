@@ -199,7 +199,16 @@ strukturdatei = "struktur.toml"
         encoding="utf-8",
     )
     umgebung = Umgebung(
-        homeserver, bot.user_id, config, raum_energie, raum_mobilitaet, *menschen, bot_zugang=bot
+        homeserver=homeserver,
+        bot_id=bot.user_id,
+        config=config,
+        raum_energie=raum_energie,
+        raum_mobilitaet=raum_mobilitaet,
+        patin=patin,
+        koordination=koordination,
+        patin_mobilitaet=patin_mob,
+        aussen=aussen,
+        bot_zugang=bot,
     )
     try:
         await umgebung.starte_bot()

@@ -79,7 +79,7 @@ class Mensch:
             for raum_id, einladung in antwort.rooms.invite.items():
                 if any(getattr(e, "sender", None) == von for e in einladung.invite_state):
                     await self.beitreten(raum_id)
-                    return raum_id
+                    return str(raum_id)
         raise AssertionError(f"Keine Einladung von {von} binnen {frist} s")
 
     async def _sende(self, raum_id: str, typ: str, inhalt: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -30,11 +31,11 @@ def _planer(umgebung: Umgebung, zeitpunkt: dt.datetime) -> Planer:
     )
 
 
-def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Ereignis:
+def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Callable[[str, Ereignis], bool]:
     def passt(r: str, e: Ereignis) -> bool:
         return r == raum and e.get("sender") == umgebung.bot_id and merkmal in str(e.get("content"))
 
-    return passt  # type: ignore[return-value]
+    return passt
 
 
 async def test_abfrage_beantwortet_und_im_wochenbericht_mit_diagramm(umgebung: Umgebung) -> None:
