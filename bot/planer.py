@@ -34,7 +34,7 @@ from modelle.versand import (
     reserviere,
     vermerke_event,
 )
-from modelle.verzeichnis import FeldEintrag, lade_verzeichnis
+from modelle.verzeichnis import FeldEintrag, VerzeichnisSpeicher
 from modelle.werte import Rolle
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class Planer:
         self._praefix = praefix
         self._nach_commit = nach_commit
         self._uhr = uhr
+        # Je Fälligkeit wird nachgesehen; neu geladen nur nach einer Strukturänderung.
+        self._verzeichnis = VerzeichnisSpeicher()
 
     async def pruefe(self) -> None:
         """Ein Durchgang: alles Fällige genau einmal einreihen."""
@@ -130,7 +132,7 @@ class Planer:
             )
 
         async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | None:
-            verzeichnis = await lade_verzeichnis(sitzung)
+            verzeichnis = await self._verzeichnis.hole(sitzung)
             feld = verzeichnis.feld(faelligkeit.themenfeld_id or 0)
             raum = _raum(feld) if feld else None
             if feld is None or raum is None:
@@ -167,7 +169,7 @@ class Planer:
             )
 
         async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | None:
-            raum = (await lade_verzeichnis(sitzung)).stabsstelle_raum_id
+            raum = (await self._verzeichnis.hole(sitzung)).stabsstelle_raum_id
             if raum is None:
                 return "kein Raum der Stabsstelle bekannt (bot.stabsstelle_raum)"
             # Erst zusammenstellen, dann vermerken: der Bericht beginnt beim letzten Vermerk.
@@ -193,7 +195,7 @@ class Planer:
             )
         for faellig in faellige:
             async with self._sitzungen.begin() as sitzung:
-                verzeichnis = await lade_verzeichnis(sitzung)
+                verzeichnis = await self._verzeichnis.hole(sitzung)
                 feld = verzeichnis.feld(faellig.projekt.themenfeld_id)
                 stand = await projektstand(sitzung, faellig.projekt.projekt_id)
                 if feld is None or stand is None:

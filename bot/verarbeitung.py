@@ -63,8 +63,6 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle import schnellmeldung
@@ -83,7 +81,7 @@ from bot.ausgang import (
 from bot.inhalt import nachrichteninhalt, reaktionsinhalt
 from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
 from modelle.basis import jetzt
-from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
+from modelle.datenbank import Sitzungsfabrik, einfuegen_ohne_konflikt, nicht_erreichbar
 from modelle.tabellen import Ausgang, VerarbeitetesEreignis
 from modelle.verzeichnis import VerzeichnisSpeicher
 from modelle.werte import Ampel
@@ -516,12 +514,12 @@ class Verarbeitung:
 
         Eine Anweisung statt Nachsehen und Einfügen: sie liegt auf dem Weg jeder Antwort.
         """
-        einfuegen = (
-            pg_insert if sitzung.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )(VerarbeitetesEreignis)
         ergebnis = await sitzung.execute(
-            einfuegen.values(event_id=event_id, zeitpunkt=jetzt()).on_conflict_do_nothing(
-                index_elements=[VerarbeitetesEreignis.event_id]
+            einfuegen_ohne_konflikt(
+                sitzung,
+                VerarbeitetesEreignis,
+                {"event_id": event_id, "zeitpunkt": jetzt()},
+                "event_id",
             )
         )
         return cast(CursorResult[Any], ergebnis).rowcount == 0

@@ -6,7 +6,8 @@ import errno
 import socket
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -17,6 +18,32 @@ from sqlalchemy.ext.asyncio import (
 )
 
 Sitzungsfabrik = async_sessionmaker[AsyncSession]
+
+
+def einfuegen_ohne_konflikt(
+    sitzung: AsyncSession, tabelle: type[Any] | Table, werte: dict[str, Any], eindeutig: str
+) -> Insert:
+    """`INSERT`, das nichts tut, wenn `eindeutig` schon vergeben ist (SQLite, PostgreSQL).
+
+    Eine Anweisung statt Nachsehen und Einfügen, und ohne Wettlauf zwischen beiden. Auf
+    anderen Datenbanken ein einfaches `INSERT`: die Eindeutigkeit wirft dort IntegrityError,
+    statt zu schweigen.
+    """
+    match sitzung.get_bind().dialect.name:
+        case "postgresql":
+            return (
+                postgresql.insert(tabelle)
+                .values(werte)
+                .on_conflict_do_nothing(index_elements=[eindeutig])
+            )
+        case "sqlite":
+            return (
+                sqlite.insert(tabelle)
+                .values(werte)
+                .on_conflict_do_nothing(index_elements=[eindeutig])
+            )
+        case _:
+            return insert(tabelle).values(werte)
 
 
 def erzeuge_engine(url: str, **optionen: Any) -> AsyncEngine:

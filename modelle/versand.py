@@ -55,9 +55,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -66,16 +66,15 @@ from sqlalchemy import (
     Subquery,
     and_,
     func,
-    insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from modelle.abfragen import STRUKTURFOLGE
+from modelle.datenbank import einfuegen_ohne_konflikt
 from modelle.tabellen import (
     Aenderung,
     Person,
@@ -227,11 +226,6 @@ def _zeitschluessel(termin: dt.datetime) -> str:
 
 # --- Reservieren ---------------------------------------------------------------------------
 
-_EINFUEGEN_OHNE_KONFLIKT: dict[str, Callable[..., Any]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
-
 
 async def reserviere(
     sitzung: AsyncSession, faelligkeit: Faelligkeit, status: Versandstatus | None = None
@@ -256,15 +250,7 @@ async def reserviere(
         "status": (status or faelligkeit.status).value,
         "erstellt": faelligkeit.festgestellt,
     }
-    dialekt = (await sitzung.connection()).dialect.name
-    einfuegen = _EINFUEGEN_OHNE_KONFLIKT.get(dialekt)
-    if einfuegen is None:
-        # Andere Datenbanken: die Eindeutigkeit wirft dort IntegrityError, statt zu schweigen.
-        anweisung: Any = insert(Versand).values(werte)
-    else:
-        anweisung = (
-            einfuegen(Versand).values(werte).on_conflict_do_nothing(index_elements=["schluessel"])
-        )
+    anweisung = einfuegen_ohne_konflikt(sitzung, Versand, werte, "schluessel")
     neu = await sitzung.scalar(anweisung.returning(Versand.id))
     return neu is not None
 
