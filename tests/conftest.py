@@ -39,10 +39,7 @@ def datenbank_url(
         return datenbanken.sqlite_kopie(_sqlite_vorlage, tmp_path / "klimabot.db")
     lauf: str | None = request.getfixturevalue("_postgres_lauf")
     if lauf is None:
-        pytest.skip(
-            f"PostgreSQL-Variante: {datenbanken.POSTGRES_VARIABLE} ist nicht gesetzt "
-            "(CI setzt sie, dort läuft dieser Test)"
-        )
+        datenbanken.ohne_postgres_ueberspringen()
     datenbanken.postgres_leeren(lauf)
     return lauf
 

@@ -9,8 +9,10 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
 
 import modelle.tabellen  # noqa: F401 – der Import trägt die Tabellen in Basis.metadata ein
@@ -23,6 +25,16 @@ POSTGRES_VARIABLE = "KLIMABOT_TEST_POSTGRES_URL"
 
 def postgres_basis_url() -> str | None:
     return os.environ.get(POSTGRES_VARIABLE) or None
+
+
+def ohne_postgres_ueberspringen() -> NoReturn:
+    """Nur lokal ohne die Variable. In CI (`CI` gesetzt, `.ci/run` setzt auch die Variable)
+    scheitert der Test stattdessen, und ein nicht erreichbares PostgreSQL lässt ihn ohnehin
+    scheitern: dort wird nichts still übersprungen."""
+    grund = f"PostgreSQL-Variante: {POSTGRES_VARIABLE} ist nicht gesetzt"
+    if os.environ.get("CI"):
+        pytest.fail(grund)
+    pytest.skip(f"{grund} (CI setzt sie, dort läuft dieser Test)")
 
 
 async def _migriere(url: str) -> None:

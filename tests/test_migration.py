@@ -49,7 +49,7 @@ async def leere_engine(
         return
     basis = datenbanken.postgres_basis_url()
     if basis is None:
-        pytest.skip(f"PostgreSQL-Variante: {datenbanken.POSTGRES_VARIABLE} ist nicht gesetzt")
+        datenbanken.ohne_postgres_ueberspringen()
     name = f"klimabot_migration_{os.getpid()}_{secrets.token_hex(4)}"
     await datenbanken._pg_ausfuehren(basis, f'CREATE DATABASE "{name}"')
     engine = erzeuge_engine(
