@@ -1,7 +1,8 @@
 """Wer was darf – an genau dieser einen Stelle.
 
 Grundlage ist die Struktur (Themenpat*in, Klimakoordinator*innen, Stabsstelle), nicht die
-Power-Levels des Raums. Lesen dürfen alle in den Räumen des Bots.
+Power-Levels des Raums: Wer im Raum löschen darf (Moderation), zieht damit keine fremde
+Meldung zurück. Lesen dürfen alle in den Räumen des Bots.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ def ist_stabsstelle(verzeichnis: Verzeichnis, matrix_id: str) -> bool:
 def darf_melden(verzeichnis: Verzeichnis, matrix_id: str, feld_id: int) -> bool:
     """Pat*in und Koordinator*innen des Felds sowie die Stabsstelle dürfen melden."""
     return any(r is Rolle.STABSSTELLE or f == feld_id for r, f in verzeichnis.rollen_von(matrix_id))
+
+
+def darf_zurueckziehen(verzeichnis: Verzeichnis, matrix_id: str, autor: str | None) -> bool:
+    """Eine Meldung zurückziehen (ihre Nachricht oder Reaktion löschen) dürfen ihre Autor*in
+    und die Stabsstelle – nicht, wer im Raum bloß löschen darf."""
+    return (autor is not None and matrix_id == autor) or ist_stabsstelle(verzeichnis, matrix_id)
 
 
 def meldefelder(verzeichnis: Verzeichnis, matrix_id: str) -> list[FeldEintrag]:

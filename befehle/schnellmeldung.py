@@ -7,10 +7,11 @@ steht, was das für die Meldungen bedeutet. `None` heißt: das war keine Meldung
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from befehle import meldung as meldebefehl
-from befehle.berechtigung import pruefe_meldung
+from befehle.berechtigung import darf_zurueckziehen, pruefe_meldung
 from befehle.darstellung import Code, Nachricht, gekuerzt
 from befehle.format import ampel as ampeltext
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler
@@ -20,6 +21,8 @@ from modelle.abfragen import projektstand
 from modelle.meldungen import meldung_zum_ereignis, ziehe_zurueck
 from modelle.verzeichnis import ProjektEintrag
 from modelle.werte import Ampel, Quelle
+
+log = logging.getLogger(__name__)
 
 
 def _genannte(anfrage: Anfrage, slugs: Sequence[str]) -> list[ProjektEintrag]:
@@ -92,25 +95,43 @@ async def melde_per_reaktion(
 async def bearbeite(anfrage: Anfrage, original_event_id: str, neuer_text: str) -> Antwort | None:
     """Die Person hat ihre Meldungsnachricht bearbeitet: die gespeicherte Meldung folgt.
 
-    `None`, wenn zu dem Ereignis keine (gültige) Meldung dieser Person gehört.
+    `None`, wenn zu dem Ereignis keine Meldung gehört (dann war es vielleicht ein vertippter
+    Befehl). Eine leere `Antwort`, wenn die Bearbeitung die Meldung nicht ändert, weil sie
+    nicht von dieser Person, schon zurückgezogen oder aus einem anderen Raum ist: der Bot
+    schweigt. Die Berechtigung wird neu geprüft, gleich woher die Meldung stammt: wer heute
+    nicht mehr für das Feld melden darf, ändert auch alte Meldungen nicht.
     """
     gefunden = await meldung_zum_ereignis(anfrage.sitzung, original_event_id)
     if gefunden is None:
         return None
     gespeichert, autor = gefunden
-    if autor != anfrage.absender or gespeichert.zurueckgezogen:
-        return None
+    # Bearbeiten kann man nur eigene Nachrichten, und nur im Raum des Originals (so will es
+    # die Matrix-Spezifikation); alles andere ist keine Änderung dieser Meldung.
+    if (
+        autor != anfrage.absender
+        or gespeichert.zurueckgezogen
+        or gespeichert.raum_id != anfrage.raum_id
+    ):
+        return Antwort()
+    bisher = next((p for p in anfrage.verzeichnis.projekte if p.id == gespeichert.projekt_id), None)
+    if bisher is None:
+        raise Benutzerfehler(
+            "Das Projekt dieser Meldung ist archiviert; die Meldung lässt sich nicht mehr ändern."
+        )
     if gespeichert.quelle == Quelle.BEFEHL:
         _name, _, argumente = neuer_text.strip().removeprefix(anfrage.praefix).partition(" ")
         neu = meldebefehl.lies_argumente(argumente)
         projekt = finde_projekt(anfrage.verzeichnis, neu.projekt, anfrage.praefix).eintrag
-        feld = anfrage.verzeichnis.feld(projekt.themenfeld_id)
+        inhalt = neu.inhalt
+    else:
+        projekt, inhalt = bisher, lies_meldungsinhalt(neuer_text)
+    # Wer heute nicht (mehr) für das Feld melden darf, ändert auch die alte Meldung nicht.
+    # Beide Felder zählen: das, aus dem die Meldung weggeht, und das, in das sie kommt.
+    for eintrag in dict.fromkeys((bisher, projekt)):
+        feld = anfrage.verzeichnis.feld(eintrag.themenfeld_id)
         assert feld is not None  # das Verzeichnis kennt nur Projekte aktiver Felder
         pruefe_meldung(anfrage.verzeichnis, anfrage.absender, feld)
-        projekt_id, inhalt = projekt.id, neu.inhalt
-    else:
-        projekt_id, inhalt = gespeichert.projekt_id, lies_meldungsinhalt(neuer_text)
-    gespeichert.projekt_id = projekt_id
+    gespeichert.projekt_id = projekt.id
     gespeichert.ampel = inhalt.ampel
     gespeichert.fortschritt = inhalt.fortschritt
     gespeichert.text = inhalt.text
@@ -126,10 +147,30 @@ async def bearbeite(anfrage: Anfrage, original_event_id: str, neuer_text: str) -
 
 
 async def zurueckziehen(anfrage: Anfrage, event_id: str) -> Antwort | None:
-    """Die Nachricht oder Reaktion einer Meldung wurde gelöscht: die Meldung zählt nicht mehr."""
-    meldung = await ziehe_zurueck(anfrage.sitzung, event_id, anfrage.jetzt)
-    if meldung is None:
+    """Die Nachricht oder Reaktion einer Meldung wurde gelöscht: die Meldung zählt nicht mehr.
+
+    Nur wenn die Autor*in oder die Stabsstelle gelöscht hat, und im Raum der Meldung. Löscht
+    jemand anderes (eine Moderator*in darf im Raum fremde Nachrichten löschen), bleibt die
+    Meldung stehen; das Protokoll nennt es.
+    """
+    gefunden = await meldung_zum_ereignis(anfrage.sitzung, event_id)
+    if gefunden is None or gefunden[0].zurueckgezogen:
         return None
+    meldung, autor = gefunden
+    if meldung.raum_id != anfrage.raum_id or not darf_zurueckziehen(
+        anfrage.verzeichnis, anfrage.absender, autor
+    ):
+        log.warning(
+            "Löschung von %s durch %s in %s: Meldung %s (von %s, Raum %s) bleibt stehen",
+            event_id,
+            anfrage.absender,
+            anfrage.raum_id,
+            meldung.id,
+            autor,
+            meldung.raum_id,
+        )
+        return None
+    ziehe_zurueck(meldung, anfrage.jetzt)
     projekt = next((p for p in anfrage.verzeichnis.projekte if p.id == meldung.projekt_id), None)
     titel = f" zu „{projekt.titel}“" if projekt else ""
     return Antwort(Nachricht().absatz(f"Die Meldung{titel} ist zurückgezogen."))

@@ -56,14 +56,7 @@ async def meldung_zum_ereignis(
     return None if zeile is None else (zeile[0], zeile[1])
 
 
-async def ziehe_zurueck(
-    sitzung: AsyncSession, event_id: str, zeitpunkt: dt.datetime
-) -> Statusmeldung | None:
-    """Zieht die Meldung zu diesem Ereignis zurück; sie bleibt für die Nachvollziehbarkeit."""
-    gefunden = await meldung_zum_ereignis(sitzung, event_id)
-    if gefunden is None or gefunden[0].zurueckgezogen:
-        return None
-    meldung = gefunden[0]
+def ziehe_zurueck(meldung: Statusmeldung, zeitpunkt: dt.datetime) -> None:
+    """Zieht die Meldung zurück; sie bleibt für die Nachvollziehbarkeit gespeichert."""
     meldung.zurueckgezogen = True
     meldung.zurueckgezogen_am = zeitpunkt
-    return meldung

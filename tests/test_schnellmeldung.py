@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import delete, select
+
+from modelle.datenbank import Sitzungsfabrik
+from modelle.tabellen import Person, Rollenzuweisung
 from tests.testbot import (
     AUSSENSTEHENDE,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
     RAUM_ENERGIE,
+    RAUM_MOBILITAET,
+    STABSSTELLE,
     Testbot,
 )
 
@@ -95,3 +102,109 @@ async def test_ungueltige_bearbeitung_laesst_meldung_stehen(testbot: Testbot) ->
     )
     assert "keine Ampel" in antwort.text
     assert "🟡 gelb" in (await testbot.sende("!status waermeplanung", als=AUSSENSTEHENDE)).text
+
+
+# --- Wer zurückziehen und ändern darf (Issue 10, Punkt 4) ---------------------------------
+
+
+async def _stand(testbot: Testbot, projekt: str) -> str:
+    return (await testbot.sende(f"!status {projekt}", als=AUSSENSTEHENDE)).text
+
+
+async def test_moderation_loescht_nachricht_die_meldung_bleibt(
+    testbot: Testbot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Wer im Raum löschen darf (Moderation), zieht damit keine fremde Meldung zurück.
+    meldung = await testbot.sende(
+        "!meldung waermeplanung rot 10% Förderung fehlt", als=PATIN_ENERGIE, raum=RAUM_ENERGIE
+    )
+    geloescht = await testbot.loesche(meldung.event_id, als=KOORDINATION_ENERGIE, raum=RAUM_ENERGIE)
+    assert geloescht.alle == []
+    assert "🔴 rot" in await _stand(testbot, "waermeplanung")
+    assert "bleibt stehen" in caplog.text
+
+
+async def test_stabsstelle_zieht_fremde_meldung_per_loeschen_zurueck(testbot: Testbot) -> None:
+    meldung = await testbot.sende(
+        "!meldung waermeplanung rot 10%", als=PATIN_ENERGIE, raum=RAUM_ENERGIE
+    )
+    geloescht = await testbot.loesche(meldung.event_id, als=STABSSTELLE, raum=RAUM_ENERGIE)
+    assert "zurückgezogen" in geloescht.text
+    assert "🔴 rot" not in await _stand(testbot, "waermeplanung")
+
+
+async def test_loeschung_aus_einem_anderen_raum_zieht_nichts_zurueck(testbot: Testbot) -> None:
+    # Synapse lässt das nicht zu; über Föderation oder verschlüsselt kann es trotzdem kommen.
+    meldung = await testbot.sende(
+        "!meldung waermeplanung rot 10%", als=PATIN_ENERGIE, raum=RAUM_ENERGIE
+    )
+    geloescht = await testbot.loesche(meldung.event_id, als=PATIN_ENERGIE, raum=RAUM_MOBILITAET)
+    assert geloescht.alle == []
+    assert "🔴 rot" in await _stand(testbot, "waermeplanung")
+
+
+async def test_eigene_reaktion_zuruecknehmen_nur_durch_die_person_selbst(testbot: Testbot) -> None:
+    projekt = await testbot.sende("!status pv-offensive", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
+    tipp = await testbot.reagiere(
+        projekt.nachricht.event_id, "🔴", als=KOORDINATION_ENERGIE, raum=RAUM_ENERGIE
+    )
+    await testbot.loesche(tipp.event_id, als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
+    assert "🔴 rot" in await _stand(testbot, "pv-offensive")
+    await testbot.loesche(tipp.event_id, als=KOORDINATION_ENERGIE, raum=RAUM_ENERGIE)
+    assert "🔴 rot" not in await _stand(testbot, "pv-offensive")
+
+
+async def _ohne_rolle(sitzungen: Sitzungsfabrik, matrix_id: str) -> None:
+    """Wie ein Import ohne die Rolle der Person: sie bleibt Person, meldet aber nicht mehr."""
+    async with sitzungen.begin() as sitzung:
+        person = await sitzung.scalar(select(Person.id).where(Person.matrix_id == matrix_id))
+        await sitzung.execute(delete(Rollenzuweisung).where(Rollenzuweisung.person_id == person))
+
+
+async def test_antwortmeldung_aendert_nach_entzug_der_rolle_niemand_mehr(
+    testbot: Testbot, sitzungen: Sitzungsfabrik
+) -> None:
+    projekt = await testbot.sende("!status pv-offensive", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
+    antwort = await testbot.sende(
+        "gelb, 30 %, Dachstatik geprüft",
+        als=KOORDINATION_ENERGIE,
+        raum=RAUM_ENERGIE,
+        antwort_auf=projekt.nachricht.event_id,
+    )
+    assert antwort.reaktionen == ["✅"]
+    await _ohne_rolle(sitzungen, KOORDINATION_ENERGIE)
+
+    bearbeitet = await testbot.bearbeite(
+        antwort.event_id, "abgeschlossen, 100 %", als=KOORDINATION_ENERGIE, raum=RAUM_ENERGIE
+    )
+    assert "Entschuldigung" in bearbeitet.text
+    assert "🟡 gelb" in await _stand(testbot, "pv-offensive")
+
+
+async def test_befehlsmeldung_aendert_nach_entzug_der_rolle_niemand_mehr(
+    testbot: Testbot, sitzungen: Sitzungsfabrik
+) -> None:
+    meldung = await testbot.sende(
+        "!meldung waermeplanung gelb 40%", als=KOORDINATION_ENERGIE, raum=RAUM_ENERGIE
+    )
+    await _ohne_rolle(sitzungen, KOORDINATION_ENERGIE)
+    bearbeitet = await testbot.bearbeite(
+        meldung.event_id,
+        "!meldung waermeplanung grün 90%",
+        als=KOORDINATION_ENERGIE,
+        raum=RAUM_ENERGIE,
+    )
+    assert "Entschuldigung" in bearbeitet.text
+    assert "🟡 gelb" in await _stand(testbot, "waermeplanung")
+
+
+async def test_bearbeitung_in_einem_anderen_raum_aendert_die_meldung_nicht(
+    testbot: Testbot,
+) -> None:
+    meldung = await testbot.sende(
+        "!meldung waermeplanung gelb 40%", als=PATIN_ENERGIE, raum=RAUM_ENERGIE
+    )
+    await testbot.bearbeite(
+        meldung.event_id, "!meldung waermeplanung rot 0%", als=PATIN_ENERGIE, raum=RAUM_MOBILITAET
+    )
+    assert "🟡 gelb" in await _stand(testbot, "waermeplanung")

@@ -14,6 +14,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     RoomCreateResponse,
+    RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
 )
@@ -142,7 +143,8 @@ class Mensch:
         return await self._sende(raum_id, "m.room.message", bearbeitung(event_id, neuer_text))
 
     async def loesche(self, raum_id: str, event_id: str) -> None:
-        await self.client.room_redact(raum_id, event_id)
+        antwort = await self.client.room_redact(raum_id, event_id)
+        assert isinstance(antwort, RoomRedactResponse), antwort
 
     async def synchronisiere(self, timeout_ms: int = 500) -> None:
         antwort = await self.client.sync(

@@ -112,3 +112,23 @@ async def test_script_und_markdown_kommen_maskiert_zurueck(umgebung: Umgebung) -
         assert "<script>" not in html
         assert "<b>x</b>" not in html
         assert "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+async def test_moderation_loescht_fremde_meldung_sie_bleibt_gespeichert(umgebung: Umgebung) -> None:
+    # Die Pat*in hat den Raum angelegt und darf dort fremde Nachrichten löschen (Synapse lässt
+    # es zu); die Meldung der Koordinatorin zieht sie damit nicht zurück – das darf nur diese.
+    meldung = await umgebung.koordination.sende(
+        umgebung.raum_energie, "!meldung waermeplanung rot 10% Förderung fehlt"
+    )
+    assert await umgebung.koordination.reaktion_auf(meldung, von=umgebung.bot_id) == "✅"
+    await umgebung.patin.loesche(umgebung.raum_energie, meldung)
+    assert "🔴 rot" in await _status(umgebung, "waermeplanung")
+
+    await umgebung.koordination.loesche(umgebung.raum_energie, meldung)
+    await umgebung.koordination.warte_auf(
+        lambda _r, e: (
+            e.get("sender") == umgebung.bot_id
+            and "zurückgezogen" in e.get("content", {}).get("body", "")
+        )
+    )
+    assert "🔴 rot" not in await _status(umgebung, "waermeplanung")
