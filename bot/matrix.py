@@ -38,6 +38,7 @@ from nio import (
     RoomSendResponse,
     SyncError,
     SyncResponse,
+    UnknownBadEvent,
     UploadFilterResponse,
     UploadResponse,
     WhoamiResponse,
@@ -104,6 +105,67 @@ SCHLUESSEL_GERAET = "matrix.schluessel_geraet"
 VORUEBERGEHEND = (ClientError, TimeoutError, VoruebergehenderFehler, DatenbankNichtErreichbar)
 
 
+# Was ein verschlüsseltes Ereignis sein darf. Mitgliedschaft, Löschungen und Raumzustand
+# schickt der Homeserver immer im Klartext; verschlüsselt behauptet, ist es die Fälschung
+# eines Raummitglieds (der Inhalt einer verschlüsselten Nachricht ist frei wählbar).
+ENTSCHLUESSELT_ERLAUBT = frozenset({"m.room.message", "m.reaction"})
+
+
+class VerworfenesEreignis(UnknownBadEvent):  # type: ignore[misc]
+    """Steht statt eines entschlüsselten Ereignisses, das sich als etwas anderes ausgibt.
+
+    Trägt nur das verschlüsselte Original: nio übergeht es wie jedes kaputte Ereignis (keine
+    Mitgliederliste, kein Raumzustand), die Sync-Schleife überspringt es.
+    """
+
+
+def pruefe_entschluesseltes(verschluesselt: MegolmEvent, klar: Any, raum_id: str | None) -> Any:
+    """Lässt aus einem entschlüsselten Ereignis nur Nachricht oder Reaktion dieses Raums durch."""
+    quelle = getattr(klar, "source", None)
+    typ = quelle.get("type") if isinstance(quelle, dict) else None
+    behauptet = quelle.get("room_id", raum_id) if isinstance(quelle, dict) else None
+    if (
+        isinstance(quelle, dict)
+        and typ in ENTSCHLUESSELT_ERLAUBT
+        and "state_key" not in quelle
+        and behauptet == raum_id
+    ):
+        return klar
+    log.warning(
+        "Verschlüsseltes Ereignis %s von %s in %s gibt sich als %r aus (Raum %r): verworfen",
+        verschluesselt.event_id,
+        verschluesselt.sender,
+        raum_id,
+        typ,
+        behauptet,
+    )
+    return VerworfenesEreignis(verschluesselt.source)
+
+
+class KlimabotClient(AsyncClient):  # type: ignore[misc]
+    """nios Client mit einer Regel mehr: entschlüsselt wird nur Nachricht oder Reaktion.
+
+    Jedes Entschlüsseln – im Sync, beim Nachholen eines Verlaufs, beim späten Entschlüsseln
+    wartender Nachrichten – geht durch `Olm.decrypt_megolm_event`. Dort wird geprüft, bevor
+    nio ein Ergebnis in die Mitgliederliste eines Raums übernimmt (sonst bekäme ein
+    gefälschtes Mitglied die Raumschlüssel) oder die Verarbeitung es als Löschung liest.
+    """
+
+    def load_store(self) -> None:
+        super().load_store()
+        olm = self.olm
+        if olm is None or getattr(olm, "_klimabot_geprueft", False):
+            return
+        entschluesseln = olm.decrypt_megolm_event
+
+        def geprueft(ereignis: MegolmEvent, raum_id: str | None = None) -> Any:
+            klar = entschluesseln(ereignis, raum_id)
+            return pruefe_entschluesseltes(ereignis, klar, raum_id or ereignis.room_id)
+
+        olm.decrypt_megolm_event = geprueft
+        olm._klimabot_geprueft = True
+
+
 class AnmeldungFehlgeschlagen(Exception):
     """Die Anmeldung ist unmöglich (falsches Passwort, Token eines anderen Kontos)."""
 
@@ -136,7 +198,7 @@ def neuer_client(einstellungen: MatrixEinstellungen) -> AsyncClient:
     if einstellungen.verschluesselung and einstellungen.schluesselspeicher is not None:
         einstellungen.schluesselspeicher.mkdir(parents=True, exist_ok=True)  # nio legt ihn nicht an
         speicher = str(einstellungen.schluesselspeicher)
-    return AsyncClient(
+    return KlimabotClient(
         einstellungen.homeserver, einstellungen.benutzer, store_path=speicher, config=konfiguration
     )
 
@@ -556,6 +618,8 @@ class Syncschleife:
             if isinstance(klar, MegolmEvent) or not hasattr(klar, "source"):
                 continue
             del self._wartend[event_id]
+            if isinstance(klar, VerworfenesEreignis):
+                continue
             log.info("Ereignis %s in %s nachträglich entschlüsselt", event_id, raum_id)
             ereignis = Ereignis.aus_json(raum_id, klar.source)
             if ereignis is not None:
@@ -601,6 +665,8 @@ class Syncschleife:
                     return False
                 if isinstance(roh, MegolmEvent):
                     await self._unlesbar(raum_id, roh)
+                    continue
+                if isinstance(roh, VerworfenesEreignis):
                     continue
                 ereignis = Ereignis.aus_json(raum_id, roh.source)
                 if ereignis is not None:

@@ -100,6 +100,21 @@ class Mensch:
         inhalt = textnachricht(text, antwort_auf=antwort_auf, thread=thread)
         return await self._sende(raum_id, "m.room.message", inhalt)
 
+    async def sende_gefaelscht(self, raum_id: str, klartext: dict[str, Any]) -> str:
+        """Verschlüsselt beliebigen Klartext als Raumereignis – wie ein manipulierter Client.
+
+        Der Inhalt einer verschlüsselten Nachricht ist frei wählbar: Typ, `state_key`, `redacts`.
+        """
+        assert self.client.olm is not None
+        await self.sende(raum_id, "Hallo")  # sorgt dafür, dass der Raumschlüssel geteilt ist
+        inhalt = self.client.olm.group_encrypt(raum_id, dict(klartext))
+        methode, pfad, daten = Api.room_send(
+            self.client.access_token, raum_id, "m.room.encrypted", inhalt, uuid.uuid4().hex
+        )
+        antwort = await self.client._send(RoomSendResponse, methode, pfad, daten, (raum_id,))
+        assert isinstance(antwort, RoomSendResponse), antwort
+        return str(antwort.event_id)
+
     async def teile_raumschluessel_ohne(self, raum_id: str, zurueckhalten: str) -> dict[str, Any]:
         """Teilt einen neuen Raumschlüssel mit allen Geräten außer denen von `zurueckhalten`.
 
