@@ -13,6 +13,20 @@ from modelle.verzeichnis import FeldEintrag, Verzeichnis
 from modelle.werte import Rolle
 
 
+def gehoert_zur_struktur(verzeichnis: Verzeichnis, matrix_id: str) -> bool:
+    """Hat die Person eine Rolle (Pat*in, Koordination, Stabsstelle) in der aktiven Struktur?
+
+    Wer aus der Strukturdatei verschwindet, bleibt als Person gespeichert (ihre Meldungen
+    bleiben ihr zugeordnet), gehört aber nicht mehr dazu.
+    """
+    return bool(verzeichnis.rollen_von(matrix_id))
+
+
+def personen_der_struktur(verzeichnis: Verzeichnis) -> frozenset[str]:
+    """Alle, die zur Struktur gehören: nur ihre Geräte bekommen die Raumschlüssel des Bots."""
+    return frozenset(matrix_id for matrix_id, _, _ in verzeichnis.rollen)
+
+
 def ist_stabsstelle(verzeichnis: Verzeichnis, matrix_id: str) -> bool:
     return any(r is Rolle.STABSSTELLE for r, _ in verzeichnis.rollen_von(matrix_id))
 

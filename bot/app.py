@@ -30,6 +30,7 @@ from bot.matrix import (
 )
 from bot.planer import Planer, Zeitplaner
 from bot.verarbeitung import Verarbeitung
+from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.struktur import importiere_struktur, lies_struktur
@@ -79,6 +80,14 @@ def betrieb_aus(einstellungen: Einstellungen) -> Betrieb:
     )
 
 
+def vertrauensregel_aus(matrix: MatrixEinstellungen) -> Vertrauensregel:
+    return Vertrauensregel(
+        auch_fuer=frozenset(matrix.raumschluessel_auch_fuer),
+        nur_gegengezeichnet=matrix.nur_gegengezeichnete_geraete,
+        neue_geraete_melden=matrix.neue_geraete_melden,
+    )
+
+
 @dataclass
 class Klimabot:
     einstellungen: Einstellungen
@@ -113,8 +122,10 @@ class Klimabot:
             raise
         zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
         betrieb = betrieb_aus(einstellungen)
-        transport = NioTransport(client)
+        vertrauen = Schluesselvertrauen(sitzungen, vertrauensregel_aus(matrix))
+        transport = NioTransport(client, vertrauen)
         zusteller = Zusteller(sitzungen, transport)
+        vertrauen.nach_commit = zusteller.wecken
         verarbeitung = Verarbeitung(
             sitzungen=sitzungen,
             registratur=Registratur(alle_befehle()),
@@ -126,7 +137,7 @@ class Klimabot:
             # Für „Bitte später erneut versuchen“, wenn die Datenbank (samt Ausgangskorb) fehlt.
             transport=transport,
         )
-        sync = Syncschleife(client, matrix, sitzungen, verarbeitung)
+        sync = Syncschleife(client, matrix, sitzungen, verarbeitung, vertrauen=vertrauen)
         planer = Planer(
             sitzungen=sitzungen,
             zeitzone=zeitzone,

@@ -82,6 +82,12 @@ class MatrixEinstellungen(_Abschnitt):
     verschluesselung: bool = True
     schluesselspeicher: Path | None = None
     schluesselpasswort: SecretStr | None = None
+    # Raumschlüssel bekommen die Geräte der Personen der Struktur und dieser Konten.
+    raumschluessel_auch_fuer: list[MatrixId] = Field(default_factory=list)
+    # Streng: nur Geräte, die die Person selbst per Cross-Signing bestätigt hat.
+    nur_gegengezeichnete_geraete: bool = False
+    # Ein neues Gerät einer Person der Struktur im Raum der Stabsstelle melden.
+    neue_geraete_melden: bool = False
 
     @field_validator("homeserver")
     @classmethod

@@ -14,7 +14,8 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import ClientError
@@ -36,6 +37,7 @@ from nio import (
     RoomPreset,
     RoomResolveAliasResponse,
     RoomSendResponse,
+    ShareGroupSessionResponse,
     SyncError,
     SyncResponse,
     UnknownBadEvent,
@@ -50,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import MatrixEinstellungen
 from bot.transport import EndgueltigerFehler, Ratenlimit, VoruebergehenderFehler
 from bot.verarbeitung import DatenbankNichtErreichbar, Ereignis, Verarbeitung
+from bot.vertrauen import Schluesselvertrauen
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
 from modelle.tabellen import Raum, VerarbeitetesEreignis, Zustand
 
@@ -164,6 +167,15 @@ class KlimabotClient(AsyncClient):  # type: ignore[misc]
 
         olm.decrypt_megolm_event = geprueft
         olm._klimabot_geprueft = True
+
+    async def keys_query(self, personen: Iterable[str] | None = None) -> Any:
+        """Wie nios `keys_query`, aber mit der ganzen Antwort (Cross-Signing) und auf Wunsch
+        für ausdrücklich genannte Personen (auch schon bekannte)."""
+        abzufragen = set(personen) if personen is not None else set(self.users_for_key_query)
+        if not abzufragen:
+            raise LocalProtocolError("No key query required.")
+        methode, pfad, daten = Api.keys_query(self.access_token, abzufragen)
+        return await self._send(Schluesselabfrage, methode, pfad, daten)
 
 
 class AnmeldungFehlgeschlagen(Exception):
@@ -306,13 +318,30 @@ async def _pruefe_wer(
     return antwort
 
 
-async def schluessel_abfragen(client: AsyncClient) -> None:
+class Schluesselabfrage(KeysQueryResponse):  # type: ignore[misc]
+    """nios Antwort auf `/keys/query`, dazu die ganze Antwort: nio liest kein Cross-Signing."""
+
+    roh: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, parsed_dict: dict[str, Any]) -> Any:
+        antwort = super().from_dict(parsed_dict)
+        if isinstance(antwort, KeysQueryResponse):
+            antwort.roh = parsed_dict
+        return antwort
+
+
+async def schluessel_abfragen(
+    client: AsyncClient, vertrauen: Schluesselvertrauen | None = None
+) -> None:
     """Holt die Geräteschlüssel der Mitglieder; neue und geänderte Geräte kommen ins Protokoll.
 
-    Vertrauen beim ersten Sehen: ein Gerät, das hier zum ersten Mal auftaucht, bekommt
-    ab dann die Raumschlüssel. Ein geändertes Gerät ist ein Hinweis für die Stabsstelle,
-    deshalb steht jedes im Protokoll.
+    Mit `vertrauen` (der Bot selbst) sagt die Protokollzeile auch, ob das Gerät Raumschlüssel
+    bekommt, ein neues Gerät einer bekannten Person der Struktur wird gemeldet, und im strengen
+    Modus werden die Cross-Signing-Angaben übernommen. Ohne (Testclients, Demo): wie Element.
     """
+    abgefragt = set(client.users_for_key_query)
+    vorher = {p: {g.id for g in client.device_store.active_user_devices(p)} for p in abgefragt}
     try:
         antwort = await client.keys_query()
     except LocalProtocolError:
@@ -320,17 +349,31 @@ async def schluessel_abfragen(client: AsyncClient) -> None:
     if not isinstance(antwort, KeysQueryResponse):
         log.warning("Geräteschlüssel nicht abfragbar: %s", antwort.message)
         return
+    personen = await vertrauen.personen() if vertrauen is not None else None
     for person, geraete in antwort.changed.items():
         for geraet_id, geraet in geraete.items():
             if getattr(geraet, "deleted", False):
                 log.info("Gerät %s von %s abgemeldet", geraet_id, person)
+            elif personen is not None and person not in personen:
+                log.info(
+                    "Gerät %s von %s neu oder geändert: gehört nicht zur Struktur, "
+                    "bekommt keine Raumschlüssel",
+                    geraet_id,
+                    person,
+                )
             else:
                 log.info(
                     "Gerät %s von %s neu oder geändert: bekommt Raumschlüssel", geraet_id, person
                 )
+                if vertrauen is not None and vorher.get(person):
+                    await vertrauen.neues_geraet(person, geraet_id, geraet.display_name)
+    if vertrauen is not None and personen is not None and vertrauen.nur_gegengezeichnet:
+        await vertrauen.kreuzsignaturen_gelesen(getattr(antwort, "roh", {}), abgefragt & personen)
 
 
-async def pflege_schluessel(client: AsyncClient) -> bool:
+async def pflege_schluessel(
+    client: AsyncClient, vertrauen: Schluesselvertrauen | None = None
+) -> bool:
     """Die Schlüsselpflege nach jedem Sync; `True`, wenn eigene Schlüssel hochgeladen wurden.
 
     Ohne Hochladen kann niemand dem Bot Schlüssel geben, ohne Abfrage bekommen neue
@@ -345,8 +388,13 @@ async def pflege_schluessel(client: AsyncClient) -> bool:
             hochgeladen = True
         else:
             log.warning("Eigene Schlüssel nicht hochgeladen: %s", antwort.message)
+    for raum_id, raum in list(client.rooms.items()):
+        if raum.encrypted and not raum.members_synced:
+            # Mit lazy loading kennt nio nur einen Teil der Mitglieder und überginge die neuen
+            # Geräte der übrigen (geänderte Gerätelisten zählen nur für bekannte Mitglieder).
+            await client.joined_members(raum_id)
     if client.should_query_keys:
-        await schluessel_abfragen(client)
+        await schluessel_abfragen(client, vertrauen)
     if client.should_claim_keys:
         with contextlib.suppress(LocalProtocolError):
             await client.keys_claim(client.get_users_for_key_claiming())
@@ -357,16 +405,21 @@ async def pflege_schluessel(client: AsyncClient) -> bool:
 class NioTransport:
     """`bot.transport.Transport` über matrix-nio.
 
-    Hier allein wird entschieden, was verschlüsselt hinausgeht: in verschlüsselten Räumen
-    jedes Ereignis – auch Reaktionen, die nios `room_send` im Klartext schickte – und jede
-    hochgeladene Datei.
+    Hier allein wird entschieden, was verschlüsselt hinausgeht und an wen: in verschlüsselten
+    Räumen jedes Ereignis – auch Reaktionen, die nios `room_send` im Klartext schickte – und
+    jede hochgeladene Datei; die Raumschlüssel bekommen nur die Geräte, die `vertrauen` nennt
+    (`bot/vertrauen.py`). Ohne `vertrauen` – nur für die Menschen in Demo und Tests – alle
+    Geräte aller Mitglieder, wie Element es tut.
     """
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, vertrauen: Schluesselvertrauen | None = None) -> None:
         self._client = client
+        self._vertrauen = vertrauen
         # Frisch angelegte Direkträume → eingeladene Person. Bis ihre Einladung im Sync
         # steht, ginge der Raumschlüssel an niemanden: so lange wird nicht gesendet.
         self._eingeladen: dict[str, str] = {}
+        # Je Raum höchstens ein Teilen zugleich (Antworten und Hinweise können sich kreuzen).
+        self._teilen: dict[str, asyncio.Lock] = {}
 
     async def sende(
         self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
@@ -398,21 +451,107 @@ class NioTransport:
         return bool(raum.encrypted) or raum_id in self._client.encrypted_rooms
 
     async def _raumschluessel_teilen(self, raum_id: str) -> None:
-        """Sorgt dafür, dass alle Geräte der Mitglieder den Raumschlüssel des Bots haben."""
+        """Sorgt dafür, dass genau die vertrauten Geräte den Raumschlüssel des Bots haben."""
         client = self._client
         assert client.olm is not None
         if not client.rooms[raum_id].members_synced:
             await client.joined_members(raum_id)
         if client.should_query_keys:
-            await schluessel_abfragen(client)
-        if not client.olm.should_share_group_session(raum_id):
+            await schluessel_abfragen(client, self._vertrauen)
+        if self._vertrauen is None:
+            if not client.olm.should_share_group_session(raum_id):
+                return
+            laufend = client.sharing_session.get(raum_id)
+            if laufend is not None:
+                await laufend.wait()
+                return
+            await client.share_group_session(raum_id, ignore_unverified_devices=True)
             return
-        laufend = client.sharing_session.get(raum_id)
-        if laufend is not None:
-            await laufend.wait()
-            return
-        # Vertrauen beim ersten Sehen: alle Geräte der Mitglieder bekommen den Schlüssel.
-        await client.share_group_session(raum_id, ignore_unverified_devices=True)
+        sperre = self._teilen.setdefault(raum_id, asyncio.Lock())
+        async with sperre:
+            await self._teile_mit_vertrauten(raum_id, self._vertrauen)
+
+    async def _vertraute_geraete(
+        self, raum_id: str, vertrauen: Schluesselvertrauen
+    ) -> tuple[list[str], dict[tuple[str, str], Any]]:
+        """Die Mitglieder des Raums, denen der Bot vertraut, und ihre vertrauten Geräte."""
+        client = self._client
+        vertraute = await vertrauen.personen()
+        personen = sorted(
+            p for p in client.rooms[raum_id].users if p in vertraute and p != client.user_id
+        )
+        if vertrauen.nur_gegengezeichnet:
+            unbekannt = [p for p in personen if vertrauen.bestaetigte_geraete(p) is None]
+            if unbekannt:
+                antwort = await client.keys_query(unbekannt)
+                if isinstance(antwort, KeysQueryResponse):
+                    await vertrauen.kreuzsignaturen_gelesen(getattr(antwort, "roh", {}), unbekannt)
+        geraete: dict[tuple[str, str], Any] = {}
+        for person in personen:
+            bestaetigt = vertrauen.bestaetigte_geraete(person)
+            for geraet in client.device_store.active_user_devices(person):
+                if vertrauen.nur_gegengezeichnet and geraet.id not in (bestaetigt or ()):
+                    continue
+                geraete[(person, geraet.id)] = geraet
+        return personen, geraete
+
+    async def _teile_mit_vertrauten(self, raum_id: str, vertrauen: Schluesselvertrauen) -> None:
+        client = self._client
+        olm = client.olm
+        assert olm is not None
+        personen, geraete = await self._vertraute_geraete(raum_id, vertrauen)
+        fehlend: dict[str, list[str]] = {}
+        for (person, geraet_id), geraet in geraete.items():
+            if olm.session_store.get(geraet.curve25519) is None:
+                fehlend.setdefault(person, []).append(geraet_id)
+        if fehlend:
+            await client.keys_claim(fehlend)
+        # Wer keine Olm-Sitzung hat (keine Einmalschlüssel), ist gerade nicht erreichbar.
+        ziel = {
+            schluessel
+            for schluessel, geraet in geraete.items()
+            if olm.session_store.get(geraet.curve25519) is not None
+        }
+        sitzung = olm.outbound_group_sessions.get(raum_id)
+        if sitzung is not None and sitzung.shared and not sitzung.expired:
+            zu_viel = sitzung.users_shared_with - ziel
+            neu = ziel - sitzung.users_shared_with
+            if not zu_viel and not neu:
+                return
+            if zu_viel:
+                log.info(
+                    "Raumschlüssel in %s erneuert: %s bekommen ihn nicht mehr",
+                    raum_id,
+                    ", ".join(f"{p}/{g}" for p, g in sorted(zu_viel)),
+                )
+        # Eine neue Sitzung: so hat sie genau die vertrauten Geräte, nicht mehr, nicht weniger.
+        olm.create_outbound_group_session(raum_id)
+        sitzung = olm.outbound_group_sessions[raum_id]
+        # Geräte vertrauter Personen, die nicht bestätigt sind: für diese Sitzung übergangen.
+        sitzung.users_ignored.update(
+            (p, g.id)
+            for p in personen
+            for g in client.device_store.active_user_devices(p)
+            if (p, g.id) not in ziel
+        )
+        anfragen = []
+        for mit, nachrichten in olm.share_group_session_parallel(
+            raum_id, personen, ignore_unverified_devices=True
+        ):
+            methode, pfad, daten = Api.to_device(
+                client.access_token, "m.room.encrypted", nachrichten, uuid.uuid4()
+            )
+            anfragen.append(
+                client._send(
+                    ShareGroupSessionResponse, methode, pfad, daten, response_data=(raum_id, mit)
+                )
+            )
+        for antwort in await asyncio.gather(*anfragen):
+            if not isinstance(antwort, ShareGroupSessionResponse):
+                log.warning("Raumschlüssel für %s nicht überall zugestellt: %s", raum_id, antwort)
+        # Auch ohne Empfänger gilt die Sitzung als geteilt (sonst ginge nichts hinaus);
+        # wer fehlt, bekommt beim nächsten Senden eine neue.
+        sitzung.shared = True
 
     async def lade_hoch(
         self, raum_id: str, daten: bytes, mimetype: str, dateiname: str
@@ -487,8 +626,10 @@ class Syncschleife:
         *,
         nach_stapel: Callable[[], Awaitable[None]] | None = None,
         laengste_pause: float = 30.0,
+        vertrauen: Schluesselvertrauen | None = None,
     ) -> None:
         self._client = client
+        self._vertrauen = vertrauen
         self._einstellungen = einstellungen
         self._sitzungen = sitzungen
         self._verarbeitung = verarbeitung
@@ -591,7 +732,7 @@ class Syncschleife:
         if self._client.olm is None:
             return
         try:
-            hochgeladen = await pflege_schluessel(self._client)
+            hochgeladen = await pflege_schluessel(self._client, self._vertrauen)
         except (ClientError, TimeoutError):
             raise  # Netz: der ganze Stapel wird wiederholt
         except Exception:

@@ -316,7 +316,7 @@ async def test_verlorener_schluesselspeicher_mit_nur_einem_token_bricht_mit_grun
 async def test_fehler_in_der_schluesselpflege_haelt_den_bot_nicht_an(
     verschluesselte_umgebung: Umgebung, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    async def kaputt(_client: object) -> bool:
+    async def kaputt(*_argumente: object) -> bool:
         raise RuntimeError("Absicht")
 
     monkeypatch.setattr("bot.matrix.pflege_schluessel", kaputt)
