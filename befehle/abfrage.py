@@ -19,15 +19,6 @@ from modelle.verzeichnis import FeldEintrag, PersonEintrag
 VERSPAETET = "Diese Abfrage kommt verspätet: der Klimabot war zur geplanten Zeit nicht erreichbar."
 
 
-def _erwaehnungen(personen: Sequence[PersonEintrag]) -> list[Teil]:
-    teile: list[Teil] = []
-    for stelle, person in enumerate(personen):
-        if stelle:
-            teile.append(", ")
-        teile.append(Erwaehnung(person.matrix_id, person.anzeigename))
-    return teile
-
-
 def abfrage_kopf(
     feld: FeldEintrag,
     zustaendige: Sequence[PersonEintrag],
@@ -39,7 +30,7 @@ def abfrage_kopf(
     if zustaendige:
         nachricht.absatz(
             [
-                *_erwaehnungen(zustaendige),
+                *format.erwaehnungen(zustaendige),
                 ": wie stehen Ihre Strategieprojekte? Je Projekt folgt eine Zeile im Thread.",
             ]
         )
@@ -86,7 +77,7 @@ def erinnerung(
         ]
     )
     if zustaendige:
-        nachricht.absatz([*_erwaehnungen(zustaendige), ": bitte kurz den Stand melden."])
+        nachricht.absatz([*format.erwaehnungen(zustaendige), ": bitte kurz den Stand melden."])
     nachricht.absatz(
         "Antwort auf diese Nachricht genügt, z. B. „grün, 60 %, läuft nach Plan“, "
         "oder ein Tipp auf 🟢 🟡 🔴 ✅."
@@ -95,14 +86,25 @@ def erinnerung(
 
 
 def erinnerung_direkt(
-    stand: Projektstand, feld: FeldEintrag, *, jetzt: dt.datetime, zeitzone: ZoneInfo
+    stand: Projektstand,
+    feld: FeldEintrag,
+    patin: PersonEintrag,
+    *,
+    jetzt: dt.datetime,
+    zeitzone: ZoneInfo,
 ) -> Nachricht:
-    """Die persönliche Nachricht an die Pat*in nach zwei unbeantworteten Erinnerungen."""
+    """Die persönliche Nachricht an die Pat*in nach zwei unbeantworteten Erinnerungen.
+
+    Die Anrede erwähnt sie: So pingt die Nachricht auch, wenn sie den Direktraum auf „nur
+    Erwähnungen“ gestellt hat.
+    """
     wann = format.alter(stand.zeitpunkt, jetzt, zeitzone)
     seit = f"seit {wann.removeprefix('vor ')}" if stand.zeitpunkt else "noch nie"
     return Nachricht().absatz(
         [
-            "Guten Tag, zum Strategieprojekt ",
+            "Guten Tag ",
+            Erwaehnung(patin.matrix_id, patin.anzeigename),
+            ", zum Strategieprojekt ",
             Fett(stand.projekt_titel),
             f" im Themenfeld {feld.name} gab es {seit} keine Statusmeldung, auch nach zwei "
             "Erinnerungen im Raum des Themenfelds nicht.",

@@ -1,14 +1,19 @@
-"""`!bericht` – der Wochenbericht als Vorschau; dieselbe Antwort sendet der Zeitplaner freitags."""
+"""`!bericht` – der Wochenbericht als Vorschau; denselben Bericht sendet der Zeitplaner freitags.
+
+Nur der geplante erwähnt die Stabsstelle im Kopf und pingt sie; die Vorschau nennt niemanden.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from befehle import format
 from befehle.darstellung import Kursiv
 from befehle.diagramm import DiagrammFehler, ampel_diagramm
 from befehle.grundlagen import (
@@ -24,6 +29,7 @@ from befehle.wochenbericht import feldnachrichten, kopf
 from modelle.bericht import ampel_verlauf, stelle_wochenbericht_zusammen
 from modelle.tabellen import Versandart
 from modelle.versand import letzter_wochenbericht, versaeumte_seit
+from modelle.verzeichnis import PersonEintrag
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +43,13 @@ async def wochenbericht_antwort(
     zeitzone: ZoneInfo,
     vorschau: bool = False,
     verspaetet: bool = False,
+    an: Sequence[PersonEintrag] = (),
 ) -> Antwort:
     """Kopf in der Zeitleiste, je Themenfeld eine Nachricht und das Diagramm im Thread darunter.
 
     Der Zeitraum beginnt beim letzten gesendeten Wochenbericht (sonst eine Woche vorher), so
-    dass jede Änderung und jede ausgelassene Abfrage in genau einem Bericht steht.
+    dass jede Änderung und jede ausgelassene Abfrage in genau einem Bericht steht. Der Kopf
+    erwähnt die Personen `an` (beim geplanten Bericht die Stabsstelle).
     """
     von = await letzter_wochenbericht(sitzung) or bis - STANDARDZEITRAUM
     ausgelassen = [
@@ -67,11 +75,14 @@ async def wochenbericht_antwort(
         hinweise.append(Kursiv("Vorschau – der geplante Wochenbericht kommt trotzdem."))
     if verspaetet:
         hinweise.append(Kursiv("Verspätet: der Klimabot war zur geplanten Zeit nicht erreichbar."))
+    anrede = [*format.erwaehnungen(an), ": "] if an else []
     if diagramm is None:
         hinweise.append(Kursiv("Das Ampeldiagramm ließ sich diesmal nicht zeichnen."))
-        nachricht.absatz("Details je Themenfeld stehen im Thread.", *hinweise)
+        nachricht.absatz([*anrede, "Details je Themenfeld stehen im Thread."], *hinweise)
     else:
-        nachricht.absatz("Details je Themenfeld und das Ampeldiagramm stehen im Thread.", *hinweise)
+        nachricht.absatz(
+            [*anrede, "Details je Themenfeld und das Ampeldiagramm stehen im Thread."], *hinweise
+        )
     folgen = [Folge(feld, projekte=slugs) for feld, slugs in feldnachrichten(bericht, zeitzone)]
     if diagramm is not None:
         folgen.append(

@@ -1,11 +1,14 @@
-"""Kleine deutsche Darstellungen: Alter einer Meldung, Ampel, Fortschritt, Datum."""
+"""Kleine deutsche Darstellungen: Alter einer Meldung, Ampel, Fortschritt, Datum, Erwähnungen."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
+from befehle.darstellung import Erwaehnung, Teil
 from modelle.abfragen import Projektstand
+from modelle.verzeichnis import PersonEintrag
 from modelle.werte import Ampel
 
 
@@ -55,3 +58,13 @@ def zeitpunkt(wert: dt.datetime, zeitzone: ZoneInfo) -> str:
 def anzahl(wert: int, einzahl: str, mehrzahl: str) -> str:
     """„1 Projekt“, „4 Projekte“, „0 Projekte“."""
     return f"{wert} {einzahl if wert == 1 else mehrzahl}"
+
+
+def erwaehnungen(personen: Sequence[PersonEintrag]) -> list[Teil]:
+    """„Anna Becker, Fatma Yılmaz“ als Pills: Wer so genannt wird, steht in `m.mentions`."""
+    teile: list[Teil] = []
+    for stelle, person in enumerate(personen):
+        if stelle:
+            teile.append(", ")
+        teile.append(Erwaehnung(person.matrix_id, person.anzeigename))
+    return teile

@@ -84,8 +84,13 @@ def reihe_antwort_ein(
     *,
     antwort_auf: str | None = None,
     thread_wurzel: str | None = None,
+    benachrichtigen: bool = False,
 ) -> Ausgang | None:
-    """Reiht Nachricht und Thread einer Antwort ein; gibt den Eintrag der Hauptnachricht zurück."""
+    """Reiht Nachricht und Thread einer Antwort ein; gibt den Eintrag der Hauptnachricht zurück.
+
+    `benachrichtigen` gilt nur der Hauptnachricht: Sie pingt die in ihr Erwähnten. Die Folgen
+    im Thread sind Einzelheiten dazu und bleiben stumm, sonst käme je Projekt ein Ping.
+    """
     if antwort.nachricht is None:
         return None
     kopf = einreihen(
@@ -97,6 +102,7 @@ def reihe_antwort_ein(
             projekte=antwort.projekte,
             antwort_auf=antwort_auf,
             thread_wurzel=thread_wurzel,
+            benachrichtigen=benachrichtigen,
         ),
         antwort.projekte,
     )

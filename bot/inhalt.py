@@ -1,8 +1,15 @@
 """Aus einer `Nachricht` wird der Inhalt eines Matrix-Ereignisses – an genau dieser Stelle.
 
-Jede Nachricht des Bots ist ein `m.notice` mit HTML-`formatted_body` und lesbarem `body`,
-trägt `m.mentions` (nur absichtliche Erwähnungen pingen) und, wo sie Projekte zeigt,
-deren Slugs unter `PROJEKTE`, damit Antworten und Reaktionen darauf zugeordnet werden.
+Jede Nachricht des Bots hat HTML-`formatted_body` und lesbaren `body`, trägt unter
+`m.mentions` genau die `Erwaehnung`en der Nachricht (ohne das Feld pingte schon ein Name im
+Text) und, wo sie Projekte zeigt, deren Slugs unter `PROJEKTE`, damit Antworten und
+Reaktionen darauf zugeordnet werden.
+
+Ob sie pingt, entscheidet `msgtype`: Die Standard-Pushregeln stellen
+`.m.rule.suppress_notices` vor `.m.rule.is_user_mention`, ein `m.notice` meldet also niemandem
+etwas, auch nicht den Erwähnten. Darum sind Antworten auf Befehle und Zeilen im Thread
+`m.notice` (darauf antworten auch andere Bots nicht); nur was Menschen erreichen soll
+(`benachrichtigen`, vom Planer gesetzt für Abfrage, Erinnerung und Wochenbericht) ist `m.text`.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ def nachrichteninhalt(
     projekte: tuple[str, ...] = (),
     antwort_auf: str | None = None,
     thread_wurzel: str | None = None,
+    benachrichtigen: bool = False,
 ) -> Inhalt:
     inhalt: Inhalt = {
-        "msgtype": "m.notice",
+        "msgtype": "m.text" if benachrichtigen else "m.notice",
         "body": nachricht.text,
         "format": "org.matrix.custom.html",
         "formatted_body": nachricht.html,

@@ -4,6 +4,9 @@ APScheduler weckt jede Minute (und gleich nach dem Start); was fällig ist, ents
 Tabelle `versand` (`modelle.versand`), nicht das Gedächtnis des Schedulers. Darum geht
 nach einem Ausfall nichts verloren und nichts kommt doppelt: Je Fälligkeit wird in
 einer Transaktion der Vermerk gesetzt und die Nachricht in den Ausgangskorb gelegt.
+
+Alles Geplante soll Menschen erreichen, anders als Antworten auf Befehle: Sein Kopf
+benachrichtigt die darin Erwähnten (`_reihe_ein`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from bot.ausgang import direktraum, reihe_antwort_ein, verweis
 from modelle.abfragen import letzte_meldungen, projektstand
 from modelle.basis import jetzt as uhrzeit_jetzt
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Ausgang, Versandstatus
+from modelle.tabellen import Versandstatus
 from modelle.versand import (
     Faelligkeit,
     faellige_abfragen,
@@ -95,10 +98,15 @@ class Planer:
                 )
 
     @staticmethod
-    async def _vermerke(
-        sitzung: AsyncSession, faelligkeit: Faelligkeit, eintrag: Ausgang | None, raum: str
+    async def _reihe_ein(
+        sitzung: AsyncSession, faelligkeit: Faelligkeit, raum: str, antwort: Antwort
     ) -> None:
-        """Vermerkt die vorläufige Event-ID; der Zusteller setzt nach dem Senden die echte."""
+        """Reiht Geplantes ein und vermerkt die vorläufige Event-ID (der Zusteller setzt die echte).
+
+        Die eine Stelle, die festlegt, dass Geplantes benachrichtigt: Abfrage, Erinnerung und
+        Wochenbericht sind dafür da, dass die Erwähnten sie bemerken – auch auf dem Telefon.
+        """
+        eintrag = reihe_antwort_ein(sitzung, raum, antwort, benachrichtigen=True)
         if eintrag is not None:
             await vermerke_event(sitzung, faelligkeit.schluessel, verweis(eintrag), raum)
 
@@ -151,8 +159,7 @@ class Planer:
                 Folge(abfrage_zeile(s, jetzt, self._zeitzone), projekte=(s.projekt_slug,))
                 for s in staende
             )
-            eintrag = reihe_antwort_ein(sitzung, raum, Antwort(kopf, thread=zeilen))
-            await self._vermerke(sitzung, faelligkeit, eintrag, raum)
+            await self._reihe_ein(sitzung, faelligkeit, raum, Antwort(kopf, thread=zeilen))
             log.info("Abfrage für %s eingereiht (%d Projekte)", feld.slug, len(staende))
             return None
 
@@ -169,16 +176,20 @@ class Planer:
             )
 
         async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | None:
-            raum = (await self._verzeichnis.hole(sitzung)).stabsstelle_raum_id
+            verzeichnis = await self._verzeichnis.hole(sitzung)
+            raum = verzeichnis.stabsstelle_raum_id
             if raum is None:
                 return "kein Raum der Stabsstelle bekannt (bot.stabsstelle_raum)"
             # Erst zusammenstellen, dann vermerken: der Bericht beginnt beim letzten Vermerk.
             antwort = await wochenbericht_antwort(
-                sitzung, bis=jetzt, zeitzone=self._zeitzone, verspaetet=faelligkeit.verspaetet
+                sitzung,
+                bis=jetzt,
+                zeitzone=self._zeitzone,
+                verspaetet=faelligkeit.verspaetet,
+                an=verzeichnis.personen_mit(Rolle.STABSSTELLE),
             )
             if await reserviere(sitzung, faelligkeit):
-                eintrag = reihe_antwort_ein(sitzung, raum, antwort)
-                await self._vermerke(sitzung, faelligkeit, eintrag, raum)
+                await self._reihe_ein(sitzung, faelligkeit, raum, antwort)
                 log.info("Wochenbericht eingereiht")
             return None
 
@@ -202,7 +213,9 @@ class Planer:
                     continue
                 if faellig.direktnachricht and faellig.patin is not None:
                     raum: str | None = direktraum(faellig.patin.matrix_id)
-                    nachricht = erinnerung_direkt(stand, feld, jetzt=jetzt, zeitzone=self._zeitzone)
+                    nachricht = erinnerung_direkt(
+                        stand, feld, faellig.patin, jetzt=jetzt, zeitzone=self._zeitzone
+                    )
                 else:
                     raum = faellig.projekt.raum_id or _raum(feld)
                     nachricht = erinnerung(
@@ -215,8 +228,7 @@ class Planer:
                 if raum is None or not await reserviere(sitzung, faellig.faelligkeit):
                     continue
                 antwort = Antwort(nachricht, projekte=(stand.projekt_slug,))
-                eintrag = reihe_antwort_ein(sitzung, raum, antwort)
-                await self._vermerke(sitzung, faellig.faelligkeit, eintrag, raum)
+                await self._reihe_ein(sitzung, faellig.faelligkeit, raum, antwort)
                 log.info("Erinnerung %d für %s eingereiht", faellig.stufe, stand.projekt_slug)
 
 

@@ -161,6 +161,21 @@ class Mensch:
         antwort = await self.client.room_redact(raum_id, event_id)
         assert isinstance(antwort, RoomRedactResponse), antwort
 
+    async def benachrichtigungen(self) -> list[Ereignis]:
+        """Was der Homeserver dieser Person gemeldet hat (`GET /notifications`), neueste zuerst.
+
+        Synapse wertet ihre Pushregeln beim Senden aus; was hier fehlt, hat auch ihr Telefon
+        nicht erreicht.
+        """
+        antwort = await self.client.send(
+            "GET",
+            "/_matrix/client/v3/notifications?limit=100",
+            headers={"Authorization": f"Bearer {self.client.access_token}"},
+        )
+        assert antwort.status == 200, await antwort.text()
+        daten = await antwort.json()
+        return list(daten["notifications"])
+
     async def synchronisiere(self, timeout_ms: int = 500) -> None:
         antwort = await self.client.sync(
             timeout=timeout_ms, since=self._position, sync_filter=_ALLES_SEHEN

@@ -1,0 +1,145 @@
+"""Wer gepingt wird: Geplantes erreicht die Genannten, Antworten auf Befehle pingen niemanden.
+
+Die Standard-Pushregeln benachrichtigen bei keinem `m.notice`, auch nicht bei Erwähnung
+(gemessen gegen Synapse: tests/integration/test_benachrichtigung.py). Hier wird die Form
+geprüft, die das entscheidet: `msgtype` und `m.mentions` je Art von Nachricht.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import update
+
+from befehle.grundlagen import Betrieb
+from bot.app import setze_stabsstelle_raum
+from bot.planer import Planer
+from modelle.datenbank import Sitzungsfabrik
+from modelle.tabellen import Aenderung, Raum, Statusmeldung
+from tests.testbot import (
+    BERLIN,
+    KOORDINATION_ENERGIE,
+    PATIN_ENERGIE,
+    RAUM_ENERGIE,
+    STABSSTELLE,
+    Gesendet,
+    Testbot,
+)
+
+STAB = "#klima-stabsstelle:muenster.de"
+# Die zweite Koordinatorin Energie und die zweite Person der Stabsstelle der Beispielstruktur.
+KOORDINATION_ENERGIE_GEBAEUDE = "@lukas.terhorst:muenster.de"
+STABSSTELLE_LEITUNG = "@lena.huesing:muenster.de"
+# Anfangsstände und Struktur auf einen festen Tag vor allen Uhrzeiten hier gelegt.
+IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
+
+
+@pytest.fixture
+async def planbar(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Testbot:
+    """Die Räume der Beispielstruktur gelten als aufgelöst, die Struktur als am 25.11. geladen."""
+    await setze_stabsstelle_raum(STAB, sitzungen)
+    async with sitzungen.begin() as sitzung:
+        await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
+        await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
+        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=IMPORTZEIT))
+    return testbot
+
+
+async def _geplant(sitzungen: Sitzungsfabrik, testbot: Testbot, um: dt.datetime) -> list[Gesendet]:
+    """Ein Durchgang des Planers zur Uhrzeit `um` (Ortszeit) und was dabei gesendet wurde."""
+    vorher = len(testbot.rekorder.gesendet)
+    planer = Planer(
+        sitzungen=sitzungen, zeitzone=BERLIN, betrieb=Betrieb(), praefix="!", uhr=lambda: um
+    )
+    await planer.pruefe()
+    await testbot.zusteller.zustellen()
+    return testbot.rekorder.gesendet[vorher:]
+
+
+def _erwaehnt(gesendet: Gesendet) -> list[str]:
+    return list(gesendet.inhalt["m.mentions"]["user_ids"])
+
+
+def _stumm(gesendet: Gesendet) -> bool:
+    """Pingt niemanden: ein `m.notice` (oder Bild) ohne Erwähnung."""
+    return (
+        gesendet.inhalt["msgtype"] in ("m.notice", "m.image")
+        and not gesendet.inhalt["m.mentions"].get("user_ids")
+        and "room" not in gesendet.inhalt["m.mentions"]
+    )
+
+
+async def test_abfragekopf_pingt_patin_und_koordination_die_zeilen_im_thread_niemanden(
+    sitzungen: Sitzungsfabrik, planbar: Testbot
+) -> None:
+    montag = dt.datetime(2026, 11, 30, 9, 0, 30, tzinfo=BERLIN)
+    kopf, *zeilen = [
+        g for g in await _geplant(sitzungen, planbar, montag) if g.raum_id == RAUM_ENERGIE
+    ]
+    assert "Fortschrittsabfrage Themenfeld Energie" in kopf.text
+    assert kopf.inhalt["msgtype"] == "m.text"
+    assert sorted(_erwaehnt(kopf)) == sorted(
+        [PATIN_ENERGIE, KOORDINATION_ENERGIE, KOORDINATION_ENERGIE_GEBAEUDE]
+    )
+    assert len(zeilen) == 4
+    assert all(_stumm(z) for z in zeilen)
+
+
+async def test_erinnerung_pingt_im_raum_die_zustaendigen_und_per_dm_die_patin(
+    sitzungen: Sitzungsfabrik, planbar: Testbot
+) -> None:
+    def erinnerung(gesendet: list[Gesendet]) -> Gesendet:
+        # Montags kommt auch die Abfrage mit einer Zeile zur Wärmeplanung: die ist es nicht.
+        (treffer,) = [
+            g
+            for g in gesendet
+            if g.inhalt.get("de.klimabot.projekte") == ["waermeplanung"] and "Erinnerung" in g.text
+        ]
+        return treffer
+
+    stufen = [
+        erinnerung(
+            await _geplant(sitzungen, planbar, dt.datetime(2026, 12, tag, 10, 0, 30, tzinfo=BERLIN))
+        )
+        for tag in (14, 15, 16)  # Mo–Mi, drei Wochen nach dem Anfangsstand
+    ]
+    im_raum, zweite, direkt = stufen
+    for nachricht in (im_raum, zweite):
+        assert nachricht.raum_id == RAUM_ENERGIE
+        assert nachricht.inhalt["msgtype"] == "m.text"
+        assert sorted(_erwaehnt(nachricht)) == sorted(
+            [PATIN_ENERGIE, KOORDINATION_ENERGIE, KOORDINATION_ENERGIE_GEBAEUDE]
+        )
+    assert direkt.raum_id.startswith("!direkt-")
+    assert direkt.inhalt["msgtype"] == "m.text"
+    assert _erwaehnt(direkt) == [PATIN_ENERGIE]
+    # Die Anrede ist die Erwähnung: ein Pill im HTML, der Name im Klartext.
+    assert direkt.text.startswith("Guten Tag Dr. Anna Becker, zum Strategieprojekt")
+    assert f'<a href="https://matrix.to/#/{PATIN_ENERGIE}">Dr. Anna Becker</a>' in direkt.html
+
+
+async def test_wochenbericht_kopf_pingt_die_stabsstelle_der_thread_niemanden(
+    sitzungen: Sitzungsfabrik, planbar: Testbot
+) -> None:
+    freitag = dt.datetime(2026, 11, 27, 14, 0, 20, tzinfo=BERLIN)
+    kopf, *thread = [g for g in await _geplant(sitzungen, planbar, freitag) if g.raum_id == STAB]
+    assert "Wochenbericht" in kopf.text
+    assert kopf.inhalt["msgtype"] == "m.text"
+    assert sorted(_erwaehnt(kopf)) == sorted([STABSSTELLE, STABSSTELLE_LEITUNG])
+    assert f"https://matrix.to/#/{STABSSTELLE}" in kopf.html
+    assert len(thread) == 8  # je Themenfeld eine Nachricht und das Diagramm
+    assert all(_stumm(t) for t in thread)
+
+
+async def test_antworten_auf_befehle_pingen_niemanden_auch_die_vorschau_des_berichts(
+    planbar: Testbot,
+) -> None:
+    vorschau = await planbar.sende("!bericht", als=STABSSTELLE)
+    kopf, *thread = vorschau.nachrichten
+    assert "Wochenbericht" in kopf.text
+    assert "Vorschau" in kopf.text
+    assert all(_stumm(n) for n in (kopf, *thread))
+
+    stand = await planbar.sende("!status energie", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
+    assert _stumm(stand.nachricht)
