@@ -569,7 +569,12 @@ class Zusteller:
         )
         if isinstance(fehler, NichtImRaum) and raum.direktraum_id is not None and raum.ziel:
             # Der Bot ist aus dem Direktraum geflogen: die nächste Nachricht bekommt einen neuen.
-            await self._gib_direktraum_auf(raum.direktraum_id, raum.ziel, "Bot nicht im Raum")
+            try:
+                await self._gib_direktraum_auf(raum.direktraum_id, raum.ziel, "Bot nicht darin")
+            except Exception as db_fehler:
+                if not nicht_erreichbar(db_fehler):
+                    raise
+                log.warning("Direktraum %s nicht aufgegeben (%s)", raum.ziel, db_fehler)
             raum.ziel = raum.direktraum_id = None
         return _Ergebnis.AUFGEGEBEN
 
@@ -656,32 +661,37 @@ class Zusteller:
         """
         async with self._sitzungen() as sitzung:
             eintrag = await aktiver_direktraum(sitzung, matrix_id)
+        if eintrag is not None and eintrag.raum_id is None:
+            gefunden = await self._transport.finde_direktraum(eintrag.kennung)
+            if gefunden is None:
+                return await self._lege_direktraum_an(matrix_id, eintrag.id, eintrag.kennung)
+            log.info("Direktraum mit %s wiedergefunden: %s", matrix_id, gefunden)
+            async with self._sitzungen.begin() as sitzung:
+                await vermerke_raum(sitzung, eintrag.id, gefunden)
+            eintrag.raum_id = gefunden
         if eintrag is not None and eintrag.raum_id is not None:
             if await self._ist_darin(eintrag.raum_id, matrix_id):
                 return eintrag.raum_id, eintrag.id
             await self._gib_direktraum_auf(eintrag.id, eintrag.raum_id, f"{matrix_id} ist gegangen")
-            eintrag = None
-        raum_id: str | None = None
-        if eintrag is None:
-            try:
-                async with self._sitzungen.begin() as sitzung:
-                    eintrag = await beabsichtige_direktraum(sitzung, matrix_id)
-            except IntegrityError as gleichzeitig:
-                # Eben hat jemand anderes einen eingetragen (die Person selbst hat einen
-                # geöffnet): beim nächsten Versuch gilt der.
-                raise VoruebergehenderFehler(
-                    f"Direktraum mit {matrix_id} eben eingetragen"
-                ) from gleichzeitig
-        else:
-            raum_id = await self._transport.finde_direktraum(eintrag.kennung)
-            if raum_id is not None:
-                log.info("Direktraum mit %s wiedergefunden: %s", matrix_id, raum_id)
-        if raum_id is None:
-            raum_id = await self._transport.erstelle_direktraum(matrix_id, eintrag.kennung)
-            log.info("Direktraum mit %s angelegt: %s", matrix_id, raum_id)
+        try:
+            async with self._sitzungen.begin() as sitzung:
+                absicht = await beabsichtige_direktraum(sitzung, matrix_id)
+        except IntegrityError as gleichzeitig:
+            # Eben hat jemand anderes einen eingetragen (die Person selbst hat einen geöffnet):
+            # beim nächsten Versuch gilt der.
+            raise VoruebergehenderFehler(
+                f"Direktraum mit {matrix_id} eben eingetragen"
+            ) from gleichzeitig
+        return await self._lege_direktraum_an(matrix_id, absicht.id, absicht.kennung)
+
+    async def _lege_direktraum_an(
+        self, matrix_id: str, direktraum_id: int, kennung: str
+    ) -> tuple[str, int]:
+        raum_id = await self._transport.erstelle_direktraum(matrix_id, kennung)
+        log.info("Direktraum mit %s angelegt: %s", matrix_id, raum_id)
         async with self._sitzungen.begin() as sitzung:
-            await vermerke_raum(sitzung, eintrag.id, raum_id)
-        return raum_id, eintrag.id
+            await vermerke_raum(sitzung, direktraum_id, raum_id)
+        return raum_id, direktraum_id
 
     async def _ist_darin(self, raum_id: str, matrix_id: str) -> bool:
         """Ob die Person noch im Raum ist (oder eingeladen) – und der Bot ihn noch sieht."""

@@ -435,10 +435,12 @@ class NioTransport:
                 raise self._fehler(raeume)
             for raum_id in raeume.rooms:
                 zustand = await self._client.room_get_state_event(raum_id, DIREKTRAUM_KENNUNG)
-                if (
-                    isinstance(zustand, RoomGetStateEventResponse)
-                    and zustand.content.get("kennung") == kennung
-                ):
+                if not isinstance(zustand, RoomGetStateEventResponse):
+                    if getattr(zustand, "status_code", None) in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                        continue  # kein Direktraum des Bots
+                    # Sonst wüsste der Bot nicht, ob es ihn gibt: lieber später erneut suchen.
+                    raise self._fehler(zustand)
+                if zustand.content.get("kennung") == kennung:
                     person = zustand.content.get("person")
                     if self._client.olm is not None and isinstance(person, str):
                         # Wie frisch angelegt: gesendet wird erst, wenn der Sync die Person

@@ -461,3 +461,20 @@ async def test_verlassener_direktraum_wird_neu_angelegt_und_der_bot_geht(
     assert rekorder.direktraeume == [ANNA, ANNA]
     assert rekorder.verlassen == [alt]
     assert await _direktraeume(sitzungen) == [(alt, False), (neu, True)]
+
+
+async def test_wiedergefundener_direktraum_den_sie_schon_verlassen_hat_wird_ersetzt(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    rekorder = Rekorder()
+    async with sitzungen.begin() as sitzung:
+        absicht = await beabsichtige_direktraum(sitzung, ANNA)
+    alt = await rekorder.erstelle_direktraum(ANNA, absicht.kennung)
+    rekorder.verlassen_von[alt] = {ANNA}
+
+    await _direktnachricht(sitzungen, "Erinnerung")
+    assert await Zusteller(sitzungen, rekorder).zustellen() == 1
+    (neu,) = {g.raum_id for g in rekorder.gesendet}
+    assert neu != alt
+    assert rekorder.verlassen == [alt]
+    assert await _direktraeume(sitzungen) == [(alt, False), (neu, True)]
