@@ -25,7 +25,7 @@ from befehle.grundlagen import (
     befehl,
     keine_argumente,
 )
-from befehle.wochenbericht import feldnachrichten, kopf
+from befehle.wochenbericht import feldnachrichten, kopf, zustellnachricht
 from modelle.bericht import ampel_verlauf, stelle_wochenbericht_zusammen
 from modelle.tabellen import Versandart
 from modelle.versand import letzter_wochenbericht, versaeumte_seit
@@ -84,6 +84,9 @@ async def wochenbericht_antwort(
             [*anrede, "Details je Themenfeld und das Ampeldiagramm stehen im Thread."], *hinweise
         )
     folgen = [Folge(feld, projekte=slugs) for feld, slugs in feldnachrichten(bericht, zeitzone)]
+    zustellung = zustellnachricht(bericht, zeitzone)
+    if zustellung is not None:
+        folgen.append(Folge(zustellung))
     if diagramm is not None:
         folgen.append(
             Folge(

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from befehle import format
 from befehle.darstellung import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
-from modelle.bericht import Feldbericht, Wochenbericht
+from modelle.bericht import Feldbericht, NichtZugestellt, Wochenbericht
 from modelle.werte import Ampel
 
 # Zwischen den Nachrichten in der Textausgabe der Kommandozeile.
@@ -91,6 +91,11 @@ def _kopfzeilen(bericht: Wochenbericht) -> tuple[str, str]:
         (bericht.anzahl_abgeschlossen, "Projekt abgeschlossen", "Projekte abgeschlossen"),
         (bericht.anzahl_archiviert, "Projekt archiviert", "Projekte archiviert"),
         (len(bericht.uebersprungene_abfragen), "Abfrage ausgelassen", "Abfragen ausgelassen"),
+        (
+            len(bericht.nicht_zugestellt),
+            "Nachricht nicht zugestellt",
+            "Nachrichten nicht zugestellt",
+        ),
     ):
         if anzahl:
             bewegung.append(format.anzahl(anzahl, einzahl, mehrzahl))
@@ -290,6 +295,52 @@ def feldnachrichten(
     return ergebnis
 
 
+# --- Nicht zugestellt ----------------------------------------------------------------------
+
+_ZUSTELLUNG_TITEL = "Nicht zugestellte Nachrichten"
+_ZUSTELLUNG_HINWEIS = (
+    "Der Klimabot hat diese Nachrichten nach mehreren Versuchen aufgegeben – meist, weil er "
+    "nicht (mehr) im Raum ist. Bitte den Bot in den Raum einladen oder den Raum in der "
+    "Strukturdatei prüfen."
+)
+# Ein Fehlertext des Homeservers kann lang sein; die Stabsstelle braucht nur den Anfang.
+_FEHLER_HOECHSTENS = 120
+
+
+def _wohin(eintrag: NichtZugestellt) -> tuple[Teil, ...]:
+    if eintrag.person is not None:
+        return ("Direktnachricht an ", Code(eintrag.person))
+    if eintrag.themenfeld_name is not None:
+        return (f"Raum des Themenfelds {eintrag.themenfeld_name}",)
+    if eintrag.stabsstelle:
+        return ("Raum der Stabsstelle",)
+    return ("Raum ", Code(eintrag.raum_id or "?"))
+
+
+def _nicht_zugestellt(eintrag: NichtZugestellt, zeitzone: ZoneInfo) -> tuple[Teil, ...]:
+    was = f"Reaktion {eintrag.auszug}" if eintrag.art == "reaktion" else _zitat(eintrag.auszug)
+    fehler = eintrag.fehler
+    if len(fehler) > _FEHLER_HOECHSTENS:
+        fehler = fehler[: _FEHLER_HOECHSTENS - 1].rstrip() + "…"
+    return (
+        *_wohin(eintrag),
+        f": {was} – erstellt {format.zeitpunkt(eintrag.erstellt, zeitzone)}, aufgegeben "
+        f"{format.zeitpunkt(eintrag.aufgegeben, zeitzone)} ({fehler})",
+    )
+
+
+def zustellnachricht(bericht: Wochenbericht, zeitzone: ZoneInfo) -> Nachricht | None:
+    """Die Nachrichten, die der Bot im Zeitraum aufgegeben hat; None, wenn es keine gibt."""
+    if not bericht.nicht_zugestellt:
+        return None
+    return (
+        Nachricht()
+        .absatz(Fett(f"⚠️ {_ZUSTELLUNG_TITEL}"))
+        .absatz(Kursiv(_ZUSTELLUNG_HINWEIS))
+        .liste([_nicht_zugestellt(n, zeitzone) for n in bericht.nicht_zugestellt])
+    )
+
+
 # --- Ausgaben für die Kommandozeile ---------------------------------------------------------
 
 
@@ -297,6 +348,9 @@ def als_text(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
     """Kopf und Themenfelder als Klartext, so wie sie im Messenger ohne HTML ankommen."""
     teile = [kopf(bericht, zeitzone).text]
     teile.extend(nachricht.text for nachricht, _ in feldnachrichten(bericht, zeitzone))
+    zustellung = zustellnachricht(bericht, zeitzone)
+    if zustellung is not None:
+        teile.append(zustellung.text)
     return f"\n\n{_TRENNER}\n\n".join(teile) + "\n"
 
 
@@ -362,6 +416,9 @@ def als_markdown(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
             zeilen.extend([f"_{_md_text(inhalt.hinweis)}_", ""])
         for abschnitt in inhalt.abschnitte:
             zeilen.extend(_md_abschnitt(abschnitt))
+    if bericht.nicht_zugestellt:
+        zeilen.extend([f"## {_ZUSTELLUNG_TITEL}", "", f"_{_md_text(_ZUSTELLUNG_HINWEIS)}_", ""])
+        zeilen.extend(f"- {_md(_nicht_zugestellt(n, zeitzone))}" for n in bericht.nicht_zugestellt)
     return "\n".join(zeilen).rstrip("\n") + "\n"
 
 

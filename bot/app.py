@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 STRUKTUR_PRUEFSUMME = "struktur.pruefsumme"
 
 
+class ZustellungAusgefallen(RuntimeError):
+    """Die Sende-Aufgabe ist gestorben. Der Bot endet mit Fehler (`klimabot run`: Exit-Code 1),
+    damit der Dienstverwalter ihn neu startet – statt halb weiterzulaufen: Ereignisse als
+    behandelt zu vermerken, deren Antworten niemand sendet."""
+
+
 async def uebernimm_strukturdatei(einstellungen: Einstellungen, sitzungen: Sitzungsfabrik) -> None:
     """Importiert die konfigurierte Strukturdatei, wenn sie sich seit dem letzten Start änderte."""
     datei = einstellungen.bot.strukturdatei
@@ -152,17 +158,43 @@ class Klimabot:
         self.sync.anhalten()
 
     async def laufen(self) -> None:
-        """Läuft bis `anhalten()`; stellt danach noch zu, was wartet, und schließt sauber."""
+        """Läuft bis `anhalten()`; stellt danach noch zu, was wartet, und schließt sauber.
+
+        Stirbt die Zustellung, hält der Bot sofort an und endet mit `ZustellungAusgefallen`.
+        """
+        ausfall: list[BaseException] = []
+
+        def zustellung_beendet(aufgabe: asyncio.Task[None]) -> None:
+            if aufgabe.cancelled():
+                return
+            grund = aufgabe.exception() or RuntimeError("Zusteller endete ohne Grund")
+            ausfall.append(grund)
+            log.critical(
+                "Zustellung ausgefallen (%s: %s); der Bot hält an und endet mit Fehler, "
+                "damit er neu gestartet wird",
+                type(grund).__name__,
+                grund,
+                exc_info=grund,
+            )
+            self.sync.anhalten()
+
         zustellung = asyncio.create_task(self.zusteller.laufen(), name="zusteller")
+        zustellung.add_done_callback(zustellung_beendet)
         self.zeitplaner.starte()
         try:
             await self.sync.laufen()
+            if ausfall:
+                raise ZustellungAusgefallen(str(ausfall[0])) from ausfall[0]
+            zustellung.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await zustellung
+            # Was noch wartet, bekommt einen letzten Versuch (ohne Pausen, höchstens 10 s).
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.zusteller.zustellen(), timeout=10)
         finally:
             self.zeitplaner.stoppe()
             zustellung.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await zustellung
             await self.client.close()
             await self.engine.dispose()

@@ -25,6 +25,7 @@ from nio import (
     AsyncClientConfig,
     EncryptionError,
     Event,
+    JoinedRoomsResponse,
     JoinError,
     KeysQueryResponse,
     KeysUploadResponse,
@@ -33,6 +34,8 @@ from nio import (
     MegolmEvent,
     MessageDirection,
     RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomLeaveResponse,
     RoomMessagesError,
     RoomPreset,
     RoomResolveAliasResponse,
@@ -50,7 +53,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import MatrixEinstellungen
-from bot.transport import EndgueltigerFehler, Ratenlimit, VoruebergehenderFehler
+from bot.transport import (
+    EndgueltigerFehler,
+    Mitgliedschaft,
+    NichtImRaum,
+    Ratenlimit,
+    Sendefehler,
+    UnbekannterFehler,
+    VoruebergehenderFehler,
+)
 from bot.verarbeitung import DatenbankNichtErreichbar, Ereignis, Verarbeitung
 from bot.vertrauen import Schluesselvertrauen
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
@@ -103,6 +114,15 @@ VERSCHLUESSELUNG = {
 }
 # Das Gerät, dessen Schlüssel beim Homeserver liegen (nach dem ersten Hochladen gesetzt).
 SCHLUESSEL_GERAET = "matrix.schluessel_geraet"
+# Zustandsereignis in Direkträumen, die der Bot anlegt: `{"kennung": …, "person": …}`
+# (siehe `bot.ausgang`: so findet er einen Raum wieder, dessen ID er sich nicht mehr merken konnte).
+DIREKTRAUM_KENNUNG = "de.klimabot.direktraum"
+# Fehlercodes, bei denen ein erneuter Versuch nie hilft.
+_NIE_ZU_SENDEN = frozenset({"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE"})
+# Das Konto als Ganzes ist betroffen, nicht ein Raum: warten, bis es wieder geht.
+_KONTO_WEG = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"})
+# Gateway ohne Homeserver dahinter (Reverse-Proxy während eines Neustarts).
+_SERVER_WEG = frozenset({502, 503, 504})
 
 
 VORUEBERGEHEND = (ClientError, TimeoutError, VoruebergehenderFehler, DatenbankNichtErreichbar)
@@ -433,8 +453,11 @@ class NioTransport:
                 client.access_token, raum_id, ereignistyp, inhalt, txn_id
             )
             antwort = await client._send(RoomSendResponse, methode, pfad, daten, (raum_id,))
-        except (ClientError, TimeoutError, LocalProtocolError) as fehler:
+        except (ClientError, TimeoutError) as fehler:
             raise VoruebergehenderFehler(f"{type(fehler).__name__}: {fehler}") from fehler
+        except LocalProtocolError as fehler:
+            # nio weiß nicht weiter (etwa: Mitglieder des Raums nicht abrufbar): begrenzt.
+            raise UnbekannterFehler(f"{type(fehler).__name__}: {fehler}") from fehler
         if isinstance(antwort, RoomSendResponse):
             return str(antwort.event_id)
         raise self._fehler(antwort)
@@ -443,8 +466,13 @@ class NioTransport:
         if self._client.olm is None:
             return False
         raum = self._client.rooms.get(raum_id)
+        if raum is None:
+            if not self._client.next_batch:
+                # Vor dem ersten Sync nach dem Start kennt nio noch gar keinen Raum.
+                raise VoruebergehenderFehler(f"Raum {raum_id}: noch kein Sync seit dem Start")
+            raise NichtImRaum(f"Raum {raum_id}: der Bot ist nicht darin")
         gast = self._eingeladen.get(raum_id)
-        if raum is None or (gast is not None and gast not in raum.users):
+        if gast is not None and gast not in raum.users:
             # Ein eben angelegter Direktraum: erst der nächste Sync bringt seine Mitglieder.
             raise VoruebergehenderFehler(f"Raum {raum_id} ist noch nicht synchronisiert")
         self._eingeladen.pop(raum_id, None)
@@ -573,14 +601,23 @@ class NioTransport:
             return {"file": {"url": str(antwort.content_uri), "mimetype": mimetype, **schluessel}}
         return {"url": str(antwort.content_uri)}
 
-    async def erstelle_direktraum(self, matrix_id: str) -> str:
+    async def erstelle_direktraum(self, matrix_id: str, kennung: str) -> str:
+        zustand: list[dict[str, Any]] = [
+            {
+                "type": DIREKTRAUM_KENNUNG,
+                "state_key": "",
+                "content": {"kennung": kennung, "person": matrix_id},
+            }
+        ]
+        if self._client.olm is not None:
+            zustand.append(VERSCHLUESSELUNG)
         try:
             antwort = await self._client.room_create(
                 is_direct=True,
                 invite=[matrix_id],
                 name="Klimabot",
                 preset=RoomPreset.trusted_private_chat,
-                initial_state=[VERSCHLUESSELUNG] if self._client.olm is not None else (),
+                initial_state=zustand,
             )
         except (ClientError, TimeoutError) as fehler:
             raise VoruebergehenderFehler(f"Direktraum: {fehler}") from fehler
@@ -592,14 +629,66 @@ class NioTransport:
             return str(antwort.room_id)
         raise self._fehler(antwort)
 
+    async def finde_direktraum(self, kennung: str) -> str | None:
+        try:
+            raeume = await self._client.joined_rooms()
+            if not isinstance(raeume, JoinedRoomsResponse):
+                raise self._fehler(raeume)
+            for raum_id in raeume.rooms:
+                zustand = await self._client.room_get_state_event(raum_id, DIREKTRAUM_KENNUNG)
+                if not isinstance(zustand, RoomGetStateEventResponse):
+                    if getattr(zustand, "status_code", None) in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                        continue  # kein Direktraum des Bots
+                    # Sonst wüsste der Bot nicht, ob es ihn gibt: lieber später erneut suchen.
+                    raise self._fehler(zustand)
+                if zustand.content.get("kennung") == kennung:
+                    person = zustand.content.get("person")
+                    if self._client.olm is not None and isinstance(person, str):
+                        # Wie frisch angelegt: gesendet wird erst, wenn der Sync die Person
+                        # im Raum zeigt, sonst bekäme sie den Raumschlüssel nicht.
+                        self._eingeladen[raum_id] = person
+                    return str(raum_id)
+        except (ClientError, TimeoutError) as fehler:
+            raise VoruebergehenderFehler(f"Direktraum suchen: {fehler}") from fehler
+        return None
+
+    async def mitgliedschaft(self, raum_id: str, matrix_id: str) -> Mitgliedschaft | None:
+        try:
+            antwort = await self._client.room_get_state_event(raum_id, "m.room.member", matrix_id)
+        except (ClientError, TimeoutError) as fehler:
+            raise VoruebergehenderFehler(f"Mitgliedschaft: {fehler}") from fehler
+        if isinstance(antwort, RoomGetStateEventResponse):
+            wert = antwort.content.get("membership")
+            if wert in ("join", "invite", "leave", "ban", "knock"):
+                return wert  # type: ignore[no-any-return]
+            return None
+        if getattr(antwort, "status_code", None) == "M_NOT_FOUND":
+            return None  # war nie Mitglied
+        raise self._fehler(antwort)
+
+    async def verlasse(self, raum_id: str) -> None:
+        try:
+            antwort = await self._client.room_leave(raum_id)
+        except (ClientError, TimeoutError) as fehler:
+            raise VoruebergehenderFehler(f"Raum verlassen: {fehler}") from fehler
+        if not isinstance(antwort, RoomLeaveResponse):
+            raise self._fehler(antwort)
+
     @staticmethod
-    def _fehler(antwort: Any) -> Exception:
+    def _fehler(antwort: Any) -> Sendefehler:
+        """Die Art eines Fehlers des Homeservers (siehe `bot.transport`)."""
         code = getattr(antwort, "status_code", None)
-        if code == "M_LIMIT_EXCEEDED":
+        http = getattr(getattr(antwort, "transport_response", None), "status", None)
+        text = f"{code}: {getattr(antwort, 'message', antwort)}"
+        if code == "M_LIMIT_EXCEEDED" or http == 429:
             return Ratenlimit(int(getattr(antwort, "retry_after_ms", None) or 1000))
-        if code in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN", "M_BAD_JSON", "M_TOO_LARGE"):
-            return EndgueltigerFehler(f"{code}: {antwort.message}")
-        return VoruebergehenderFehler(f"{code}: {getattr(antwort, 'message', antwort)}")
+        if code in ("M_FORBIDDEN", "M_NOT_FOUND"):
+            return NichtImRaum(text)
+        if code in _NIE_ZU_SENDEN:
+            return EndgueltigerFehler(text)
+        if code in _KONTO_WEG or http is None or http in _SERVER_WEG:
+            return VoruebergehenderFehler(text)
+        return UnbekannterFehler(text)
 
 
 # So oft höchstens schreibt die Sync-Schleife ihre Position (und beim Anhalten).

@@ -79,7 +79,13 @@ from bot.ausgang import (
     verwerfe_eingereihtes,
 )
 from bot.inhalt import nachrichteninhalt, reaktionsinhalt
-from bot.transport import EndgueltigerFehler, Ratenlimit, Transport, VoruebergehenderFehler
+from bot.transport import (
+    BegrenzterFehler,
+    EndgueltigerFehler,
+    Ratenlimit,
+    Transport,
+    VoruebergehenderFehler,
+)
 from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik, einfuegen_ohne_konflikt, nicht_erreichbar
 from modelle.tabellen import Ausgang, VerarbeitetesEreignis
@@ -476,7 +482,7 @@ class Verarbeitung:
                 return
             except Ratenlimit as limit:
                 await asyncio.sleep(min(limit.warte_ms / 1000, 10.0))
-            except VoruebergehenderFehler as fehler:
+            except (VoruebergehenderFehler, BegrenzterFehler) as fehler:
                 log.warning("Hinweis zu %s nicht gesendet (%s)", ereignis.event_id, fehler)
                 await asyncio.sleep(0.5 * 2**versuch)
             except EndgueltigerFehler as fehler:

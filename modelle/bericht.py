@@ -1,7 +1,7 @@
 """Der Wochenbericht als Daten: was sich in einem Zeitraum getan hat, je Themenfeld.
 
 Dieses Modul stellt zusammen, `befehle.wochenbericht` stellt dar. Die Zahl der
-Datenbankabfragen hängt nicht von der Zahl der Projekte oder Meldungen ab (vier für den
+Datenbankabfragen hängt nicht von der Zahl der Projekte oder Meldungen ab (fünf für den
 Bericht, zwei für den Ampelverlauf); gerechnet wird danach in Python, nur die Ampeln je
 Stichtag zählt schon die Datenbank.
 
@@ -34,7 +34,16 @@ from modelle.abfragen import (
     ampeln_zu_stichtagen,
     projektaenderungen,
 )
-from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
+from modelle.direktraeume import PLATZHALTER as DIREKTRAUM_PLATZHALTER
+from modelle.tabellen import (
+    Ausgang,
+    Direktraum,
+    Person,
+    Raum,
+    Statusmeldung,
+    Strategieprojekt,
+    Themenfeld,
+)
 from modelle.werte import Ampel, Quelle
 
 FORMATVERSION = 1
@@ -171,6 +180,43 @@ class UebersprungeneAbfrage:
 
 
 @dataclass(frozen=True, slots=True)
+class NichtZugestellt:
+    """Eine Nachricht des Bots, die er nach der Grenze der Versuche aufgegeben hat.
+
+    Wohin sie sollte, so genau der Bot es weiß: der Raum eines Themenfelds, der der
+    Stabsstelle, der Direktraum einer Person – oder nur eine Raum-ID.
+    """
+
+    raum_id: str | None
+    themenfeld_slug: str | None
+    themenfeld_name: str | None
+    stabsstelle: bool
+    # Bei einer Direktnachricht: an wen.
+    person: str | None
+    # "nachricht" oder "reaktion"
+    art: str
+    # Der Anfang der Nachricht (erste Zeile) oder das Zeichen der Reaktion.
+    auszug: str
+    erstellt: dt.datetime
+    aufgegeben: dt.datetime
+    # Der letzte Fehler, wie der Homeserver ihn nannte.
+    fehler: str
+
+    def als_dict(self, zeitzone: dt.tzinfo) -> dict[str, Any]:
+        return {
+            "raum": self.raum_id,
+            "themenfeld": self.themenfeld_slug,
+            "stabsstelle": self.stabsstelle,
+            "person": self.person,
+            "art": self.art,
+            "auszug": self.auszug,
+            "erstellt": _zeit(self.erstellt, zeitzone),
+            "aufgegeben": _zeit(self.aufgegeben, zeitzone),
+            "fehler": self.fehler,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Feldbericht:
     themenfeld_slug: str
     themenfeld_name: str
@@ -233,6 +279,8 @@ class Wochenbericht:
     felder: tuple[Feldbericht, ...]
     # Alle übergebenen, zeitlich geordnet; auch solche zu Feldern, die es nicht mehr gibt.
     uebersprungene_abfragen: tuple[UebersprungeneAbfrage, ...]
+    # Im Zeitraum aufgegebene Nachrichten des Bots, in der Reihenfolge des Aufgebens.
+    nicht_zugestellt: tuple[NichtZugestellt, ...] = ()
 
     @property
     def ampeln(self) -> dict[Ampel, int]:
@@ -284,12 +332,14 @@ class Wochenbericht:
                 "archiviert": self.anzahl_archiviert,
                 "abgeschlossen": self.anzahl_abgeschlossen,
                 "uebersprungene_abfragen": len(self.uebersprungene_abfragen),
+                "nicht_zugestellt": len(self.nicht_zugestellt),
             },
             "themenfelder": [f.als_dict(zeitzone) for f in self.felder],
             "uebersprungene_abfragen": [
                 {"themenfeld": u.themenfeld_slug, "faellig": _zeit(u.faellig, zeitzone)}
                 for u in self.uebersprungene_abfragen
             ],
+            "nicht_zugestellt": [n.als_dict(zeitzone) for n in self.nicht_zugestellt],
         }
 
 
@@ -303,14 +353,15 @@ async def stelle_wochenbericht_zusammen(
     bis: dt.datetime,
     uebersprungene_abfragen: Sequence[tuple[str, dt.datetime]] = (),
 ) -> Wochenbericht:
-    """Der Bericht über (`von`, `bis`] für alle aktiven Themenfelder, in vier Abfragen.
+    """Der Bericht über (`von`, `bis`] für alle aktiven Themenfelder, in fünf Abfragen.
 
     Stände und Zahlen sind die zu `bis`; Meldungen danach zählen nicht. Welche Projekte
     und Felder aktiv sind, ist der heutige Stand (wann etwas archiviert wurde, weiß nur
     das Änderungsprotokoll, und daraus kommen die Listen „neu“ und „archiviert“).
 
     `uebersprungene_abfragen` sind (Themenfeld-Slug, Fälligkeit) der Abfragen, die im
-    Zeitraum ausfielen; der Bericht nennt sie, die Datenbank weiß davon nichts.
+    Zeitraum ausfielen; der Bericht nennt sie, die Datenbank weiß davon nichts. Nicht
+    zugestellte Nachrichten nennt er alle, die im Zeitraum aufgegeben wurden.
     """
     if von > bis:
         raise ValueError(f"von ({von.isoformat()}) liegt nach bis ({bis.isoformat()})")
@@ -370,8 +421,74 @@ async def stelle_wochenbericht_zusammen(
             )
         )
     return Wochenbericht(
-        von=von, bis=bis, felder=tuple(berichte), uebersprungene_abfragen=ausgelassen
+        von=von,
+        bis=bis,
+        felder=tuple(berichte),
+        uebersprungene_abfragen=ausgelassen,
+        nicht_zugestellt=tuple(await nicht_zugestellte(sitzung, von=von, bis=bis)),
     )
+
+
+# Länger wird der Auszug einer nicht zugestellten Nachricht nicht: er soll sie nur erkennbar machen.
+AUSZUG_HOECHSTENS = 80
+
+
+def _auszug(ereignistyp: str, inhalt: Mapping[str, Any]) -> tuple[str, str]:
+    if ereignistyp == "m.reaction":
+        bezug = inhalt.get("m.relates_to")
+        schluessel = bezug.get("key") if isinstance(bezug, dict) else None
+        return "reaktion", str(schluessel or "")
+    zeilen = [z.strip() for z in str(inhalt.get("body", "")).splitlines() if z.strip()]
+    erste = zeilen[0] if zeilen else ""
+    if len(erste) > AUSZUG_HOECHSTENS:
+        erste = erste[: AUSZUG_HOECHSTENS - 1].rstrip() + "…"
+    return "nachricht", erste
+
+
+async def nicht_zugestellte(
+    sitzung: AsyncSession, *, von: dt.datetime, bis: dt.datetime
+) -> list[NichtZugestellt]:
+    """Die Nachrichten, die der Bot nach (`von`, `bis`] aufgegeben hat, in einer Abfrage."""
+    zeilen = await sitzung.execute(
+        select(
+            Ausgang.raum_id,
+            Ausgang.ereignistyp,
+            Ausgang.inhalt,
+            Ausgang.erstellt,
+            Ausgang.aufgegeben_am,
+            Ausgang.letzter_fehler,
+            Themenfeld.slug,
+            Themenfeld.name,
+            Raum.ist_stabsstelle,
+            Direktraum.matrix_id,
+        )
+        .outerjoin(Raum, Raum.raum_id == Ausgang.raum_id)
+        .outerjoin(Themenfeld, Themenfeld.id == Raum.themenfeld_id)
+        .outerjoin(Direktraum, Direktraum.raum_id == Ausgang.raum_id)
+        .where(Ausgang.aufgegeben_am > von, Ausgang.aufgegeben_am <= bis)
+        .order_by(Ausgang.aufgegeben_am, Ausgang.id)
+    )
+    ergebnis = []
+    for raum_id, typ, inhalt, erstellt, aufgegeben, fehler, slug, name, stab, person in zeilen:
+        # Ein Direktraum, der nie entstand, steht als Platzhalter mit der Person da.
+        platzhalter = raum_id.startswith(DIREKTRAUM_PLATZHALTER)
+        assert aufgegeben is not None  # durch die Bedingung oben
+        art, auszug = _auszug(typ, inhalt)
+        ergebnis.append(
+            NichtZugestellt(
+                raum_id=None if platzhalter else raum_id,
+                themenfeld_slug=slug,
+                themenfeld_name=name,
+                stabsstelle=bool(stab),
+                person=raum_id.removeprefix(DIREKTRAUM_PLATZHALTER) if platzhalter else person,
+                art=art,
+                auszug=auszug,
+                erstellt=erstellt,
+                aufgegeben=aufgegeben,
+                fehler=fehler or "",
+            )
+        )
+    return ergebnis
 
 
 def _je_feld(eintraege: Iterable[_T], feld_von: Callable[[_T], int]) -> dict[int, list[_T]]:

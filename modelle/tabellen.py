@@ -295,13 +295,57 @@ class Ausgang(Basis):
     letzter_fehler: Mapped[str | None] = mapped_column(Text)
     event_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     gesendet_am: Mapped[dt.datetime | None] = mapped_column(UTCZeit())
+    # Nach der Grenze der Versuche nicht zustellbar (etwa: der Bot ist nicht im Raum); der
+    # nächste Wochenbericht nennt die Nachricht. Offen ist, was weder gesendet noch aufgegeben ist.
+    aufgegeben_am: Mapped[dt.datetime | None] = mapped_column(UTCZeit())
 
     __table_args__ = (
         Index(
             "ix_ausgang_offen",
             "id",
-            sqlite_where=text("gesendet_am IS NULL"),
-            postgresql_where=text("gesendet_am IS NULL"),
+            sqlite_where=text("gesendet_am IS NULL AND aufgegeben_am IS NULL"),
+            postgresql_where=text("gesendet_am IS NULL AND aufgegeben_am IS NULL"),
+        ),
+        # Für den Wochenbericht: die wenigen aufgegebenen unter allen je gesendeten.
+        Index(
+            "ix_ausgang_aufgegeben",
+            "aufgegeben_am",
+            sqlite_where=text("aufgegeben_am IS NOT NULL"),
+            postgresql_where=text("aufgegeben_am IS NOT NULL"),
+        ),
+    )
+
+
+class Direktraum(Basis):
+    """Der Direktraum des Bots mit einer Person (Erinnerungen an die Pat*in).
+
+    Angelegt wird in zwei Schritten, damit ein Absturz dazwischen keinen zweiten Raum ergibt:
+    erst die Absicht mit zufälliger `kennung` (ohne `raum_id`), dann der Raum, in dem die
+    Kennung als Zustandsereignis steht; findet der Bot nach einem Neustart eine Absicht ohne
+    Raum, sucht er unter seinen Räumen nach der Kennung. Hat die Person den Raum verlassen,
+    wird er aufgegeben und beim nächsten Mal ein neuer angelegt. Je Person ist höchstens
+    einer nicht aufgegeben.
+    """
+
+    __tablename__ = "direktraum"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Die Person, der der Raum gilt.
+    matrix_id: Mapped[str] = mapped_column(String(255))
+    # Sobald der Raum existiert.
+    raum_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    kennung: Mapped[str] = mapped_column(String(64), unique=True)
+    erstellt: Mapped[dt.datetime] = mapped_column(UTCZeit(), default=jetzt)
+    # Die Person hat ihn verlassen (o. ä.): nicht mehr benutzen.
+    aufgegeben_am: Mapped[dt.datetime | None] = mapped_column(UTCZeit())
+
+    __table_args__ = (
+        Index(
+            "uq_direktraum_aktiv",
+            "matrix_id",
+            unique=True,
+            sqlite_where=text("aufgegeben_am IS NULL"),
+            postgresql_where=text("aufgegeben_am IS NULL"),
         ),
     )
 

@@ -1,8 +1,11 @@
-"""Der Ausgangskorb: nichts geht verloren, nichts kommt doppelt, Ratenlimits werden eingehalten."""
+"""Der Ausgangskorb: nichts geht verloren, nichts kommt doppelt, Ratenlimits werden eingehalten,
+und ein Raum, der nicht will, hält keinen anderen auf."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,45 +15,44 @@ from sqlalchemy import event, select
 from befehle.darstellung import Nachricht
 from befehle.grundlagen import Antwort, Bild, Folge
 from bot.ausgang import (
+    HOECHSTENS_VERSUCHE,
     NACHRICHT,
     Zusteller,
     direktraum,
     eingereiht,
     einreihen,
     reihe_antwort_ein,
+    verweis,
 )
-from bot.transport import EndgueltigerFehler, Ratenlimit, Sendefehler, VoruebergehenderFehler
+from bot.inhalt import nachrichteninhalt
+from bot.transport import (
+    EndgueltigerFehler,
+    Ratenlimit,
+    UnbekannterFehler,
+    VoruebergehenderFehler,
+)
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Ausgang
+from modelle.direktraeume import beabsichtige_direktraum
+from modelle.tabellen import Ausgang, Direktraum
 from tests.testbot import Rekorder
 
 
 @dataclass
-class LaunischerTransport:
-    """Wirft der Reihe nach die vorgegebenen Fehler, danach nimmt er an."""
+class LaunischerTransport(Rekorder):
+    """Wirft der Reihe nach die vorgegebenen Fehler (gleich in welchem Raum), danach nimmt er an."""
 
-    fehler: list[Sendefehler | None] = field(default_factory=list)
-    versuche: list[str] = field(default_factory=list)
+    fehler: list[Exception | None] = field(default_factory=list)
     angekommen: dict[str, str] = field(default_factory=dict)
 
     async def sende(
         self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
     ) -> str:
-        self.versuche.append(txn_id)
+        self.versuche.append((raum_id, txn_id))
         if self.fehler:
             naechster = self.fehler.pop(0)
             if naechster is not None:
                 raise naechster
         return self.angekommen.setdefault(txn_id, f"$ev{len(self.angekommen) + 1}")
-
-    # Die Tests mit diesem Transport senden nur Text in bekannte Räume.
-    async def lade_hoch(
-        self, raum_id: str, daten: bytes, mimetype: str, dateiname: str
-    ) -> dict[str, Any]:
-        raise AssertionError("LaunischerTransport lädt nichts hoch")
-
-    async def erstelle_direktraum(self, matrix_id: str) -> str:
-        raise AssertionError("LaunischerTransport legt keine Direkträume an")
 
 
 async def _reihe_ein(sitzungen: Sitzungsfabrik, *texte: str) -> None:
@@ -62,7 +64,9 @@ async def _reihe_ein(sitzungen: Sitzungsfabrik, *texte: str) -> None:
 async def _offen(sitzungen: Sitzungsfabrik) -> list[str]:
     async with sitzungen() as sitzung:
         zeilen = await sitzung.scalars(
-            select(Ausgang).where(Ausgang.gesendet_am.is_(None)).order_by(Ausgang.id)
+            select(Ausgang)
+            .where(Ausgang.gesendet_am.is_(None), Ausgang.aufgegeben_am.is_(None))
+            .order_by(Ausgang.id)
         )
         return [str(z.inhalt["body"]) for z in zeilen]
 
@@ -85,8 +89,7 @@ async def test_netzfehler_behaelt_nachricht_und_reihenfolge(sitzungen: Sitzungsf
     transport = LaunischerTransport(fehler=[None, VoruebergehenderFehler("Verbindung weg")])
     zusteller = Zusteller(sitzungen, transport)
     await _reihe_ein(sitzungen, "eins", "zwei", "drei")
-    with pytest.raises(VoruebergehenderFehler):
-        await zusteller.zustellen()
+    assert await zusteller.zustellen() == 1
     assert await _offen(sitzungen) == ["zwei", "drei"]
     assert await zusteller.zustellen() == 2
     assert await _offen(sitzungen) == []
@@ -96,14 +99,15 @@ async def test_netzfehler_behaelt_nachricht_und_reihenfolge(sitzungen: Sitzungsf
 
 
 async def test_unzustellbares_blockiert_nicht_den_rest(sitzungen: Sitzungsfabrik) -> None:
-    transport = LaunischerTransport(fehler=[EndgueltigerFehler("M_FORBIDDEN: nicht im Raum")])
-    await _reihe_ein(sitzungen, "verboten", "erlaubt")
-    assert await Zusteller(sitzungen, transport).zustellen() == 2
+    transport = LaunischerTransport(fehler=[EndgueltigerFehler("M_TOO_LARGE: zu groß")])
+    await _reihe_ein(sitzungen, "zu groß", "passt")
+    assert await Zusteller(sitzungen, transport).zustellen() == 1
     async with sitzungen() as sitzung:
         zeilen = (await sitzung.scalars(select(Ausgang).order_by(Ausgang.id))).all()
     assert zeilen[0].event_id is None
+    assert zeilen[0].aufgegeben_am is not None
     assert zeilen[0].letzter_fehler is not None
-    assert "M_FORBIDDEN" in zeilen[0].letzter_fehler
+    assert "M_TOO_LARGE" in zeilen[0].letzter_fehler
     assert zeilen[1].event_id is not None
 
 
@@ -202,7 +206,7 @@ async def test_antwort_bei_leerem_korb_geht_ohne_nachsehen_hinaus_und_nur_einmal
             await asyncio.sleep(0.05)
     finally:
         lauf.cancel()
-    assert transport.versuche == list(transport.angekommen)  # jede einmal
+    assert [txn for _, txn in transport.versuche] == list(transport.angekommen)  # jede einmal
     assert await _offen(sitzungen) == []
 
 
@@ -223,3 +227,254 @@ async def test_aelteres_offenes_geht_vor_der_uebergebenen_antwort(
         texte = {z.txn_id: z.inhalt["body"] for z in await sitzung.scalars(select(Ausgang))}
     assert [texte[txn] for txn in transport.angekommen] == ["alt", "neu"]
     assert await _offen(sitzungen) == []
+
+
+# --- Ein Raum, der nicht will, hält keinen anderen auf --------------------------------------
+
+FREMD = "!ohne-bot:example.org"
+ENERGIE = "!energie:example.org"
+
+
+class Schlaf:
+    """Eingespeister Schlaf des Zustellers: merkt sich jede Pause und dauert, bis er frei ist."""
+
+    def __init__(self, *, frei: bool = True) -> None:
+        self.pausen: list[float] = []
+        self.frei = asyncio.Event()
+        if frei:
+            self.frei.set()
+
+    async def __call__(self, sekunden: float) -> None:
+        self.pausen.append(sekunden)
+        await self.frei.wait()
+
+
+@contextlib.asynccontextmanager
+async def _laeuft(zusteller: Zusteller) -> AsyncIterator[None]:
+    aufgabe = asyncio.create_task(zusteller.laufen())
+    try:
+        yield
+        assert not aufgabe.done(), aufgabe.exception()
+    finally:
+        aufgabe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await aufgabe
+
+
+async def _bis(bedingung: Callable[[], Awaitable[bool]], *, frist: float = 5.0) -> None:
+    ende = asyncio.get_running_loop().time() + frist
+    while not await bedingung():
+        assert asyncio.get_running_loop().time() < ende, "Bedingung nicht erreicht"
+        await asyncio.sleep(0.01)
+
+
+async def _zeilen(sitzungen: Sitzungsfabrik) -> dict[str, Ausgang]:
+    async with sitzungen() as sitzung:
+        return {str(z.inhalt["body"]): z for z in await sitzung.scalars(select(Ausgang))}
+
+
+def _versuche_in(transport: Rekorder, raum: str) -> int:
+    return sum(1 for r, _ in transport.versuche if r == raum)
+
+
+async def test_raum_ohne_bot_haelt_niemanden_auf_und_wird_nach_begrenzten_versuchen_aufgegeben(
+    sitzungen: Sitzungsfabrik, caplog: pytest.LogCaptureFixture
+) -> None:
+    rekorder = Rekorder(ohne_bot={FREMD})
+    schlaf = Schlaf(frei=False)
+    async with sitzungen.begin() as sitzung:
+        einreihen(sitzung, FREMD, NACHRICHT, {"body": "Abfrage für einen Raum ohne Bot"})
+        einreihen(sitzung, ENERGIE, NACHRICHT, {"body": "Antwort im Energie-Raum"})
+    zusteller = Zusteller(sitzungen, rekorder, schlafen=schlaf)
+
+    async def energie_da() -> bool:
+        return bool(rekorder.gesendet) and schlaf.pausen == [0.5]
+
+    async def aufgegeben() -> bool:
+        return (await _zeilen(sitzungen))[
+            "Abfrage für einen Raum ohne Bot"
+        ].aufgegeben_am is not None
+
+    async with _laeuft(zusteller):
+        # Die Antwort geht hinaus, während der fremde Raum nach seinem ersten Versuch wartet.
+        await _bis(energie_da)
+        assert [g.text for g in rekorder.gesendet] == ["Antwort im Energie-Raum"]
+        assert _versuche_in(rekorder, FREMD) == 1
+        schlaf.frei.set()
+        await _bis(aufgegeben)
+
+    assert _versuche_in(rekorder, FREMD) == HOECHSTENS_VERSUCHE
+    assert schlaf.pausen == [0.5, 1, 2, 4, 8, 16, 32]  # wachsend, je Raum
+    zeile = (await _zeilen(sitzungen))["Abfrage für einen Raum ohne Bot"]
+    assert zeile.event_id is None
+    assert zeile.gesendet_am is None
+    assert zeile.letzter_fehler is not None
+    assert "M_FORBIDDEN" in zeile.letzter_fehler
+    assert f"in {FREMD} nicht zustellbar, aufgegeben" in caplog.text
+
+
+async def test_haengende_anfrage_an_einen_raum_haelt_die_anderen_nicht_auf(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    """Wie eine Anfrage, die bis zum Zeitlimit von nio (90 s) hängt."""
+
+    @dataclass
+    class Haengend(Rekorder):
+        los: asyncio.Event = field(default_factory=asyncio.Event)
+
+        async def sende(
+            self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
+        ) -> str:
+            if raum_id == FREMD:
+                await self.los.wait()
+            return await super().sende(raum_id, ereignistyp, inhalt, txn_id)
+
+    transport = Haengend()
+    korb = ZaehlenderKorb(sitzungen)
+    async with sitzungen.begin() as sitzung:
+        kopf = einreihen(sitzung, FREMD, NACHRICHT, {"body": "Kopf"})
+        einreihen(
+            sitzung,
+            FREMD,
+            NACHRICHT,
+            nachrichteninhalt(Nachricht().absatz("Folge"), thread_wurzel=verweis(kopf)),
+        )
+        einreihen(sitzung, ENERGIE, NACHRICHT, {"body": "erste Antwort"})
+    zusteller = Zusteller(sitzungen, transport)
+
+    async def gesendet(*texte: str) -> bool:
+        return [g.text for g in transport.gesendet] == list(texte)
+
+    async with _laeuft(zusteller):
+        await _bis(lambda: gesendet("erste Antwort"))
+        # Auch die nächste Antwort geht sofort hinaus, ohne erst im Korb nachzusehen.
+        vorher = korb.abfragen
+        await _uebergib_in(sitzungen, zusteller, ENERGIE, "zweite Antwort")
+        await _bis(lambda: gesendet("erste Antwort", "zweite Antwort"))
+        assert korb.abfragen == vorher
+        transport.los.set()
+        await _bis(lambda: gesendet("erste Antwort", "zweite Antwort", "Kopf", "Folge"))
+    # Im hängenden Raum blieb die Reihenfolge: die Folge hängt im Thread ihrer Wurzel.
+    wurzel, folge = transport.gesendet[2:]
+    assert folge.inhalt["m.relates_to"]["event_id"] == wurzel.event_id
+
+
+async def test_netzausfall_wird_ohne_grenze_wiederholt(sitzungen: Sitzungsfabrik) -> None:
+    rekorder = Rekorder(stoerungen={ENERGIE: [VoruebergehenderFehler("Verbindung weg")] * 12})
+    schlaf = Schlaf()
+    async with sitzungen.begin() as sitzung:
+        einreihen(sitzung, ENERGIE, NACHRICHT, {"body": "nach dem Ausfall"})
+    zusteller = Zusteller(sitzungen, rekorder, laengste_pause=4, schlafen=schlaf)
+
+    async def angekommen() -> bool:
+        return not await _offen(sitzungen)
+
+    async with _laeuft(zusteller):
+        await _bis(angekommen)
+    assert [g.text for g in rekorder.gesendet] == ["nach dem Ausfall"]
+    assert schlaf.pausen == [0.5, 1, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4]
+    assert (await _zeilen(sitzungen))["nach dem Ausfall"].aufgegeben_am is None
+
+
+async def test_unbekannte_fehler_sind_ebenso_begrenzt(
+    sitzungen: Sitzungsfabrik, caplog: pytest.LogCaptureFixture
+) -> None:
+    rekorder = Rekorder(
+        stoerungen={
+            ENERGIE: [
+                UnbekannterFehler("M_SELTSAM: unbekannt"),
+                RuntimeError("nio weiß nicht weiter"),
+                UnbekannterFehler("500: M_UNKNOWN"),
+            ]
+        }
+    )
+    async with sitzungen.begin() as sitzung:
+        einreihen(sitzung, ENERGIE, NACHRICHT, {"body": "kommt nie an"})
+        einreihen(sitzung, ENERGIE, NACHRICHT, {"body": "danach"})
+    zusteller = Zusteller(sitzungen, rekorder, hoechstens_versuche=3, schlafen=Schlaf())
+
+    async def danach_gesendet() -> bool:
+        return [g.text for g in rekorder.gesendet] == ["danach"]
+
+    async with _laeuft(zusteller):
+        await _bis(danach_gesendet)
+    zeile = (await _zeilen(sitzungen))["kommt nie an"]
+    assert zeile.aufgegeben_am is not None
+    assert zeile.letzter_fehler == "500: M_UNKNOWN"
+    assert "Unerwarteter Fehler beim Senden" in caplog.text
+    assert "nio weiß nicht weiter" in caplog.text
+
+
+async def _uebergib_in(
+    sitzungen: Sitzungsfabrik, zusteller: Zusteller, raum: str, text: str
+) -> None:
+    async with sitzungen.begin() as sitzung:
+        einreihen(sitzung, raum, NACHRICHT, {"body": text})
+    zusteller.uebergib(eingereiht(sitzung))
+
+
+# --- Direkträume -------------------------------------------------------------------------
+
+ANNA = "@anna:example.org"
+
+
+async def _direktnachricht(sitzungen: Sitzungsfabrik, text: str) -> None:
+    async with sitzungen.begin() as sitzung:
+        einreihen(sitzung, direktraum(ANNA), NACHRICHT, {"body": text})
+
+
+async def _direktraeume(sitzungen: Sitzungsfabrik) -> list[tuple[str | None, bool]]:
+    async with sitzungen() as sitzung:
+        zeilen = await sitzung.scalars(select(Direktraum).order_by(Direktraum.id))
+        return [(z.raum_id, z.aufgegeben_am is None) for z in zeilen]
+
+
+async def test_absturz_zwischen_anlegen_und_merken_ergibt_keinen_zweiten_direktraum(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    rekorder = Rekorder()
+    # Der abgestürzte Versuch: Absicht festgeschrieben, Raum angelegt, Raum-ID nicht gemerkt.
+    async with sitzungen.begin() as sitzung:
+        absicht = await beabsichtige_direktraum(sitzung, ANNA)
+    raum = await rekorder.erstelle_direktraum(ANNA, absicht.kennung)
+
+    await _direktnachricht(sitzungen, "Erinnerung")
+    assert await Zusteller(sitzungen, rekorder).zustellen() == 1
+    assert rekorder.direktraeume == [ANNA]
+    assert [(g.raum_id, g.text) for g in rekorder.gesendet] == [(raum, "Erinnerung")]
+    assert await _direktraeume(sitzungen) == [(raum, True)]
+
+
+async def test_verlassener_direktraum_wird_neu_angelegt_und_der_bot_geht(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    rekorder = Rekorder()
+    await _direktnachricht(sitzungen, "erste Erinnerung")
+    assert await Zusteller(sitzungen, rekorder).zustellen() == 1
+    (alt,) = {g.raum_id for g in rekorder.gesendet}
+    rekorder.verlassen_von[alt] = {ANNA}
+
+    await _direktnachricht(sitzungen, "zweite Erinnerung")
+    assert await Zusteller(sitzungen, rekorder).zustellen() == 1
+    neu = rekorder.gesendet[-1].raum_id
+    assert neu != alt
+    assert rekorder.direktraeume == [ANNA, ANNA]
+    assert rekorder.verlassen == [alt]
+    assert await _direktraeume(sitzungen) == [(alt, False), (neu, True)]
+
+
+async def test_wiedergefundener_direktraum_den_sie_schon_verlassen_hat_wird_ersetzt(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    rekorder = Rekorder()
+    async with sitzungen.begin() as sitzung:
+        absicht = await beabsichtige_direktraum(sitzung, ANNA)
+    alt = await rekorder.erstelle_direktraum(ANNA, absicht.kennung)
+    rekorder.verlassen_von[alt] = {ANNA}
+
+    await _direktnachricht(sitzungen, "Erinnerung")
+    assert await Zusteller(sitzungen, rekorder).zustellen() == 1
+    (neu,) = {g.raum_id for g in rekorder.gesendet}
+    assert neu != alt
+    assert rekorder.verlassen == [alt]
+    assert await _direktraeume(sitzungen) == [(alt, False), (neu, True)]

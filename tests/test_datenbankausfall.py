@@ -28,6 +28,7 @@ from befehle import alle_befehle
 from befehle.grundlagen import Registratur
 from bot.ausgang import Zusteller
 from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
+from bot.transport import NichtImRaum
 from bot.verarbeitung import HINWEIS, DatenbankNichtErreichbar, Ereignis, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.struktur import importiere_struktur, lies_struktur
@@ -271,6 +272,18 @@ async def test_kurzer_ausfall_wird_abgewartet_und_bleibt_unbemerkt(uebung: Uebun
     assert [g.reaktion for g in uebung.antworten_auf(meldung.event_id)] == ["✅"]
     assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id]) == {meldung.event_id: 1}
     await _pruefe_nichts_halbes(uebung.sitzungen, [])
+
+
+async def test_hinweis_in_einen_raum_der_kurz_nicht_will_haelt_die_verarbeitung_nicht_an(
+    uebung: Uebung,
+) -> None:
+    """„Nicht im Raum“ ist für den Hinweis ein Fehler wie jeder vorübergehende: erneut, begrenzt."""
+    uebung.bot.rekorder.stoerungen[RAUM_ENERGIE] = [NichtImRaum("M_FORBIDDEN: gleich wieder")]
+    meldung = uebung.nachricht("!meldung waermeplanung rot 10% Ausfall", als=PATIN_ENERGIE)
+    await uebung.ausfall.beginne()
+    await uebung.verarbeitung.verarbeite(meldung)
+    [hinweis] = uebung.hinweise()
+    assert hinweis.inhalt["m.relates_to"] == {"m.in_reply_to": {"event_id": meldung.event_id}}
 
 
 async def test_langer_ausfall_gibt_hinweis_und_die_meldung_nie_doppelt(

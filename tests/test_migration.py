@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import secrets
 import subprocess
@@ -16,6 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -175,3 +177,55 @@ async def test_neustart_laedt_weder_alembic_noch_holidays(tmp_path: Path) -> Non
         timeout=60,
     )
     assert ergebnis.stdout.strip() == ""
+
+
+async def test_0007_uebernimmt_direktraeume_und_aufgegebene_nachrichten(
+    leere_engine: AsyncEngine,
+) -> None:
+    """Vor 0007 standen Direkträume in `zustand`, und aufgegeben hieß „erledigt ohne Event-ID“."""
+    async with leere_engine.begin() as verbindung:
+        await verbindung.run_sync(lambda sync: command.upgrade(alembic_konfiguration(sync), "0006"))
+        await verbindung.execute(
+            text(
+                "INSERT INTO zustand (schluessel, wert) VALUES"
+                " ('direktraum:@anna:example.org', '!dm:example.org'),"
+                " ('matrix.geraet', 'GERAET')"
+            )
+        )
+        await verbindung.execute(
+            text(
+                "INSERT INTO ausgang (txn_id, raum_id, ereignistyp, inhalt, projekte, erstellt,"
+                " versuche, letzter_fehler, event_id, gesendet_am) VALUES"
+                " ('gesendet', '!r', 'm.room.message', '{}', '[]', :t, 1, NULL, '$e', :t),"
+                " ('aufgegeben', '!r', 'm.room.message', '{}', '[]', :t, 8, 'verboten', NULL, :t),"
+                " ('offen', '!r', 'm.room.message', '{}', '[]', :t, 0, NULL, NULL, NULL)"
+            ),
+            {"t": dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC).replace(tzinfo=None)},
+        )
+
+    await aktualisiere_schema(leere_engine)
+
+    async with leere_engine.connect() as verbindung:
+        direkt = (
+            await verbindung.execute(
+                text("SELECT matrix_id, raum_id, kennung, aufgegeben_am FROM direktraum")
+            )
+        ).all()
+        zustand = (await verbindung.execute(text("SELECT schluessel FROM zustand"))).scalars()
+        ausgang = (
+            await verbindung.execute(
+                text(
+                    "SELECT txn_id, gesendet_am IS NULL, aufgegeben_am IS NULL FROM ausgang"
+                    " ORDER BY id"
+                )
+            )
+        ).all()
+    ((person, raum, kennung, aufgegeben),) = direkt
+    assert (person, raum, aufgegeben) == ("@anna:example.org", "!dm:example.org", None)
+    assert len(kennung) >= 32
+    assert list(zustand) == ["matrix.geraet"]
+    assert [(t, bool(g), bool(a)) for t, g, a in ausgang] == [
+        ("gesendet", False, True),
+        ("aufgegeben", True, False),
+        ("offen", True, True),
+    ]

@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import format
 from befehle.diagramm import Zeichenauftrag, ampel_diagramm, zeichne
-from befehle.wochenbericht import als_json, als_markdown, als_text, feldnachrichten, kopf
+from befehle.wochenbericht import (
+    als_json,
+    als_markdown,
+    als_text,
+    feldnachrichten,
+    kopf,
+    zustellnachricht,
+)
+from bot.ausgang import HOECHSTENS_VERSUCHE
 from bot.cli import main
 from modelle.abfragen import Projektaenderung, Projektereignis
 from modelle.bericht import (
@@ -30,9 +38,23 @@ from modelle.bericht import (
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.meldungen import speichere_meldung
 from modelle.struktur import importiere_struktur, parse_struktur
-from modelle.tabellen import Aenderung, Person, Statusmeldung, Strategieprojekt
+from modelle.tabellen import (
+    Aenderung,
+    Ausgang,
+    Person,
+    Raum,
+    Statusmeldung,
+    Strategieprojekt,
+    Themenfeld,
+)
 from modelle.werte import Ampel, Quelle
 from tests import daten
+from tests.testbot import (
+    KOORDINATION_ENERGIE,
+    RAUM_ENERGIE,
+    STABSSTELLE,
+    Testbot,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ANNA = "@anna.becker:muenster.de"
@@ -270,8 +292,105 @@ async def test_bericht_braucht_feste_zahl_von_abfragen(
             await ampel_verlauf(sitzung, bis=woche.bis, zeitzone=BERLIN)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", zaehle)
-    assert bericht_anweisungen == 4, anweisungen
-    assert len(anweisungen) == 4 + 2, anweisungen
+    assert bericht_anweisungen == 5, anweisungen
+    assert len(anweisungen) == 5 + 2, anweisungen
+
+
+# --- Nicht zugestellt ----------------------------------------------------------------------
+
+
+async def _aufgegeben(
+    sitzungen: Sitzungsfabrik,
+    raum_id: str,
+    inhalt: dict[str, Any],
+    aufgegeben_am: dt.datetime,
+    *,
+    typ: str = "m.room.message",
+) -> None:
+    async with sitzungen.begin() as sitzung:
+        sitzung.add(
+            Ausgang(
+                txn_id=f"klimabot-{raum_id}-{aufgegeben_am.timestamp()}",
+                raum_id=raum_id,
+                ereignistyp=typ,
+                inhalt=inhalt,
+                erstellt=aufgegeben_am - dt.timedelta(minutes=1),
+                versuche=8,
+                letzter_fehler="M_FORBIDDEN: User not in room",
+                aufgegeben_am=aufgegeben_am,
+            )
+        )
+
+
+async def test_nicht_zugestellte_nachrichten_stehen_in_jeder_form_des_berichts(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    woche = await erlebe_woche(sitzungen)
+    async with sitzungen.begin() as sitzung:
+        energie = await sitzung.scalar(select(Themenfeld.id).where(Themenfeld.slug == "energie"))
+        sitzung.add(Raum(adresse="!energie:muenster.de", raum_id="!energie:muenster.de",
+                         themenfeld_id=energie))  # fmt: skip
+    tag = woche.von + dt.timedelta(days=1)
+    await _aufgegeben(sitzungen, "!energie:muenster.de", {"body": "📋 Abfrage Energie\nZeile"}, tag)
+    await _aufgegeben(sitzungen, f"direkt:{ANNA}", {"body": "⏰ Erinnerung " + "x" * 100}, tag)
+    reaktion = {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$e", "key": "✅"}}
+    await _aufgegeben(sitzungen, "!fremd:muenster.de", reaktion, tag, typ="m.reaction")
+    # Vor dem Zeitraum aufgegeben: das stand schon im letzten Bericht.
+    await _aufgegeben(sitzungen, "!fremd:muenster.de", {"body": "alt"}, woche.von)
+
+    bericht = await _bericht(sitzungen, woche)
+    assert [(n.themenfeld_slug, n.person, n.raum_id, n.art) for n in bericht.nicht_zugestellt] == [
+        ("energie", None, "!energie:muenster.de", "nachricht"),
+        (None, ANNA, None, "nachricht"),
+        (None, None, "!fremd:muenster.de", "reaktion"),
+    ]
+    assert kopf(bericht, BERLIN).text.endswith(" · 3 Nachrichten nicht zugestellt")
+
+    nachricht = zustellnachricht(bericht, BERLIN)
+    assert nachricht is not None
+    zeilen = nachricht.text.splitlines()
+    assert "Nicht zugestellte Nachrichten" in zeilen[0]
+    assert "bitte den bot in den raum einladen" in nachricht.text.lower()
+    assert "Raum des Themenfelds Energie: „📋 Abfrage Energie“ – erstellt" in nachricht.text
+    assert "(M_FORBIDDEN: User not in room)" in nachricht.text
+    assert f"Direktnachricht an `{ANNA}`: „⏰ Erinnerung xxx" in nachricht.text
+    assert "x" * 80 not in nachricht.text  # der Auszug ist gekürzt
+    assert "Raum `!fremd:muenster.de`: Reaktion ✅" in nachricht.text
+    assert "alt" not in nachricht.text.split("Strukturdatei prüfen.")[1]
+
+    daten_ = json.loads(als_json(bericht, BERLIN))
+    assert daten_["gesamt"]["nicht_zugestellt"] == 3
+    erster = daten_["nicht_zugestellt"][0]
+    assert erster == {
+        "raum": "!energie:muenster.de",
+        "themenfeld": "energie",
+        "stabsstelle": False,
+        "person": None,
+        "art": "nachricht",
+        "auszug": "📋 Abfrage Energie",
+        "erstellt": erster["erstellt"],
+        "aufgegeben": erster["aufgegeben"],
+        "fehler": "M_FORBIDDEN: User not in room",
+    }
+    assert dt.datetime.fromisoformat(erster["aufgegeben"]) == tag.replace(microsecond=0)
+    assert daten_["nicht_zugestellt"][1]["person"] == ANNA
+    assert "\n## Nicht zugestellte Nachrichten\n" in als_markdown(bericht, BERLIN)
+    assert "Raum des Themenfelds Energie" in als_text(bericht, BERLIN)
+
+
+async def test_naechster_wochenbericht_nennt_die_aufgegebene_antwort(testbot: Testbot) -> None:
+    testbot.rekorder.ohne_bot.add(RAUM_ENERGIE)
+    await testbot.sende("!status energie", als=KOORDINATION_ENERGIE, raum=RAUM_ENERGIE)
+    for _ in range(HOECHSTENS_VERSUCHE - 1):
+        await testbot.zusteller.zustellen()
+    assert not testbot.rekorder.gesendet
+
+    bericht = await testbot.sende("!bericht", als=STABSSTELLE)
+    assert "1 Nachricht nicht zugestellt" in bericht.nachrichten[0].text
+    (zustellung,) = [n for n in bericht.nachrichten if "Nicht zugestellte" in n.text]
+    # Der Testbot nimmt Raumadressen als Raum-IDs; im Betrieb stünde hier der Name des Felds.
+    assert f"Raum `{RAUM_ENERGIE}`: „*Themenfeld Energie* – 4 Projekte“" in zustellung.text
+    assert "(M_FORBIDDEN: " in zustellung.text
 
 
 # --- Wie es aussieht ------------------------------------------------------------------------
@@ -349,7 +468,7 @@ async def test_json_hat_die_dokumentierten_schluessel(sitzungen: Sitzungsfabrik)
     assert daten_["format"] == "klimabot-wochenbericht"
     assert daten_["version"] == 1
     assert set(daten_) == {"format", "version", "von", "bis", "gesamt", "themenfelder",
-                           "uebersprungene_abfragen"}  # fmt: skip
+                           "uebersprungene_abfragen", "nicht_zugestellt"}  # fmt: skip
     assert dt.datetime.fromisoformat(daten_["von"]).utcoffset() in (
         dt.timedelta(hours=1),
         dt.timedelta(hours=2),
@@ -365,6 +484,7 @@ async def test_json_hat_die_dokumentierten_schluessel(sitzungen: Sitzungsfabrik)
         "archiviert": 1,
         "abgeschlossen": 1,
         "uebersprungene_abfragen": 2,
+        "nicht_zugestellt": 0,
     }
     energie = daten_["themenfelder"][0]
     assert set(energie) == {

@@ -16,6 +16,7 @@ from befehle import alle_befehle
 from befehle.grundlagen import Registratur
 from bot.ausgang import Zusteller
 from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
+from bot.transport import Mitgliedschaft, NichtImRaum
 from bot.verarbeitung import Ereignis, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik
 
@@ -54,17 +55,36 @@ class Gesendet:
 
 @dataclass
 class Rekorder:
-    """Ein Transport, der alles aufzeichnet und Event-IDs vergibt."""
+    """Ein Transport, der alles aufzeichnet und Event-IDs vergibt – und auf Wunsch scheitert.
+
+    `ohne_bot`: Räume, in denen der Bot nicht ist (Senden wirft `NichtImRaum`); `stoerungen`:
+    je Raum Fehler, die die nächsten Sendeversuche der Reihe nach werfen. Direkträume tragen
+    ihre Kennung wie beim Homeserver; `verlassen_von` sagt, wer einen Raum verlassen hat.
+    """
 
     gesendet: list[Gesendet] = field(default_factory=list)
     _zaehler: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _nach_txn: dict[str, str] = field(default_factory=dict)
     hochgeladen: list[tuple[str, str, bytes]] = field(default_factory=list)
     direktraeume: list[str] = field(default_factory=list)
+    ohne_bot: set[str] = field(default_factory=set)
+    stoerungen: dict[str, list[Exception]] = field(default_factory=dict)
+    # Jeder Sendeversuch: (Raum, Transaktions-ID).
+    versuche: list[tuple[str, str]] = field(default_factory=list)
+    # Raum-ID → (Person, Kennung) der angelegten Direkträume.
+    kennungen: dict[str, tuple[str, str]] = field(default_factory=dict)
+    verlassen_von: dict[str, set[str]] = field(default_factory=dict)
+    verlassen: list[str] = field(default_factory=list)
 
     async def sende(
         self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
     ) -> str:
+        self.versuche.append((raum_id, txn_id))
+        stoerung = self.stoerungen.get(raum_id)
+        if stoerung:
+            raise stoerung.pop(0)
+        if raum_id in self.ohne_bot or raum_id in self.verlassen:
+            raise NichtImRaum(f"M_FORBIDDEN: {BOT} ist nicht in {raum_id}")
         if txn_id in self._nach_txn:  # wie der Homeserver: dieselbe Transaktion nur einmal
             return self._nach_txn[txn_id]
         event_id = f"$bot{next(self._zaehler)}"
@@ -78,9 +98,28 @@ class Rekorder:
         self.hochgeladen.append((dateiname, mimetype, daten))
         return {"url": f"mxc://test/{len(self.hochgeladen)}"}
 
-    async def erstelle_direktraum(self, matrix_id: str) -> str:
+    async def erstelle_direktraum(self, matrix_id: str, kennung: str) -> str:
         self.direktraeume.append(matrix_id)
-        return f"!direkt-{len(self.direktraeume)}:test"
+        raum_id = f"!direkt-{len(self.direktraeume)}:test"
+        self.kennungen[raum_id] = (matrix_id, kennung)
+        return raum_id
+
+    async def finde_direktraum(self, kennung: str) -> str | None:
+        for raum_id, (_person, gesucht) in self.kennungen.items():
+            if gesucht == kennung and raum_id not in self.verlassen:
+                return raum_id
+        return None
+
+    async def mitgliedschaft(self, raum_id: str, matrix_id: str) -> Mitgliedschaft | None:
+        if raum_id in self.verlassen:
+            raise NichtImRaum(f"M_FORBIDDEN: {BOT} ist nicht in {raum_id}")
+        if matrix_id in self.verlassen_von.get(raum_id, set()):
+            return "leave"
+        person, _kennung = self.kennungen.get(raum_id, (None, None))
+        return "invite" if person == matrix_id else None
+
+    async def verlasse(self, raum_id: str) -> None:
+        self.verlassen.append(raum_id)
 
 
 @dataclass
