@@ -155,6 +155,9 @@ _MUSTER = [
         rf"\1{GESCHWAERZT}",
     ),
     (re.compile(r"(Bearer\s+)[^\s'\",]+", re.IGNORECASE), rf"\1{GESCHWAERZT}"),
+    # Tokens von Synapse und MAS auch ohne Zusammenhang – etwa die Zeile, die SQLAlchemy auf
+    # DEBUG beim Lesen eines Klartext-Tokens älterer Fassungen zeigt, bevor der Bot es kennt.
+    (re.compile(r"\b(?:syt|syr|mat|mar)_[A-Za-z0-9_\-]{8,}"), GESCHWAERZT),
     (_URL_PASSWORT, rf"\1{GESCHWAERZT}@"),
 ]
 

@@ -270,6 +270,7 @@ def test_logzeilen_und_tracebacks_zeigen_kein_geheimnis(
     log.debug('{"type": "m.login.password", "password": "Passwort-des-Bots"}')
     log.warning("Anfrage mit Authorization: Bearer %s", TOKEN)
     log.warning("Datenbank postgresql+asyncpg://klimabot:Db-Geheim-42@db/klimabot")
+    log.debug("Row (%r,)", TOKEN)  # so zeigt SQLAlchemy ein gelesenes Klartext-Token
     try:
         raise RuntimeError(f"0, message='', url='http://hs/_matrix/sync?access_token={TOKEN}'")
     except RuntimeError:
@@ -283,6 +284,7 @@ def test_logzeilen_und_tracebacks_zeigen_kein_geheimnis(
     assert "Bearer ***" in text
     assert "Anmeldung mit *** und ***" in text
     assert "postgresql+asyncpg://klimabot:***@db/klimabot" in text
+    assert "Row ('***',)" in text
 
 
 @pytest.fixture

@@ -184,10 +184,11 @@ async def test_kein_geheimnis_in_einer_logzeile_von_start_bis_neuanmeldung(
 
 
 async def test_altes_klartext_token_wird_verschluesselt_und_aus_der_datei_getilgt(
-    umgebung: Umgebung,
+    mitschrift: Mitschrift, umgebung: Umgebung
 ) -> None:
     """Eine ältere Fassung schrieb das Token im Klartext: der nächste Start benutzt es noch,
-    legt es verschlüsselt ab und lässt auch in freien Seiten und im WAL nichts davon übrig."""
+    legt es verschlüsselt ab und lässt auch in freien Seiten und im WAL nichts davon übrig –
+    und auch im Protokoll nicht, wo SQLAlchemy auf DEBUG die gelesene Zeile zeigt."""
     assert umgebung.bot is not None
     token, geraet = umgebung.bot.client.access_token, umgebung.bot.client.device_id
     ordner = umgebung.config.parent
@@ -204,6 +205,8 @@ async def test_altes_klartext_token_wird_verschluesselt_und_aus_der_datei_getilg
     assert ist_verschluesselt(gespeichert)
     _nirgends_lesbar(_datenbankdateien(ordner), token)
     await _status_beantwortet(umgebung, umgebung.raum_energie)
+    assert any("Klartext-Tokens werden" in z for z in mitschrift.zeilen)
+    _kein_geheimnis_in(mitschrift, Token=token)
 
 
 def _passwort_aendern(umgebung: Umgebung, admin_token: str, neu: str) -> None:
