@@ -24,6 +24,7 @@ jemand anmeldet (journald, pytest, ein Fehlerdienst).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import re
@@ -116,7 +117,8 @@ def zu_offene_dateien(pfade: list[Path]) -> list[str]:
     for pfad in pfade:
         kandidaten = [pfad]
         if pfad.is_dir():
-            kandidaten += sorted(pfad.iterdir())
+            with contextlib.suppress(OSError):  # nicht lesbar: der Ordner selbst zählt
+                kandidaten += sorted(pfad.iterdir())
         for kandidat in kandidaten:
             try:
                 modus = stat.S_IMODE(kandidat.stat().st_mode)
@@ -134,7 +136,7 @@ def zu_offene_dateien(pfade: list[Path]) -> list[str]:
 # --- Protokoll -------------------------------------------------------------------------------
 
 GESCHWAERZT = "***"
-# Kürzere „Geheimnisse“ schwärzen zu viel (jedes „test“ im Protokoll) und schützen nichts.
+# Ein „Geheimnis“ aus ein bis drei Zeichen schwärzte fast jede Zeile und schützt nichts.
 _MINDESTLAENGE = 4
 # Passwort in einer URL: postgresql://klimabot:GEHEIM@db/klimabot. Im Protokoll nur bis zum
 # ersten „/“ (sonst würde jeder Pfad mit einer Matrix-ID geschwärzt, …/profile/@bot:server);
