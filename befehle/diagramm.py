@@ -5,7 +5,7 @@ beim Zeichnen fast durchgehend den GIL – in einem Thread stockte die Ereigniss
 Bots immer wieder um 0,1–0,2 s – und bliebe nach dem ersten Import mit 60–80 MB im
 Bot-Prozess, denn Python gibt importierte Module nicht zurück. Der Zeichenprozess endet nach
 dem Bild und gibt seinen Speicher mit. Er ist ein frischer Interpreter
-(`python -m befehle.diagramm`, Auftrag als JSON auf stdin, PNG auf stdout), kein
+(`python -I -m befehle.diagramm`, Auftrag als JSON auf stdin, PNG auf stdout), kein
 `multiprocessing`-Kind: „fork“ erbte gehaltene Sperren der Threads des Bots, und „spawn“
 lüde das Hauptmodul des Bots samt nio erneut (~1 s je Bild) und hielte einen Hilfsprozess.
 
@@ -127,8 +127,14 @@ class Zeichenauftrag:
 
 
 def _kindbefehl() -> list[str]:
-    """Wie der Zeichenprozess gestartet wird (Tests setzen hier einen scheiternden ein)."""
-    return [sys.executable, "-m", "befehle.diagramm"]
+    """Wie der Zeichenprozess gestartet wird (Tests setzen hier einen scheiternden ein).
+
+    Isoliert (`-I`): ohne `-I` stünde das Arbeitsverzeichnis des Bots vorn im Suchpfad, und
+    eine Datei `befehle/diagramm.py` oder `matplotlib.py` dort liefe mit den Rechten des Bots.
+    So kommt `befehle` allein aus der Installation (auch der editierbaren von `make`), und
+    `PYTHON…`-Umgebungsvariablen und das Benutzer-site-packages zählen nicht.
+    """
+    return [sys.executable, "-I", "-m", "befehle.diagramm"]
 
 
 def ampel_diagramm(verlauf: Ampelverlauf, *, zeitlimit_s: float = ZEITLIMIT_S) -> bytes:

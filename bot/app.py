@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from befehle import alle_befehle
 from befehle.grundlagen import Betrieb, Registratur
 from bot.ausgang import Zusteller
-from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen
+from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
+from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.matrix import (
     NioTransport,
     Syncschleife,
@@ -110,6 +111,11 @@ class Klimabot:
         if einstellungen.matrix is None:
             raise KonfigurationFehler(["matrix: Abschnitt fehlt (homeserver, benutzer, passwort)"])
         matrix = einstellungen.matrix
+        # Auch eingebettet (Tests, Demo) und vor der ersten Zeile, die ein Geheimnis enthalten
+        # könnte; die CLI richtet es schon beim Start ein.
+        schuetze_protokoll(*einstellungen.geheimnisse())
+        for warnung in zu_offene_dateien(dateien_des_bots(einstellungen)):
+            log.warning(warnung)
         engine = erzeuge_engine(einstellungen.datenbank.url)
         try:
             await aktualisiere_schema(engine)

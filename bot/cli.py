@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import getpass
 import logging
+import os
 import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from befehle.wochenbericht import als_json, als_markdown, als_text
 from bot.app import betreibe
-from bot.config import Einstellungen, KonfigurationFehler, lade_einstellungen
+from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lade_einstellungen
+from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.matrix import AnmeldungFehlgeschlagen
 from modelle.bericht import (
     schreibe_export,
@@ -40,6 +42,12 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_UNERWARTET = 1
 EXIT_EINGABE = 2
+
+# Diese Befehle legen Datenbank, Schlüsselspeicher und Strukturexporte an. Die umask macht
+# alles, was dabei entsteht, nur für das Konto des Bots lesbar – auch, was Bibliotheken
+# selbst anlegen (nios Schlüsseldatenbank, Begleitdateien von SQLite). Wo der Bot selbst
+# anlegt, setzt er die Rechte zusätzlich ausdrücklich: das gilt auch ohne diese CLI.
+NUR_FUER_DEN_BOT = {"run", "db", "struktur"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -138,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    schuetze_protokoll()
     argumente = _parser().parse_args(argv)
     ausfuehren: Callable[[argparse.Namespace], int] = argumente.ausfuehren
+    umask = os.umask(0o077) if argumente.befehl in NUR_FUER_DEN_BOT else None
     try:
         return ausfuehren(argumente)
     except (KonfigurationFehler, StrukturFehler) as fehler:
@@ -152,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         log.exception("Unerwarteter Fehler")
         return EXIT_UNERWARTET
+    finally:
+        if umask is not None:
+            os.umask(umask)  # main() läuft auch in Tests im selben Prozess
 
 
 def _run(argumente: argparse.Namespace) -> int:
@@ -191,6 +204,9 @@ def _check(argumente: argparse.Namespace) -> int:
                 lies_struktur(strukturdatei)
             except StrukturFehler as fehler:
                 probleme.extend(fehler.probleme)
+        # Kein Fehler, eine Warnung: der Bot liefe, aber zu viel läge offen.
+        for warnung in zu_offene_dateien(dateien_des_bots(einstellungen)):
+            print(f"Warnung: {warnung}", file=sys.stderr)
     if probleme:
         for problem in probleme:
             print(problem, file=sys.stderr)
@@ -214,6 +230,7 @@ def _mit_datenbank(
     argumente: argparse.Namespace, arbeit: Callable[[Sitzungsfabrik], Awaitable[int]]
 ) -> int:
     einstellungen = lade_einstellungen(argumente.config)
+    schuetze_protokoll(*einstellungen.geheimnisse())
 
     async def ablauf() -> int:
         async with _datenbank(einstellungen) as sitzungen:

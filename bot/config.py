@@ -28,6 +28,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.geheimnisse import ohne_url_passwort
+from modelle.datenbank import sqlite_datei
 from modelle.werte import ist_matrix_id, ist_raumadresse, ist_servername
 from modelle.zeitplan import Zeitplan
 
@@ -133,7 +135,7 @@ class DatenbankEinstellungen(_Abschnitt):
     def _url(cls, wert: str) -> str:
         try:
             adresse = make_url(wert)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: etwa ein Port, der keine Zahl ist
             raise ValueError("keine gültige Datenbank-URL") from None
         treiber = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
         backend = adresse.get_backend_name()
@@ -188,6 +190,14 @@ class Einstellungen(BaseSettings):
     datenbank: DatenbankEinstellungen = DatenbankEinstellungen()
     bot: BotEinstellungen = BotEinstellungen()
     zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
+
+    def geheimnisse(self) -> list[str | SecretStr | None]:
+        """Was in keiner Logzeile erscheinen darf (siehe `bot.geheimnisse.schuetze_protokoll`)."""
+        matrix = self.matrix
+        return [
+            make_url(self.datenbank.url).password,
+            *((matrix.passwort, matrix.zugangstoken, matrix.schluesselpasswort) if matrix else ()),
+        ]
 
     @classmethod
     def settings_customise_sources(
@@ -244,6 +254,19 @@ def lade_einstellungen(pfad: Path | None = None) -> Einstellungen:
     return einstellungen
 
 
+def dateien_des_bots(einstellungen: Einstellungen) -> list[Path]:
+    """Was nur der Bot lesen darf: die SQLite-Datei samt Begleitdateien, der Schlüsselspeicher."""
+    dateien: list[Path] = []
+    datei = sqlite_datei(einstellungen.datenbank.url)
+    if datei is not None:
+        datei = datei.absolute()  # wie SQLite sie vom Arbeitsverzeichnis aus öffnet
+        dateien += [datei, *(datei.with_name(datei.name + e) for e in ("-wal", "-shm", "-journal"))]
+    matrix = einstellungen.matrix
+    if matrix is not None and matrix.verschluesselung and matrix.schluesselspeicher is not None:
+        dateien.append(matrix.schluesselspeicher)
+    return dateien
+
+
 def _neben_der_datenbank(url: str) -> Path | None:
     """Der Schlüsselspeicher neben einer SQLite-Datei: `klimabot.db` → `klimabot-schluessel/`."""
     adresse = make_url(url)
@@ -294,7 +317,8 @@ def _problem(fehler: ErrorDetails) -> str:
 
 def _zeige(wert: object) -> str:
     if isinstance(wert, str):
-        return f'"{wert}"'
+        # Eine Datenbank-URL zeigt ihr Passwort nie, auch wenn sie sonst ungültig ist.
+        return f'"{ohne_url_passwort(wert)}"'
     if isinstance(wert, dict):
         return "{…}"
     return repr(wert)

@@ -49,10 +49,18 @@ from nio import (
     WhoamiResponse,
 )
 from nio.store import SqliteStore
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import MatrixEinstellungen
+from bot.geheimnisse import (
+    NichtEntschluesselbar,
+    entschluessele,
+    ist_verschluesselt,
+    lege_ordner_an,
+    merke_geheimnisse,
+    verschluessele,
+)
 from bot.transport import (
     EndgueltigerFehler,
     Mitgliedschaft,
@@ -64,7 +72,7 @@ from bot.transport import (
 )
 from bot.verarbeitung import DatenbankNichtErreichbar, Ereignis, Verarbeitung
 from bot.vertrauen import Schluesselvertrauen
-from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
+from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar, tilge_ueberschriebenes
 from modelle.tabellen import Raum, VerarbeitetesEreignis, Zustand
 
 log = logging.getLogger(__name__)
@@ -103,6 +111,7 @@ NACHHOLEN_HOECHSTENS = 50  # Seiten à 100 Ereignisse je Raum nach einem Ausfall
 # Nicht entschlüsselbare Ereignisse, die auf ihren Schlüssel warten (die ältesten fallen raus).
 WARTEND_HOECHSTENS = 500
 
+# Verschlüsselt (`bot.geheimnisse`); ältere Fassungen schrieben es im Klartext.
 ZUGANGSTOKEN = "matrix.zugangstoken"
 GERAET = "matrix.geraet"
 BENUTZER = "matrix.benutzer"
@@ -228,7 +237,7 @@ def neuer_client(einstellungen: MatrixEinstellungen) -> AsyncClient:
     )
     speicher = ""
     if einstellungen.verschluesselung and einstellungen.schluesselspeicher is not None:
-        einstellungen.schluesselspeicher.mkdir(parents=True, exist_ok=True)  # nio legt ihn nicht an
+        lege_ordner_an(einstellungen.schluesselspeicher)  # nio legt ihn nicht an; nur für den Bot
         speicher = str(einstellungen.schluesselspeicher)
     return KlimabotClient(
         einstellungen.homeserver, einstellungen.benutzer, store_path=speicher, config=konfiguration
@@ -251,12 +260,20 @@ async def anmelden(
     Gerät schon Schlüssel und der Speicher ist verloren, wäre das Gerät für alle anderen
     kaputt (andere Schlüssel unter derselben Geräte-ID): dann meldet sich der Bot als neues
     Gerät an und sagt das laut.
+
+    Das Zugangstoken liegt nur verschlüsselt in der Datenbank (`_tresorpasswort`). Ein
+    Klartext-Token einer älteren Fassung wird noch benutzt, verschlüsselt neu geschrieben und
+    samt Resten getilgt. Ist das gespeicherte nicht zu entschlüsseln (Passwort geändert),
+    meldet sich der Bot mit dem Passwort neu an – als dasselbe Gerät. Mit konfiguriertem
+    Zugangstoken speichert er keines.
     """
     async with sitzungen() as sitzung:
-        token = await lies_zustand(sitzung, ZUGANGSTOKEN)
+        gespeichert = await lies_zustand(sitzung, ZUGANGSTOKEN)
         geraet = await lies_zustand(sitzung, GERAET)
         benutzer = await lies_zustand(sitzung, BENUTZER)
         verschluesselt_als = await lies_zustand(sitzung, SCHLUESSEL_GERAET)
+    klartext = gespeichert is not None and not ist_verschluesselt(gespeichert)
+    tresor = _tresorpasswort(einstellungen)
     if einstellungen.zugangstoken is not None:
         konfiguriert = einstellungen.zugangstoken.get_secret_value()
         client.access_token = konfiguriert
@@ -271,10 +288,13 @@ async def anmelden(
                 "eintragen oder stattdessen das Passwort konfigurieren."
             )
         client.restore_login(antwort.user_id, antwort.device_id, konfiguriert)
+        if gespeichert is not None:
+            await _lege_token_ab(sitzungen, None, einstellungen, tilgen=klartext)
         log.info("Angemeldet mit konfiguriertem Zugangstoken, Gerät %s", client.device_id)
         return
+    token: str | None = None
     if benutzer != einstellungen.benutzer:
-        token = geraet = None
+        geraet = None
     elif (
         geraet is not None
         and verschluesselt_als == geraet
@@ -289,13 +309,18 @@ async def anmelden(
             geraet,
             geraet,
         )
-        token = geraet = None
+        geraet = None
+    elif gespeichert is not None:
+        token = await _entschluesselt(gespeichert, tresor, einstellungen.benutzer)
     if token and geraet:
         client.access_token = token
         antwort = await client.whoami()
         if isinstance(antwort, WhoamiResponse):
             await _pruefe_wer(client, einstellungen.benutzer, antwort)
             client.restore_login(einstellungen.benutzer, geraet, token)
+            if klartext:
+                await _lege_token_ab(sitzungen, token, einstellungen, tilgen=True)
+                log.info("Gespeichertes Zugangstoken jetzt verschlüsselt (war Klartext)")
             log.info("Gespeicherte Anmeldung wiederverwendet, Gerät %s", geraet)
             return
         log.warning("Gespeichertes Zugangstoken ungültig (%s); neue Anmeldung", antwort.message)
@@ -313,12 +338,87 @@ async def anmelden(
         raise AnmeldungFehlgeschlagen(
             f"Anmeldung als {einstellungen.benutzer} fehlgeschlagen: {anmeldung.message}"
         )
+    merke_geheimnisse(anmeldung.access_token)
     await _pruefe_wer(client, einstellungen.benutzer)
-    async with sitzungen.begin() as sitzung:
-        await setze_zustand(sitzung, ZUGANGSTOKEN, anmeldung.access_token)
-        await setze_zustand(sitzung, GERAET, anmeldung.device_id)
-        await setze_zustand(sitzung, BENUTZER, anmeldung.user_id)
+    await _lege_token_ab(
+        sitzungen,
+        anmeldung.access_token,
+        einstellungen,
+        tilgen=klartext,
+        geraet=anmeldung.device_id,
+        benutzer=anmeldung.user_id,
+    )
     log.info("Mit Passwort angemeldet, Gerät %s", anmeldung.device_id)
+
+
+def _tresorpasswort(einstellungen: MatrixEinstellungen) -> str | None:
+    """Woraus der Schlüssel des gespeicherten Zugangstokens entsteht.
+
+    Das Schlüsselpasswort (es schützt schon die Geräteschlüssel im Schlüsselspeicher), ohne
+    Verschlüsselung das Passwort. Ohne beides (nur ein konfiguriertes Zugangstoken) wird
+    kein Token gespeichert.
+    """
+    for geheim in (einstellungen.schluesselpasswort, einstellungen.passwort):
+        if geheim is not None and geheim.get_secret_value():
+            return geheim.get_secret_value()
+    return None
+
+
+def _zweck(benutzer: str) -> str:
+    # Mit unterschrieben: ein Token gilt nur für das Konto, für das es gespeichert wurde.
+    return f"{ZUGANGSTOKEN} {benutzer}"
+
+
+async def _entschluesselt(gespeichert: str, tresor: str | None, benutzer: str) -> str | None:
+    """Das gespeicherte Token im Klartext; `None`, wenn es nicht zu entschlüsseln ist."""
+    if not ist_verschluesselt(gespeichert):
+        token = gespeichert  # eine ältere Fassung schrieb es im Klartext
+    elif tresor is None:
+        return None
+    else:
+        try:
+            # scrypt braucht ~0,1 s: nicht in der Ereignisschleife.
+            token = await asyncio.to_thread(entschluessele, gespeichert, tresor, _zweck(benutzer))
+        except NichtEntschluesselbar:
+            log.warning(
+                "Gespeichertes Zugangstoken nicht zu entschlüsseln (Schlüssel- oder Passwort "
+                "geändert?); neue Anmeldung mit Passwort als dasselbe Gerät"
+            )
+            return None
+    merke_geheimnisse(token)
+    return token
+
+
+async def _lege_token_ab(
+    sitzungen: Sitzungsfabrik,
+    token: str | None,
+    einstellungen: MatrixEinstellungen,
+    *,
+    tilgen: bool,
+    geraet: str | None = None,
+    benutzer: str | None = None,
+) -> None:
+    """Speichert `token` verschlüsselt (`None`: keines) samt Gerät und Konto, falls genannt.
+
+    `tilgen`: ein Klartext-Token wurde ersetzt; seine Reste verschwinden auch aus der Datei.
+    """
+    tresor = _tresorpasswort(einstellungen)
+    wert = None
+    if token is not None and tresor is not None:
+        zweck = _zweck(benutzer or einstellungen.benutzer)
+        wert = await asyncio.to_thread(verschluessele, token, tresor, zweck)
+    async with sitzungen.begin() as sitzung:
+        if wert is None:
+            await sitzung.execute(delete(Zustand).where(Zustand.schluessel == ZUGANGSTOKEN))
+        else:
+            await setze_zustand(sitzung, ZUGANGSTOKEN, wert)
+        if geraet is not None:
+            await setze_zustand(sitzung, GERAET, geraet)
+        if benutzer is not None:
+            await setze_zustand(sitzung, BENUTZER, benutzer)
+    if tilgen:
+        log.info("Reste des Klartext-Tokens werden aus der Datenbankdatei getilgt")
+        await tilge_ueberschriebenes(sitzungen)
 
 
 async def _pruefe_wer(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Insert, Table, event, insert
@@ -51,16 +54,53 @@ def erzeuge_engine(url: str, **optionen: Any) -> AsyncEngine:
 
     Ein Server (PostgreSQL) kann Verbindungen im Pool beenden (Neustart, `pg_terminate_backend`):
     ein kurzer Test beim Ausleihen ersetzt sie, statt die nächste Anfrage scheitern zu lassen.
+
+    Die Werte einer Anweisung erscheinen nie in Fehlern und im Protokoll von SQLAlchemy
+    (`hide_parameters`): dort stünden sonst das Zugangstoken oder der Text einer Meldung.
+    Eine neue SQLite-Datei legt die Engine selbst an, nur für dieses Konto lesbar (0600);
+    SQLite gibt `-wal` und `-shm` dieselben Rechte.
     """
     adresse = make_url(url)
+    optionen["hide_parameters"] = True
     if adresse.get_backend_name() == "sqlite":
         optionen.setdefault("connect_args", {}).setdefault("timeout", 15)
     else:
         optionen.setdefault("pool_pre_ping", True)
     engine = create_async_engine(adresse, **optionen)
     if adresse.get_backend_name() == "sqlite":
+        datei = sqlite_datei(url)
+        if datei is not None:
+
+            def anlegen(*_argumente: Any) -> None:
+                _lege_datei_an(datei)
+
+            event.listen(engine.sync_engine, "do_connect", anlegen)
         event.listen(engine.sync_engine, "connect", _sqlite_einstellen)
     return engine
+
+
+def sqlite_datei(url: str) -> Path | None:
+    """Die Datei einer SQLite-URL; `None` für PostgreSQL, `:memory:` und `file:`-URIs."""
+    adresse = make_url(url)
+    datenbank = adresse.database
+    if (
+        adresse.get_backend_name() != "sqlite"
+        or datenbank in (None, "", ":memory:")
+        or datenbank.startswith("file:")
+        or adresse.query.get("uri")
+    ):
+        return None
+    return Path(datenbank)
+
+
+def _lege_datei_an(datei: Path) -> None:
+    """Legt eine fehlende Datenbankdatei leer und nur für dieses Konto lesbar an.
+
+    SQLite legte sie sonst mit den Rechten der umask an (meist für alle lesbar). Scheitert
+    das Anlegen (kein Ordner, keine Rechte), sagt SQLite beim Öffnen gleich, warum.
+    """
+    with contextlib.suppress(OSError):
+        os.close(os.open(datei, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_einstellen(dbapi_verbindung: Any, _eintrag: Any) -> None:
@@ -76,6 +116,21 @@ def _sqlite_einstellen(dbapi_verbindung: Any, _eintrag: Any) -> None:
 
 def erzeuge_sitzungsfabrik(engine: AsyncEngine) -> Sitzungsfabrik:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def tilge_ueberschriebenes(sitzungen: Sitzungsfabrik) -> None:
+    """Entfernt in SQLite die Reste überschriebener Werte aus Datei und WAL.
+
+    Ein geänderter Wert bleibt sonst in freien Bereichen der Datei und in älteren Rahmen des
+    WAL lesbar. Für seltene Anlässe (ein Geheimnis wurde ersetzt): `VACUUM` schreibt die
+    Datei neu, der Checkpoint leert das WAL. PostgreSQL räumt tote Zeilen selbst (autovacuum).
+    """
+    async with sitzungen() as sitzung:
+        if sitzung.get_bind().dialect.name != "sqlite":
+            return
+        verbindung = await sitzung.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await verbindung.exec_driver_sql("VACUUM")
+        await verbindung.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 # Netzfehler, die asyncpg beim Verbinden ungewrappt durchreicht (neben ConnectionError).

@@ -104,3 +104,21 @@ async def test_wochenbericht_geht_ohne_bild_hinaus_wenn_das_zeichnen_scheitert(
     assert testbot.rekorder.hochgeladen == []
     assert "Ampeldiagramm fehlt im Wochenbericht" in caplog.text
     assert "Exitcode 3" in caplog.text
+
+
+def test_zeichenprozess_laedt_nichts_aus_dem_arbeitsverzeichnis(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Wer im Arbeitsverzeichnis des Bots Dateien ablegen kann, bringt damit keinen Code in den
+    Zeichenprozess: weder ein eigenes `befehle.diagramm` noch ein eigenes `matplotlib`."""
+    spur = tmp_path / "ausgefuehrt"
+    schaden = f"open({str(spur)!r}, 'a').write(__name__ + '\\n')\n"
+    (tmp_path / "befehle").mkdir()
+    (tmp_path / "befehle" / "__init__.py").write_text(schaden, encoding="utf-8")
+    (tmp_path / "befehle" / "diagramm.py").write_text(schaden, encoding="utf-8")
+    (tmp_path / "matplotlib.py").write_text(schaden, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+
+    assert ampel_diagramm(_verlauf()).startswith(b"\x89PNG")
+    assert not spur.exists(), spur.read_text()

@@ -9,6 +9,7 @@ import sys
 
 from nio import DevicesResponse
 
+from bot.matrix import ZUGANGSTOKEN, lies_zustand
 from tests.integration.conftest import Umgebung
 
 KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")
@@ -64,3 +65,6 @@ async def test_konfiguriertes_zugangstoken_genuegt(umgebung: Umgebung) -> None:
     assert bot.client.device_id == zugang.device_id
     frage = await umgebung.aussen.sende(umgebung.raum_energie, "!status energie")
     await umgebung.aussen.antwort_auf(frage, von=umgebung.bot_id)
+    # Das Token steht in der Konfiguration; in der Datenbank liegt keines.
+    async with bot.sitzungen() as sitzung:
+        assert await lies_zustand(sitzung, ZUGANGSTOKEN) is None

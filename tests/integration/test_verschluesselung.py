@@ -30,7 +30,7 @@ from bot.ausgang import NACHRICHT, direktraum, einreihen
 from bot.config import lade_einstellungen
 from bot.homeserver import Zugang
 from bot.inhalt import nachrichteninhalt
-from bot.matrix import VERSCHLUESSELUNG, ZUGANGSTOKEN, AnmeldungFehlgeschlagen, lies_zustand
+from bot.matrix import VERSCHLUESSELUNG, AnmeldungFehlgeschlagen
 from bot.planer import Planer
 from modelle.tabellen import Raum, Statusmeldung, Themenfeld
 from modelle.termine import naechster_arbeitstag
@@ -299,8 +299,7 @@ async def test_verlorener_schluesselspeicher_mit_nur_einem_token_bricht_mit_grun
     umgebung = verschluesselte_umgebung
     assert umgebung.bot is not None
     speicher = umgebung.bot.matrix.schluesselspeicher
-    async with umgebung.bot.sitzungen() as sitzung:
-        token = await lies_zustand(sitzung, ZUGANGSTOKEN)
+    token = umgebung.bot.client.access_token
     await umgebung.stoppe_bot()
     assert speicher is not None
     await asyncio.to_thread(shutil.rmtree, speicher)
