@@ -27,6 +27,20 @@ def personen_der_struktur(verzeichnis: Verzeichnis) -> frozenset[str]:
     return frozenset(matrix_id for matrix_id, _, _ in verzeichnis.rollen)
 
 
+def handelt_im_raum(
+    verzeichnis: Verzeichnis, raum_id: str, absender: str, direktraum_mit: str | None
+) -> bool:
+    """Wo der Bot antwortet und etwas annimmt: in den Räumen der Struktur, und im Direktraum
+    einer Person der Struktur – dort nur für diese Person. Anderswo zeigt er nichts."""
+    if verzeichnis.ist_strukturraum(raum_id):
+        return True
+    return (
+        direktraum_mit is not None
+        and direktraum_mit == absender
+        and gehoert_zur_struktur(verzeichnis, absender)
+    )
+
+
 def ist_stabsstelle(verzeichnis: Verzeichnis, matrix_id: str) -> bool:
     return any(r is Rolle.STABSSTELLE for r, _ in verzeichnis.rollen_von(matrix_id))
 

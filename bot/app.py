@@ -25,11 +25,11 @@ from bot.matrix import (
     Syncschleife,
     anmelden,
     lies_zustand,
-    loese_raeume_auf,
     neuer_client,
     setze_zustand,
 )
 from bot.planer import Planer, Zeitplaner
+from bot.raeume import Raumverwaltung
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
@@ -105,6 +105,7 @@ class Klimabot:
     zusteller: Zusteller
     sync: Syncschleife
     zeitplaner: Zeitplaner
+    raeume: Raumverwaltung
 
     @classmethod
     async def erzeuge(cls, einstellungen: Einstellungen) -> Klimabot:
@@ -125,7 +126,6 @@ class Klimabot:
             client = neuer_client(matrix)
             try:
                 await anmelden(client, matrix, sitzungen)
-                await loese_raeume_auf(client, sitzungen)
             except BaseException:
                 await client.close()
                 raise
@@ -149,7 +149,10 @@ class Klimabot:
             # Für „Bitte später erneut versuchen“, wenn die Datenbank (samt Ausgangskorb) fehlt.
             transport=transport,
         )
-        sync = Syncschleife(client, matrix, sitzungen, verarbeitung, vertrauen=vertrauen)
+        raeume = Raumverwaltung(client, matrix, sitzungen)
+        sync = Syncschleife(
+            client, matrix, sitzungen, verarbeitung, raeume=raeume, vertrauen=vertrauen
+        )
         planer = Planer(
             sitzungen=sitzungen,
             zeitzone=zeitzone,
@@ -158,7 +161,9 @@ class Klimabot:
             nach_commit=zusteller.wecken,
         )
         zeitplaner = Zeitplaner(planer, zeitzone)
-        return cls(einstellungen, matrix, engine, sitzungen, client, zusteller, sync, zeitplaner)
+        return cls(
+            einstellungen, matrix, engine, sitzungen, client, zusteller, sync, zeitplaner, raeume
+        )
 
     def anhalten(self) -> None:
         self.sync.anhalten()

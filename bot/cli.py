@@ -18,17 +18,26 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+
 from befehle.wochenbericht import als_json, als_markdown, als_text
 from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lade_einstellungen
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.matrix import AnmeldungFehlgeschlagen
+from bot.raeume import fremde_mitglieder, strukturraeume
 from modelle.bericht import (
     schreibe_export,
     statusmeldungen_fuer_export,
     stelle_wochenbericht_zusammen,
 )
-from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.datenbank import (
+    Sitzungsfabrik,
+    erzeuge_engine,
+    erzeuge_sitzungsfabrik,
+    sqlite_datei,
+)
 from modelle.migration import aktualisiere_schema
 from modelle.struktur import (
     StrukturFehler,
@@ -207,12 +216,49 @@ def _check(argumente: argparse.Namespace) -> int:
         # Kein Fehler, eine Warnung: der Bot liefe, aber zu viel läge offen.
         for warnung in zu_offene_dateien(dateien_des_bots(einstellungen)):
             print(f"Warnung: {warnung}", file=sys.stderr)
+        for warnung in asyncio.run(_raumwarnungen(einstellungen)):
+            print(f"Warnung: {warnung}", file=sys.stderr)
     if probleme:
         for problem in probleme:
             print(problem, file=sys.stderr)
         return EXIT_EINGABE
     print("OK")
     return EXIT_OK
+
+
+async def _raumwarnungen(einstellungen: Einstellungen) -> list[str]:
+    """Was der laufende Bot zuletzt über die Mitglieder seiner Räume festhielt.
+
+    `check` braucht dafür keinen Zugang zu Matrix: es liest nur die Datenbank, und die nur,
+    wenn es sie schon gibt (angelegt oder migriert wird hier nichts).
+    """
+    datei = sqlite_datei(einstellungen.datenbank.url)
+    if datei is not None and not datei.exists():
+        return []
+    engine = erzeuge_engine(einstellungen.datenbank.url)
+    try:
+        async with engine.connect() as verbindung:
+            if not await verbindung.run_sync(lambda v: inspect(v).has_table("zustand")):
+                return []  # der Bot lief hier noch nie
+        async with erzeuge_sitzungsfabrik(engine)() as sitzung:
+            gesehen = await fremde_mitglieder(sitzung)
+            raeume = {r.raum_id: r for r in await strukturraeume(sitzung) if r.raum_id}
+    except SQLAlchemyError as fehler:
+        grund = str(getattr(fehler, "orig", None) or fehler).partition("\n")[0]
+        return [f"Datenbank nicht lesbar, Mitglieder der Räume nicht geprüft ({grund})"]
+    finally:
+        await engine.dispose()
+    if gesehen is None:
+        return []
+    stand, fremde = gesehen
+    zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
+    wann = stand.astimezone(zeitzone).strftime("%d.%m.%Y %H:%M")
+    return [
+        f"Im {raeume[raum_id].bezeichnung if raum_id in raeume else 'Raum'} ({raum_id}) sitzen "
+        f"Konten außerhalb von matrix.einladungen_von: {', '.join(konten)} "
+        f"(so sah es der Bot am {wann})"
+        for raum_id, konten in sorted(fremde.items())
+    ]
 
 
 @asynccontextmanager

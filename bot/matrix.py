@@ -15,7 +15,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from aiohttp import ClientError
@@ -26,7 +26,6 @@ from nio import (
     EncryptionError,
     Event,
     JoinedRoomsResponse,
-    JoinError,
     KeysQueryResponse,
     KeysUploadResponse,
     LocalProtocolError,
@@ -38,7 +37,6 @@ from nio import (
     RoomLeaveResponse,
     RoomMessagesError,
     RoomPreset,
-    RoomResolveAliasResponse,
     RoomSendResponse,
     ShareGroupSessionResponse,
     SyncError,
@@ -61,6 +59,7 @@ from bot.geheimnisse import (
     merke_geheimnisse,
     verschluessele,
 )
+from bot.raeume import Raumverwaltung
 from bot.transport import (
     EndgueltigerFehler,
     Mitgliedschaft,
@@ -73,7 +72,7 @@ from bot.transport import (
 from bot.verarbeitung import DatenbankNichtErreichbar, Ereignis, Verarbeitung
 from bot.vertrauen import Schluesselvertrauen
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar, tilge_ueberschriebenes
-from modelle.tabellen import Raum, VerarbeitetesEreignis, Zustand
+from modelle.tabellen import VerarbeitetesEreignis, Zustand
 
 log = logging.getLogger(__name__)
 
@@ -813,16 +812,16 @@ class Syncschleife:
         sitzungen: Sitzungsfabrik,
         verarbeitung: Verarbeitung,
         *,
-        nach_stapel: Callable[[], Awaitable[None]] | None = None,
+        raeume: Raumverwaltung,
         laengste_pause: float = 30.0,
         vertrauen: Schluesselvertrauen | None = None,
     ) -> None:
         self._client = client
+        self._raeume = raeume
         self._vertrauen = vertrauen
         self._einstellungen = einstellungen
         self._sitzungen = sitzungen
         self._verarbeitung = verarbeitung
-        self._nach_stapel = nach_stapel
         self._laengste_pause = laengste_pause
         self.bereit = asyncio.Event()
         self._halt = asyncio.Event()
@@ -865,8 +864,7 @@ class Syncschleife:
                 position = antwort.next_batch
                 if time.monotonic() - self._gespeichert[1] >= POSITION_SPEICHERN_S:
                     await self._speichere_position(position)
-                if self._nach_stapel is not None:
-                    await self._nach_stapel()
+                await self._raeume_pflegen(antwort)
                 pause = 1.0
                 self.bereit.set()
             except Exception as fehler:
@@ -885,6 +883,16 @@ class Syncschleife:
                 if not nicht_erreichbar(fehler):
                     raise
                 log.warning("Sync-Position beim Anhalten nicht gespeichert (%s)", fehler)
+
+    async def _raeume_pflegen(self, antwort: SyncResponse) -> None:
+        """Beitritte, Abgänge, Abgleich mit der Struktur; ein Fehler darin hält nichts an."""
+        try:
+            await self._raeume.nach_stapel(antwort)
+        except Exception as fehler:
+            if isinstance(fehler, VORUEBERGEHEND) or nicht_erreichbar(fehler):
+                log.warning("Abgleich der Räume verschoben (%s)", fehler)
+            else:
+                log.exception("Abgleich der Räume gescheitert")
 
     async def _speichere_position(self, position: str) -> None:
         async with self._sitzungen.begin() as sitzung:
@@ -981,7 +989,7 @@ class Syncschleife:
     async def _stapel(self, antwort: SyncResponse, *, nachholen: bool) -> bool:
         """Behandelt einen Sync-Stapel; `False`, wenn mittendrin angehalten wurde."""
         for raum_id, einladung in antwort.rooms.invite.items():
-            await self._einladung(raum_id, einladung.invite_state)
+            await self._raeume.einladung(raum_id, einladung.invite_state)
         for raum_id, raum in antwort.rooms.join.items():
             ereignisse: list[Event] = list(raum.timeline.events)
             beitritt = self._eigener_beitritt(ereignisse)
@@ -1052,45 +1060,3 @@ class Syncschleife:
                 )
             )
             return set(treffer)
-
-    async def _einladung(self, raum_id: str, zustand: list[Any]) -> None:
-        einladende = next(
-            (
-                e.sender
-                for e in zustand
-                if getattr(e, "state_key", None) == self._client.user_id
-                and getattr(e, "membership", None) == "invite"
-            ),
-            None,
-        )
-        if einladende is not None and self._einstellungen.darf_einladen(einladende):
-            ergebnis = await self._client.join(raum_id)
-            if isinstance(ergebnis, JoinError):
-                log.warning("Beitritt zu %s gescheitert: %s", raum_id, ergebnis.message)
-            else:
-                log.info("Einladung von %s in %s angenommen", einladende, raum_id)
-        else:
-            await self._client.room_leave(raum_id)
-            log.info("Einladung von %s in %s abgelehnt (nicht erlaubt)", einladende, raum_id)
-
-
-async def loese_raeume_auf(client: AsyncClient, sitzungen: Sitzungsfabrik) -> None:
-    """Ermittelt die Raum-IDs der konfigurierten Raumaliase und tritt bekannten Räumen bei."""
-    async with sitzungen.begin() as sitzung:
-        for raum in (await sitzung.scalars(select(Raum))).all():
-            if raum.adresse.startswith("!"):
-                raum.raum_id = raum.adresse
-            else:
-                aufgeloest = await client.room_resolve_alias(raum.adresse)
-                if not isinstance(aufgeloest, RoomResolveAliasResponse):
-                    log.warning("Raumalias %s unbekannt: %s", raum.adresse, aufgeloest.message)
-                    continue
-                raum.raum_id = aufgeloest.room_id
-            if raum.raum_id not in client.rooms:
-                beitritt = await client.join(raum.raum_id)
-                if isinstance(beitritt, JoinError):
-                    log.info(
-                        "Noch nicht in %s (%s): wartet auf Einladung",
-                        raum.adresse,
-                        beitritt.message,
-                    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,12 +44,21 @@ from modelle.werte import Rolle
 log = logging.getLogger(__name__)
 
 
-def _raum(feld: FeldEintrag) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Warten:
+    """Jetzt nicht senden, aber nicht auslassen: nächste Minute erneut, bis zur Nachholfrist."""
+
+    grund: str
+
+
+NICHT_IM_RAUM = Warten("der Bot ist (noch) nicht im Raum; er wartet auf eine Einladung")
+
+
+def _raum(feld: FeldEintrag) -> str | Warten | None:
+    """Der Raum des Felds – nur wenn der Bot darin ist; sonst warten oder (ohne Raum) nichts."""
     if feld.raum_id:
         return feld.raum_id
-    if feld.raum_adresse and feld.raum_adresse.startswith("!"):
-        return feld.raum_adresse
-    return None
+    return NICHT_IM_RAUM if feld.raum_adresse else None
 
 
 class Planer:
@@ -70,6 +80,8 @@ class Planer:
         self._uhr = uhr
         # Je Fälligkeit wird nachgesehen; neu geladen nur nach einer Strukturänderung.
         self._verzeichnis = VerzeichnisSpeicher()
+        # Fälligkeiten, deren Warten schon im Protokoll steht (einmal, nicht jede Minute).
+        self._wartend: set[str] = set()
 
     async def pruefe(self) -> None:
         """Ein Durchgang: alles Fällige genau einmal einreihen."""
@@ -113,20 +125,27 @@ class Planer:
     async def _bediene(
         self,
         faellige: list[Faelligkeit],
-        senden: Callable[[AsyncSession, Faelligkeit], Awaitable[str | None]],
+        senden: Callable[[AsyncSession, Faelligkeit], Awaitable[str | Warten | None]],
     ) -> None:
         """Je Fälligkeit eine Transaktion: senden – oder, wenn das nicht geht, auslassen.
 
         `senden` reserviert und reiht ein; es gibt den Grund zurück, falls es nicht senden
         kann. Ausgelassenes wird einmal vermerkt (und im Wochenbericht genannt), statt jede
-        Minute erneut zu scheitern.
+        Minute erneut zu scheitern. Ein `Warten` (der Bot ist noch nicht im Raum) lässt nichts
+        aus: die nächste Minute versucht es erneut, bis die Nachholfrist vorbei ist.
         """
         for faelligkeit in faellige:
-            grund = "Nachholfrist überschritten" if faelligkeit.ueberspringen else None
+            grund: str | Warten | None = (
+                "Nachholfrist überschritten" if faelligkeit.ueberspringen else None
+            )
             if grund is None:
                 async with self._sitzungen.begin() as sitzung:
                     grund = await senden(sitzung, faelligkeit)
-            if grund is not None:
+            if isinstance(grund, Warten):
+                if faelligkeit.schluessel not in self._wartend:
+                    self._wartend.add(faelligkeit.schluessel)
+                    log.warning("%s wartet: %s", faelligkeit.schluessel, grund.grund)
+            elif grund is not None:
                 await self._ueberspringe(faelligkeit, grund)
 
     async def _abfragen(self, jetzt: dt.datetime) -> None:
@@ -139,12 +158,14 @@ class Planer:
                 nachholfrist=self._betrieb.nachholfrist,
             )
 
-        async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | None:
+        async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | Warten | None:
             verzeichnis = await self._verzeichnis.hole(sitzung)
             feld = verzeichnis.feld(faelligkeit.themenfeld_id or 0)
             raum = _raum(feld) if feld else None
             if feld is None or raum is None:
                 return "Themenfeld ohne bekannten Raum"
+            if isinstance(raum, Warten):
+                return raum
             if not await reserviere(sitzung, faelligkeit):
                 return None
             staende = await letzte_meldungen(sitzung, feld.id)
@@ -175,9 +196,11 @@ class Planer:
                 nachholfrist=self._betrieb.nachholfrist,
             )
 
-        async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | None:
+        async def senden(sitzung: AsyncSession, faelligkeit: Faelligkeit) -> str | Warten | None:
             verzeichnis = await self._verzeichnis.hole(sitzung)
             raum = verzeichnis.stabsstelle_raum_id
+            if raum is None and verzeichnis.stabsstelle_raum_adresse is not None:
+                return NICHT_IM_RAUM
             if raum is None:
                 return "kein Raum der Stabsstelle bekannt (bot.stabsstelle_raum)"
             # Erst zusammenstellen, dann vermerken: der Bericht beginnt beim letzten Vermerk.
@@ -217,7 +240,10 @@ class Planer:
                         stand, feld, faellig.patin, jetzt=jetzt, zeitzone=self._zeitzone
                     )
                 else:
-                    raum = faellig.projekt.raum_id or _raum(feld)
+                    im_raum = _raum(feld)
+                    raum = faellig.projekt.raum_id or (
+                        im_raum if isinstance(im_raum, str) else None
+                    )
                     nachricht = erinnerung(
                         stand,
                         faellig.zustaendige,

@@ -67,6 +67,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
+from befehle.berechtigung import handelt_im_raum
 from befehle.darstellung import Erwaehnung, Nachricht
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Betrieb, Registratur
 from bot.ausgang import (
@@ -88,8 +89,9 @@ from bot.transport import (
 )
 from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik, einfuegen_ohne_konflikt, nicht_erreichbar
+from modelle.direktraeume import person_im_direktraum
 from modelle.tabellen import Ausgang, VerarbeitetesEreignis
-from modelle.verzeichnis import VerzeichnisSpeicher
+from modelle.verzeichnis import Verzeichnis, VerzeichnisSpeicher
 from modelle.werte import Ampel
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,10 @@ class DatenbankNichtErreichbar(Exception):
 
 class _NichtGespeichert(Exception):
     """Der Versuch scheiterte an der Datenbank, bevor er gespeichert war (sicher zurückgerollt)."""
+
+
+class _NichtHier(Exception):
+    """Der Raum ist weder einer der Struktur noch der Direktraum dieser Person: nichts tun."""
 
 
 class _Ungewiss(Exception):
@@ -506,6 +512,9 @@ class Verarbeitung:
         )
         try:
             async with self._sitzungen.begin() as sitzung:
+                verzeichnis = await self._verzeichnis.hole(sitzung)
+                if not await self._hier_erlaubt(sitzung, verzeichnis, ereignis):
+                    return
                 if await self._schon_behandelt(sitzung, f"unlesbar:{kennung[:40]}"):
                     return
                 self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id)
@@ -539,7 +548,21 @@ class Verarbeitung:
         if ereignis.typ in ("m.room.message", "m.reaction"):
             self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id)
 
+    async def _hier_erlaubt(
+        self, sitzung: AsyncSession, verzeichnis: Verzeichnis, ereignis: Ereignis
+    ) -> bool:
+        """Handelt der Bot in diesem Raum (für diese Person)? Die Regel: `handelt_im_raum`."""
+        if verzeichnis.ist_strukturraum(ereignis.raum_id):
+            return True  # der häufige Fall, ohne weitere Abfrage
+        direkt = await person_im_direktraum(sitzung, ereignis.raum_id)
+        return handelt_im_raum(verzeichnis, ereignis.raum_id, ereignis.absender, direkt)
+
     async def _anfrage(self, sitzung: AsyncSession, ereignis: Ereignis) -> Anfrage:
+        """Die Anfrage an `befehle/` – der Weg zu jeder Wirkung, darum wird hier geprüft, ob der
+        Bot in diesem Raum überhaupt handelt (sonst `_NichtHier`)."""
+        verzeichnis = await self._verzeichnis.hole(sitzung)
+        if not await self._hier_erlaubt(sitzung, verzeichnis, ereignis):
+            raise _NichtHier
         return Anfrage(
             absender=ereignis.absender,
             raum_id=ereignis.raum_id,
@@ -547,13 +570,24 @@ class Verarbeitung:
             zeitzone=self._zeitzone,
             praefix=self._praefix,
             sitzung=sitzung,
-            verzeichnis=await self._verzeichnis.hole(sitzung),
+            verzeichnis=verzeichnis,
             registratur=self._registratur,
             event_id=ereignis.event_id,
             betrieb=self._betrieb,
         )
 
     async def _behandle(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
+        try:
+            await self._behandle_hier(sitzung, ereignis)
+        except _NichtHier:
+            log.info(
+                "%s von %s in %s übergangen: kein Raum des Bots",
+                ereignis.typ,
+                ereignis.absender,
+                ereignis.raum_id,
+            )
+
+    async def _behandle_hier(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
         match ereignis.typ:
             case "m.room.message":
                 await self._nachricht(sitzung, ereignis)

@@ -22,6 +22,7 @@ __all__ = [
     "PLATZHALTER",
     "aktiver_direktraum",
     "beabsichtige_direktraum",
+    "geltende_direktraeume",
     "gib_direktraum_auf",
     "person_im_direktraum",
     "trage_direktraum_ein",
@@ -44,6 +45,17 @@ async def aktiver_direktraum(sitzung: AsyncSession, matrix_id: str) -> Direktrau
         select(Direktraum).where(
             Direktraum.matrix_id == matrix_id, Direktraum.aufgegeben_am.is_(None)
         )
+    )
+
+
+async def geltende_direktraeume(sitzung: AsyncSession) -> list[Direktraum]:
+    """Alle geltenden Direkträume, auch Absichten, deren Raum noch fehlt."""
+    return list(
+        (
+            await sitzung.scalars(
+                select(Direktraum).where(Direktraum.aufgegeben_am.is_(None)).order_by(Direktraum.id)
+            )
+        ).all()
     )
 
 

@@ -57,7 +57,9 @@ class Verzeichnis:
     personen: dict[str, PersonEintrag]
     # (matrix_id, Rolle, themenfeld_id oder None für die Stabsstelle)
     rollen: tuple[tuple[str, Rolle, int | None], ...]
+    # Die Raum-ID gibt es erst, wenn der Bot im Raum ist; die Adresse, sobald er konfiguriert ist.
     stabsstelle_raum_id: str | None = None
+    stabsstelle_raum_adresse: str | None = None
     _felder_nach_id: dict[int, FeldEintrag] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -65,6 +67,13 @@ class Verzeichnis:
 
     def feld(self, feld_id: int) -> FeldEintrag | None:
         return self._felder_nach_id.get(feld_id)
+
+    def ist_strukturraum(self, raum_id: str) -> bool:
+        """Ist dies der Raum eines aktiven Themenfelds oder der Stabsstelle?"""
+        return self.feld_von_raum(raum_id) is not None or raum_id in (
+            self.stabsstelle_raum_id,
+            self.stabsstelle_raum_adresse,
+        )
 
     def feld_von_raum(self, raum_id: str) -> FeldEintrag | None:
         return next((f for f in self.felder if raum_id in (f.raum_id, f.raum_adresse)), None)
@@ -107,9 +116,11 @@ async def lade_verzeichnis(sitzung: AsyncSession) -> Verzeichnis:
             .order_by(Person.anzeigename, Person.id)
         )
     ).all()
-    stabsstelle_raum = await sitzung.scalar(
-        select(Raum.raum_id).where(Raum.ist_stabsstelle.is_(True))
-    )
+    stabsstelle_raum = (
+        await sitzung.execute(
+            select(Raum.raum_id, Raum.adresse).where(Raum.ist_stabsstelle.is_(True))
+        )
+    ).first()
     personen = {
         p.matrix_id: PersonEintrag(p.id, p.matrix_id, p.anzeigename) for p, _, _ in zuweisungen
     }
@@ -138,7 +149,8 @@ async def lade_verzeichnis(sitzung: AsyncSession) -> Verzeichnis:
             for p, rolle, feld_id in zuweisungen
             if rolle is not None and (feld_id is None or feld_id in aktive_felder)
         ),
-        stabsstelle_raum_id=stabsstelle_raum,
+        stabsstelle_raum_id=stabsstelle_raum[0] if stabsstelle_raum else None,
+        stabsstelle_raum_adresse=stabsstelle_raum[1] if stabsstelle_raum else None,
     )
 
 

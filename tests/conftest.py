@@ -4,12 +4,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import setze_stabsstelle_raum
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.struktur import importiere_struktur, lies_struktur
+from modelle.tabellen import Raum
 from tests import datenbanken
-from tests.testbot import Testbot
+from tests.testbot import RAUM_ALLGEMEIN, Testbot
 
 BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
 
@@ -58,7 +61,15 @@ def sitzungen(engine: AsyncEngine) -> Sitzungsfabrik:
 
 @pytest.fixture
 async def testbot(sitzungen: Sitzungsfabrik) -> Testbot:
-    """Ein Bot mit der Beispielstruktur Münster, ohne Homeserver (siehe tests/testbot.py)."""
+    """Ein Bot mit der Beispielstruktur Münster, ohne Homeserver (siehe tests/testbot.py).
+
+    Der Bot handelt nur in Räumen der Struktur: `RAUM_ALLGEMEIN` ist der Raum der Stabsstelle.
+    """
     async with sitzungen.begin() as sitzung:
         await importiere_struktur(sitzung, lies_struktur(BEISPIEL), "Test")
+    await setze_stabsstelle_raum(RAUM_ALLGEMEIN, sitzungen)
+    async with sitzungen.begin() as sitzung:
+        await sitzung.execute(
+            update(Raum).where(Raum.ist_stabsstelle).values(raum_id=RAUM_ALLGEMEIN)
+        )
     return Testbot(sitzungen)

@@ -21,13 +21,14 @@ from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
+    RAUM_ALLGEMEIN,
     RAUM_ENERGIE,
     STABSSTELLE,
     Gesendet,
     Testbot,
 )
 
-STAB = "#klima-stabsstelle:muenster.de"
+STAB = RAUM_ALLGEMEIN  # der Raum der Stabsstelle im Testbot
 # Die zweite Koordinatorin Energie und die zweite Person der Stabsstelle der Beispielstruktur.
 KOORDINATION_ENERGIE_GEBAEUDE = "@lukas.terhorst:muenster.de"
 STABSSTELLE_LEITUNG = "@lena.huesing:muenster.de"

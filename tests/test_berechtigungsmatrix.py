@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from modelle.datenbank import Sitzungsfabrik
+from modelle.direktraeume import trage_direktraum_ein
 from modelle.tabellen import Aenderung, Statusmeldung
 from tests.testbot import (
     AUSSENSTEHENDE,
@@ -92,3 +93,69 @@ async def test_berechtigungsmatrix(
         assert nachher[0] == vorher[0] + 1
     elif befehl.startswith("!zeitplan energie"):
         assert nachher[1] == vorher[1] + 1
+
+
+# --- Was mit einer Meldung geschehen darf, und wo der Bot überhaupt handelt ----------------
+# Jede Zeile: Aktion → wer sie mit Wirkung ausführt. Die Meldung hat die Pat*in im Raum ihres
+# Felds abgegeben; der Direktraum gehört der Pat*in.
+
+RAUM_FREMD = "!irgendwo:muenster.de"
+DIREKT_PATIN = "!direkt-patin:muenster.de"
+
+AKTIONEN: dict[str, set[str]] = {
+    # Zurückziehen (Nachricht löschen): Autor*in und Stabsstelle – Moderation zählt nicht.
+    "loeschen": {"patin_des_felds", "stabsstelle"},
+    # Ändern (Nachricht bearbeiten): nur die Autor*in.
+    "bearbeiten": {"patin_des_felds"},
+    # !status im Direktraum der Pat*in: nur für sie.
+    "direktraum": {"patin_des_felds"},
+    # !status in einem Raum außerhalb der Struktur: niemand.
+    "fremder_raum": set(),
+}
+
+AKTIONSFAELLE = [(aktion, rolle) for aktion in AKTIONEN for rolle in ROLLEN]
+
+
+async def _ampel_der_waermeplanung(sitzungen: Sitzungsfabrik) -> tuple[str, bool]:
+    async with sitzungen() as sitzung:
+        zeile = (
+            await sitzung.execute(
+                select(Statusmeldung.ampel, Statusmeldung.zurueckgezogen)
+                .where(Statusmeldung.event_id.is_not(None))
+                .order_by(Statusmeldung.id.desc())
+            )
+        ).first()
+    assert zeile is not None
+    return str(zeile[0]), bool(zeile[1])
+
+
+@pytest.mark.parametrize(
+    ("aktion", "rolle"), AKTIONSFAELLE, ids=[f"{a}|{r}" for a, r in AKTIONSFAELLE]
+)
+async def test_berechtigungsmatrix_meldungen_und_raeume(
+    testbot: Testbot, sitzungen: Sitzungsfabrik, aktion: str, rolle: str
+) -> None:
+    erlaubt = rolle in AKTIONEN[aktion]
+    als = ROLLEN[rolle]
+    async with sitzungen.begin() as sitzung:
+        await trage_direktraum_ein(sitzung, PATIN_ENERGIE, DIREKT_PATIN)
+    meldung = await testbot.sende(
+        "!meldung waermeplanung rot 10%", als=PATIN_ENERGIE, raum=RAUM_ENERGIE
+    )
+    assert meldung.reaktionen == ["✅"]
+
+    match aktion:
+        case "loeschen":
+            await testbot.loesche(meldung.event_id, als=als, raum=RAUM_ENERGIE)
+            assert (await _ampel_der_waermeplanung(sitzungen))[1] is erlaubt
+        case "bearbeiten":
+            await testbot.bearbeite(
+                meldung.event_id, "!meldung waermeplanung gelb 20%", als=als, raum=RAUM_ENERGIE
+            )
+            ampel, zurueckgezogen = await _ampel_der_waermeplanung(sitzungen)
+            assert not zurueckgezogen
+            assert (ampel == "gelb") is erlaubt
+        case "direktraum" | "fremder_raum":
+            raum = DIREKT_PATIN if aktion == "direktraum" else RAUM_FREMD
+            antwort = await testbot.sende("!status energie", als=als, raum=raum)
+            assert bool(antwort.alle) is erlaubt

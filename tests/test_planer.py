@@ -17,12 +17,13 @@ from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
+    RAUM_ALLGEMEIN,
     RAUM_ENERGIE,
     Gesendet,
     Testbot,
 )
 
-STAB = "#klima-stabsstelle:muenster.de"
+STAB = RAUM_ALLGEMEIN  # der Raum der Stabsstelle im Testbot
 # Die Beispielstruktur trägt sonst die echte Importzeit: Abfragen vor ihr gälten als „vor der
 # Aktivierung“ und fielen weg. Auf einen festen Tag vor der Uhr gelegt, hängt nichts am Kalender.
 IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)

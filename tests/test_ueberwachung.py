@@ -73,6 +73,7 @@ async def test_stirbt_die_zustellung_haelt_der_bot_an_und_endet_mit_grund(
         zusteller=Zusteller(sitzungen, ZweimalDieselbeId()),
         sync=sync,  # type: ignore[arg-type]
         zeitplaner=StillerZeitplaner(),  # type: ignore[arg-type]
+        raeume=None,  # type: ignore[arg-type]  # ohne Sync keine Raumverwaltung
     )
     with caplog.at_level(logging.INFO), pytest.raises(ZustellungAusgefallen):
         # `klimabot run` macht daraus Exit-Code 1 (bot.cli: unerwarteter Fehler).
@@ -83,5 +84,6 @@ async def test_stirbt_die_zustellung_haelt_der_bot_an_und_endet_mit_grund(
     ausfall = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert len(ausfall) == 1
     assert "Zustellung ausgefallen (IntegrityError" in ausfall[0].getMessage()
-    assert ausfall[0].exc_info is not None
+    # Mit Traceback (das Protokoll schreibt ihn vorab geschwärzt hin, siehe bot.geheimnisse).
+    assert "Traceback (most recent call last)" in (ausfall[0].exc_text or "")
     assert "Klimabot beendet" in caplog.text
