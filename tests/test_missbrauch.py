@@ -1,4 +1,4 @@
-"""Missbrauch: Fluten, Absagen am laufenden Band, Zeitstempel aus der Zukunft.
+"""Missbrauch: Fluten, Absagen am laufenden Band, Zeitstempel aus der Zukunft, Steuerzeichen.
 
 Die Regeln der Drossel mit eingespeister Uhr stehen in `tests/test_drossel.py`; hier, was eine
 Person im Chat davon merkt. Der Testbot lebt in seiner eigenen Zeit (`testbot.jetzt`), auch die
@@ -9,14 +9,17 @@ Benutzertext in Tabellen werden darf, prüft `tests/test_groesse.py`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.drossel import PAUSE, STOSS
 from bot.inhalt import textnachricht
 from modelle.datenbank import Sitzungsfabrik
+from modelle.struktur import StrukturFehler, parse_struktur
 from modelle.tabellen import Statusmeldung, Strategieprojekt, VerarbeitetesEreignis
 from tests.testbot import (
     AUSSENSTEHENDE,
@@ -159,3 +162,84 @@ async def test_zeitstempel_aus_der_vergangenheit_bleibt_wie_er_ist(
     assert abs(zeitpunkt.astimezone(dt.UTC) - frueher.astimezone(dt.UTC)) < dt.timedelta(
         milliseconds=1
     )
+
+
+# --- Steuerzeichen ----------------------------------------------------------------------------
+
+
+async def _gespeichert(sitzungen: Sitzungsfabrik, event_id: str) -> tuple[str, str | None]:
+    async with sitzungen() as sitzung:
+        zeile = (
+            await sitzung.execute(
+                select(Statusmeldung.text, Statusmeldung.herausforderungen).where(
+                    Statusmeldung.event_id == event_id
+                )
+            )
+        ).one()
+    return zeile.text, zeile.herausforderungen
+
+
+async def test_steuerzeichen_werden_nicht_gespeichert_zeilenumbruch_und_tab_schon(
+    testbot: Testbot, sitzungen: Sitzungsfabrik
+) -> None:
+    antwort = await testbot.sende(
+        "!meldung waermeplanung gelb Vergabe\x1b[31m läuft\x07\r\nzweite\u200bZeile\tmit Tab"
+        " Herausforderung: Lieferung\x00\x85 fehlt\rnoch",
+        als=PATIN_ENERGIE,
+    )
+    assert antwort.reaktionen == ["✅"]
+    assert await _gespeichert(sitzungen, antwort.event_id) == (
+        # Unsichtbare Formatzeichen (hier Nullbreite) sind keine Steuerzeichen: sie bleiben.
+        "Vergabe[31m läuft\nzweite\u200bZeile\tmit Tab",
+        "Lieferung fehlt\nnoch",
+    )
+
+    testbot.jetzt += dt.timedelta(minutes=1)
+    await testbot.bearbeite(
+        antwort.event_id, "!meldung waermeplanung rot \x1b]0;Titel\x07neu", als=PATIN_ENERGIE
+    )
+    assert await _gespeichert(sitzungen, antwort.event_id) == ("]0;Titelneu", None)
+
+
+def _struktur(*, feldname: str = "Feld", titel: str = "Projekt", beschreibung: str = "") -> str:
+    return f"""
+[[themenfeld]]
+slug = "f"
+name = {json.dumps(feldname)}
+
+[[person]]
+matrix_id = "@anna:muenster.de"
+name = "Anna"
+patin = ["f"]
+
+[[projekt]]
+slug = "p"
+themenfeld = "f"
+titel = {json.dumps(titel)}
+beschreibung = {json.dumps(beschreibung)}
+"""
+
+
+@pytest.mark.parametrize(
+    ("struktur", "problem"),
+    [
+        (_struktur(titel="Wärme\x1b[2Jplanung"), "„titel“ enthält ein Steuerzeichen (U+001B)"),
+        (_struktur(titel="zwei\nZeilen"), "„titel“ enthält ein Steuerzeichen (U+000A)"),
+        (_struktur(feldname="Tab\tName"), "„name“ enthält ein Steuerzeichen (U+0009)"),
+    ],
+    ids=["escape", "zeilenumbruch", "tab"],
+)
+def test_steuerzeichen_in_namen_und_titeln_der_strukturdatei_werden_genannt(
+    struktur: str, problem: str
+) -> None:
+    """Namen und Titel landen in Tabellen, im Terminal und in der CSV-Datei."""
+    with pytest.raises(StrukturFehler) as fehler:
+        parse_struktur(struktur, "struktur.toml")
+    assert problem in str(fehler.value)
+    # Ins Terminal kommt das Zeichen auch mit der Fehlermeldung nicht.
+    assert not any(z in str(fehler.value) for z in "\x1b\t\n")
+
+
+def test_beschreibung_darf_mehrere_zeilen_haben() -> None:
+    struktur = parse_struktur(_struktur(beschreibung="Erste Zeile\nzweite\tZeile"), "s.toml")
+    assert struktur.projekte[0].beschreibung == "Erste Zeile\nzweite\tZeile"
