@@ -22,6 +22,13 @@ Die Grenzen (ein Eimer mit Marken je Person)
 - Absagen (`Antwort.absage`) und „nicht entschlüsselbar“ je Person höchstens eine je `RUHE`
   (60 s); weitere bleiben unbeantwortet und stehen im Protokoll.
 
+Die Uhr ist der Zeitpunkt des Ereignisses (den `bot.verarbeitung` auf den Empfang deckelt),
+nicht der Augenblick der Verarbeitung: Holt der Bot nach einem Ausfall nach, was in der
+Zwischenzeit kam, zählt jedes Ereignis zu seiner Zeit – die 43 Tipps auf 🟢, die jemand
+während einer Viertelstunde Ausfall gab, sind keine Flut, auch wenn sie auf einmal ankommen.
+Der Preis: Ein fremder Server, der Zeitstempel fälscht (gestaffelt in der Vergangenheit),
+entgeht der Drossel; in die Zukunft datieren kann er nicht. Je Person läuft die Uhr nur vorwärts.
+
 Das Gedächtnis ist der Speicher des Prozesses (höchstens `GEDAECHTNIS` Personen, die am
 längsten stillen fallen heraus). Was ein übergangenes Ereignis nach einem Neustart bedeutet,
 steht bei `bot.verarbeitung`.
@@ -30,9 +37,7 @@ steht bei `bot.verarbeitung`.
 from __future__ import annotations
 
 import enum
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STOSS = 20
@@ -59,7 +64,7 @@ class Anlass(enum.Enum):
 @dataclass
 class _Person:
     marken: float
-    stand: float  # wann `marken` zuletzt nachgefüllt wurde
+    stand: float  # wann `marken` zuletzt nachgefüllt wurde (Sekunden, Zeitpunkt der Ereignisse)
     uebergangen_bis: float | None = None
     gebremst: bool = False  # „Bitte etwas langsamer“ in dieser Pause schon gesagt
     # Je Anlass: wann zuletzt, und für welches Ereignis (ein wiederholter Versuch desselben
@@ -71,15 +76,12 @@ class Drossel:
     def __init__(
         self,
         *,
-        uhr: Callable[[], float] = time.monotonic,
         stoss: int = STOSS,
         je_sekunde: float = JE_SEKUNDE,
         pause: float = PAUSE,
         ruhe: float = RUHE,
         gedaechtnis: int = GEDAECHTNIS,
     ) -> None:
-        """`uhr` zählt Sekunden und geht nie zurück (in Tests eingespeist)."""
-        self._uhr = uhr
         self._stoss = stoss
         self._je_sekunde = je_sekunde
         self.pause = pause
@@ -87,10 +89,11 @@ class Drossel:
         self._gedaechtnis = gedaechtnis
         self._personen: OrderedDict[str, _Person] = OrderedDict()
 
-    def ereignis(self, absender: str, *, meint_den_bot: bool) -> Urteil:
-        """Zählt ein Ereignis der Person und sagt, ob es behandelt wird."""
-        jetzt = self._uhr()
+    def ereignis(self, absender: str, jetzt: float, *, meint_den_bot: bool) -> Urteil:
+        """Zählt ein Ereignis der Person (`jetzt`: sein Zeitpunkt in Sekunden) und sagt, ob es
+        behandelt wird."""
         person = self._person(absender, jetzt)
+        jetzt = max(jetzt, person.stand)
         person.marken = min(self._stoss, person.marken + (jetzt - person.stand) * self._je_sekunde)
         person.stand = jetzt
         if person.uebergangen_bis is not None and jetzt >= person.uebergangen_bis:
@@ -108,9 +111,9 @@ class Drossel:
             return Urteil.BREMSEN
         return Urteil.UEBERGEHEN
 
-    def einmal(self, absender: str, anlass: Anlass, ereignis: str) -> bool:
-        """Darf die Person jetzt eine Antwort dieses Anlasses bekommen? Vermerkt sie dann."""
-        jetzt = self._uhr()
+    def einmal(self, absender: str, anlass: Anlass, ereignis: str, jetzt: float) -> bool:
+        """Darf die Person zu diesem Ereignis (`jetzt`: sein Zeitpunkt in Sekunden) eine Antwort
+        dieses Anlasses bekommen? Vermerkt sie dann."""
         person = self._person(absender, jetzt)
         vorige = person.zuletzt.get(anlass)
         if vorige is not None and jetzt - vorige[0] < self._ruhe and vorige[1] != ereignis:

@@ -53,9 +53,11 @@ Vor der Behandlung
   seiner Verarbeitung, auf der Uhr `uhr`): Den Zeitstempel setzt der Server des Absenders, und
   ein Server mit falscher Uhr soll keine Meldung auf 2199 datieren (sie bliebe sonst für immer
   die neueste). So gedeckelt gilt er überall, auch für das Urteil im Datenbankausfall oben.
-- Die `Drossel` (`bot.drossel`) zählt jedes Ereignis der Person, im Speicher. Wer flutet, wird
-  übergangen: ohne Transaktion, ohne Vermerk „behandelt“, ohne Antwort – einmal kommt
-  stattdessen „Bitte etwas langsamer …“. Nach einem Neustart heißt das: Ein übergangenes
+- Die `Drossel` (`bot.drossel`) zählt jedes Ereignis der Person zu seinem (gedeckelten)
+  Zeitpunkt, im Speicher. Wer flutet, wird übergangen: ohne Transaktion, ohne Vermerk
+  „behandelt“, ohne Antwort – einmal kommt stattdessen „Bitte etwas langsamer …“. Nachgeholtes
+  aus einer Ausfallzeit zählt zu seiner Zeit, ist also keine Flut, nur weil es auf einmal
+  ankommt. Nach einem Neustart heißt das: Ein übergangenes
   Ereignis ist nicht als behandelt vermerkt. Liegt es hinter der gespeicherten Sync-Position
   (die höchstens alle paar Sekunden gespeichert wird, bei einem sauberen Anhalten sofort),
   bleibt es für immer unbeantwortet; stürzte der Bot vorher ab, bringt der Sync es noch einmal
@@ -386,7 +388,9 @@ class Verarbeitung:
         if ereignis.event_id in self._durchgelassen:
             return True
         ziel = self._hinweisziel(ereignis)
-        urteil = self._drossel.ereignis(ereignis.absender, meint_den_bot=ziel is not None)
+        urteil = self._drossel.ereignis(
+            ereignis.absender, ereignis.zeitpunkt.timestamp(), meint_den_bot=ziel is not None
+        )
         if urteil is Urteil.BEHANDELN:
             self._durchgelassen.merke(ereignis.event_id)
             return True
@@ -580,7 +584,10 @@ class Verarbeitung:
         """
         if ereignis.absender == self._bot_id:
             return
-        if not self._drossel.einmal(ereignis.absender, Anlass.UNLESBAR, ereignis.event_id):
+        ereignis = self._gedeckelt(ereignis)
+        if not self._drossel.einmal(
+            ereignis.absender, Anlass.UNLESBAR, ereignis.event_id, ereignis.zeitpunkt.timestamp()
+        ):
             log.info(
                 "Kein Hinweis zu %s an %s: schon einer in der letzten Minute",
                 ereignis.event_id,
@@ -738,7 +745,7 @@ class Verarbeitung:
     ) -> None:
         """Reiht Reaktion und Nachricht ein; `bezug` ist die Nachricht, auf die sie antworten."""
         if antwort.absage and not self._drossel.einmal(
-            ereignis.absender, Anlass.ABSAGE, ereignis.event_id
+            ereignis.absender, Anlass.ABSAGE, ereignis.event_id, ereignis.zeitpunkt.timestamp()
         ):
             log.info(
                 "Absage zu %s an %s nicht gesendet: schon eine in der letzten Minute",

@@ -107,6 +107,22 @@ async def test_wer_flutet_bekommt_einmal_bitte_langsamer_und_wird_ohne_datenbank
     assert "!status" in (await testbot.sende("!hilfe", als=AUSSENSTEHENDE)).text
 
 
+async def test_was_waehrend_eines_ausfalls_kam_ist_keine_flut(testbot: Testbot) -> None:
+    """Nach einem Ausfall holt der Bot auf einmal nach, was eine Viertelstunde lang kam: Die
+    Drossel zählt jedes Ereignis zu seiner Zeit."""
+    antworten = []
+    for nummer in range(30):
+        gesendet = testbot.jetzt - dt.timedelta(seconds=30 * (30 - nummer))
+        roh = {
+            "type": "m.room.message",
+            "sender": PATIN_ENERGIE,
+            "origin_server_ts": int(gesendet.timestamp() * 1000),
+            "content": textnachricht("!status waermeplanung"),
+        }
+        antworten.append(await testbot.ereignis(RAUM_ENERGIE, roh))
+    assert all("Kommunale Wärmeplanung" in antwort.text for antwort in antworten)
+
+
 async def test_ein_server_mit_falscher_uhr_datiert_keine_meldung_in_die_zukunft(
     testbot: Testbot, sitzungen: Sitzungsfabrik
 ) -> None:

@@ -15,12 +15,12 @@ from bot.verarbeitung import Ereignis
 from tests.testbot import KOORDINATION_ENERGIE, PATIN_ENERGIE, RAUM_ENERGIE, Testbot
 
 
-def _verschluesselt(event_id: str, absender: str, sitzung: str) -> Ereignis:
+def _verschluesselt(event_id: str, absender: str, sitzung: str, zeitpunkt: dt.datetime) -> Ereignis:
     roh: dict[str, Any] = {
         "type": "m.room.encrypted",
         "event_id": event_id,
         "sender": absender,
-        "origin_server_ts": 1_764_000_000_000,
+        "origin_server_ts": int(zeitpunkt.timestamp() * 1000),
         "content": {
             "algorithm": "m.megolm.v1.aes-sha2",
             "ciphertext": "AwgAEn…",
@@ -35,7 +35,7 @@ def _verschluesselt(event_id: str, absender: str, sitzung: str) -> Ereignis:
 async def _unlesbar(testbot: Testbot, event_id: str, absender: str, sitzung: str) -> list[str]:
     vorher = len(testbot.rekorder.gesendet)
     await testbot.verarbeitung.nicht_entschluesselbar(
-        _verschluesselt(event_id, absender, sitzung), sitzung
+        _verschluesselt(event_id, absender, sitzung, testbot.jetzt), sitzung
     )
     await testbot.zusteller.zustellen()
     return [g.text for g in testbot.rekorder.gesendet[vorher:]]

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from befehle import alle_befehle
 from befehle.grundlagen import Registratur
 from bot.ausgang import Zusteller
-from bot.drossel import Drossel
 from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
 from bot.verarbeitung import Ereignis, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik
@@ -125,9 +124,9 @@ class Testbot:
             bot_id=BOT,
             praefix=praefix,
             zeitzone=BERLIN,
-            # Der Testbot lebt in seiner eigenen Zeit: Tests stellen `jetzt` vor.
+            # Der Testbot lebt in seiner eigenen Zeit: Tests stellen `jetzt` vor. Auch die
+            # Drossel rechnet mit ihr (mit den Zeitpunkten der Ereignisse).
             uhr=lambda: self.jetzt,
-            drossel=Drossel(uhr=lambda: self.jetzt.timestamp()),
         )
         # Die Anfangsstände der Beispielstruktur tragen die echte Importzeit; der Testbot
         # beginnt danach, damit seine Meldungen die neuesten sind.

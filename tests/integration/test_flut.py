@@ -75,5 +75,6 @@ async def test_flut_einer_person_haelt_die_antwort_fuer_andere_nicht_auf(
     ]
     bremsen = [e for e in an_die_flut if e["content"]["body"].startswith("Bitte etwas langsamer")]
     assert len(bremsen) == 1
-    # Der Stoß, dazu was während der Flut nachkam (eine Marke je Sekunde), und die Warnung.
-    assert STOSS + 1 <= len(an_die_flut) <= STOSS + 10, len(an_die_flut)
+    # Der Stoß, dazu was während der Flut nachkam (eine Marke je Sekunde), und die Warnung; der
+    # große Rest bleibt unbeantwortet.
+    assert STOSS + 1 <= len(an_die_flut) < FLUT // 4, len(an_die_flut)
