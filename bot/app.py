@@ -19,6 +19,7 @@ from befehle import alle_befehle
 from befehle.grundlagen import Betrieb, Registratur
 from bot.ausgang import Zusteller
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen
+from bot.drossel import Drossel
 from bot.matrix import (
     NioTransport,
     Syncschleife,
@@ -125,6 +126,7 @@ class Klimabot:
             nach_commit=zusteller.uebergib,
             # Für „Bitte später erneut versuchen“, wenn die Datenbank (samt Ausgangskorb) fehlt.
             transport=transport,
+            drossel=Drossel(stoss=einstellungen.bot.flut_stoss or None),
         )
         sync = Syncschleife(client, matrix, sitzungen, verarbeitung)
         planer = Planer(

@@ -76,12 +76,13 @@ class Drossel:
     def __init__(
         self,
         *,
-        stoss: int = STOSS,
+        stoss: int | None = STOSS,
         je_sekunde: float = JE_SEKUNDE,
         pause: float = PAUSE,
         ruhe: float = RUHE,
         gedaechtnis: int = GEDAECHTNIS,
     ) -> None:
+        """`stoss=None`: keine Flutgrenze (Absagen und Hinweise bleiben begrenzt)."""
         self._stoss = stoss
         self._je_sekunde = je_sekunde
         self.pause = pause
@@ -92,6 +93,8 @@ class Drossel:
     def ereignis(self, absender: str, jetzt: float, *, meint_den_bot: bool) -> Urteil:
         """Zählt ein Ereignis der Person (`jetzt`: sein Zeitpunkt in Sekunden) und sagt, ob es
         behandelt wird."""
+        if self._stoss is None:
+            return Urteil.BEHANDELN
         person = self._person(absender, jetzt)
         jetzt = max(jetzt, person.stand)
         person.marken = min(self._stoss, person.marken + (jetzt - person.stand) * self._je_sekunde)
@@ -124,7 +127,7 @@ class Drossel:
     def _person(self, absender: str, jetzt: float) -> _Person:
         person = self._personen.get(absender)
         if person is None:
-            person = self._personen[absender] = _Person(marken=self._stoss, stand=jetzt)
+            person = self._personen[absender] = _Person(marken=self._stoss or 0, stand=jetzt)
             if len(self._personen) > self._gedaechtnis:
                 self._personen.popitem(last=False)
         else:

@@ -154,3 +154,11 @@ def test_das_gedaechtnis_bleibt_begrenzt() -> None:
     assert len(gedrosselt.drossel._personen) == 100
     # Wer herausfiel, beginnt mit vollem Eimer.
     assert gedrosselt.ereignis("@p0:muenster.de") is Urteil.BEHANDELN
+
+
+def test_ohne_flutgrenze_wird_nichts_uebergangen_absagen_bleiben_begrenzt() -> None:
+    """`flut_stoss = 0` in der Konfiguration, etwa für `make bench`."""
+    gedrosselt = Gedrosselt(Drossel(stoss=None))
+    assert set(gedrosselt.ereignisse(1000)) == {Urteil.BEHANDELN}
+    assert gedrosselt.einmal(FLUTENDE, Anlass.ABSAGE, "$1")
+    assert not gedrosselt.einmal(FLUTENDE, Anlass.ABSAGE, "$2")
