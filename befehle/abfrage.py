@@ -2,7 +2,8 @@
 
 Eine Abfrage besteht aus einem Kopf, der die Zuständigen erwähnt, und je Projekt einer
 eigenen Zeile (einem eigenen Ereignis im Thread des Kopfs). So lässt sich jede Zeile für
-sich beantworten: mit einer Antwort im Thread oder einem Tipp auf 🟢 🟡 🔴 ✅.
+sich beantworten: mit einer Antwort im Thread oder einem Tipp auf 🟢 🟡 🔴 ✅. Titel und
+Namen werden gekürzt wie in Tabellen (`format.GROSSZUEGIG`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from befehle import format
 from befehle.darstellung import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
+from befehle.format import GROSSZUEGIG
 from modelle.abfragen import Projektstand
 from modelle.verzeichnis import FeldEintrag, PersonEintrag
 
@@ -49,7 +51,7 @@ def abfrage_zeile(stand: Projektstand, jetzt: dt.datetime, zeitzone: ZoneInfo) -
     wann = format.meldungsalter(stand, jetzt, zeitzone)
     zeile: list[Teil] = [
         f"{format.ampel(stand.ampel)} ",
-        Fett(stand.projekt_titel),
+        Fett(GROSSZUEGIG.titel_von(stand.projekt_titel)),
         f" ({stand.projekt_slug}) · {format.fortschritt(stand.fortschritt)} · "
         + (wann if stand.ist_anfangsstand else f"letzte Meldung {wann}"),
     ]
@@ -69,7 +71,7 @@ def erinnerung(
     nachricht = Nachricht().absatz(
         [
             f"⏰ Erinnerung{' (2.)' if nummer >= 2 else ''}: ",
-            Fett(stand.projekt_titel),
+            Fett(GROSSZUEGIG.titel_von(stand.projekt_titel)),
             f" ({stand.projekt_slug}) hat seit {wann.removeprefix('vor ')} keine Meldung"
             if stand.zeitpunkt
             else f" ({stand.projekt_slug}) hat noch keine Meldung",
@@ -103,9 +105,9 @@ def erinnerung_direkt(
     return Nachricht().absatz(
         [
             "Guten Tag ",
-            Erwaehnung(patin.matrix_id, patin.anzeigename),
+            Erwaehnung(patin.matrix_id, GROSSZUEGIG.name_von(patin.anzeigename)),
             ", zum Strategieprojekt ",
-            Fett(stand.projekt_titel),
+            Fett(GROSSZUEGIG.titel_von(stand.projekt_titel)),
             f" im Themenfeld {feld.name} gab es {seit} keine Statusmeldung, auch nach zwei "
             "Erinnerungen im Raum des Themenfelds nicht.",
         ],

@@ -36,4 +36,4 @@ async def beantworte(anfrage: Anfrage, name: str, argumenttext: str) -> Antwort:
         # Auch Handler dürfen die Verwendung zeigen, wenn erst die Daten verraten, was falsch war.
         return Antwort(befehl.verwendung(praefix, fehler.nachricht.text))
     except Benutzerfehler as fehler:
-        return Antwort(fehler.nachricht)
+        return fehler.antwort()

@@ -7,6 +7,7 @@ maskiert. HTML entsteht nur aus den Bausteinen hier, nie aus zusammengeklebten S
 from __future__ import annotations
 
 import html
+import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +40,14 @@ Teil = str | Fett | Kursiv | Code | Erwaehnung
 Zeile = Sequence[Teil]
 
 # Wie viel eine Antwort von dem wiederholt, was jemand geschrieben hat („„…“ kenne ich nicht“):
-# genug zum Wiedererkennen; ein 100-kB-Argument soll die Antwort nicht sprengen.
+# genug zum Wiedererkennen; ein 100-kB-Argument soll die Antwort nicht sprengen. In Zeichen,
+# denn es ist wenig: 60 Zeichen belegen maskiert höchstens 360 Bytes.
 WIEDERHOLT_HOECHSTENS = 60
+
+# Wie viele Bytes HTML und Klartext einer Nachricht zusammen belegen dürfen: `bot/inhalt` lässt
+# für das ganze Ereignis 60 000 Bytes zu; der Rest bleibt für Bezüge, Erwähnungen und die Liste
+# der Projekte (43 Projekte mit 64 Zeichen langem Kürzel: knapp 3 kB).
+HOECHSTENS_BYTES = 50_000
 
 
 def gekuerzt(eingabe: str) -> str:
@@ -51,14 +58,78 @@ def gekuerzt(eingabe: str) -> str:
     """
     if len(eingabe) > WIEDERHOLT_HOECHSTENS:
         eingabe = eingabe[: WIEDERHOLT_HOECHSTENS - 1] + "…"
-    if any(unicodedata.bidirectional(z) in _RICHTUNGSWECHSEL for z in eingabe):
-        return f"\u2068{eingabe}\u2069"
-    return eingabe
+    return _isoliert(eingabe)
+
+
+def gekuerzt_auf(text: str, hoechstens: int) -> str:
+    """Benutzertext für eine Tabellenzelle oder Listenzeile: höchstens `hoechstens` Bytes, sonst
+    gekürzt und auf „…“ endend.
+
+    Gezählt wird, was der Text im Matrix-Ereignis belegt – UTF-8, wie er im HTML-`formatted_body`
+    steht, maskiert für HTML und JSON (`&` belegt dort 5 Bytes, `"` 2, ein Emoji 4); der
+    Klartext im `body` belegt nie mehr. Geschnitten wird nie mitten in einem Zeichen aus
+    mehreren Codepunkten (Akzent, Emoji mit Hautfarbe oder Verbinder, Flagge). Rechts-nach-
+    links-Schrift wird isoliert wie bei `gekuerzt`; auch das zählt mit.
+    """
+    isolieren = _braucht_isolation(text)
+    platz = hoechstens - (_ISOLATION_BYTES if isolieren else 0)
+    if _bytes(text) > platz:
+        platz -= _bytes("…")
+        stelle = belegt = 0
+        while stelle < len(text) and belegt + _bytes(text[stelle]) <= platz:
+            belegt += _bytes(text[stelle])
+            stelle += 1
+        text = text[: _zeichengrenze(text, stelle)].rstrip() + "…"
+    return f"\u2068{text}\u2069" if isolieren else text
+
+
+def _bytes(text: str) -> int:
+    """Bytes, die `text` im HTML eines Matrix-Ereignisses belegt (ohne die Anführungszeichen)."""
+    return len(json.dumps(html.escape(text, quote=False), ensure_ascii=False).encode()) - 2
+
+
+def _fortsetzung(zeichen: str) -> bool:
+    """Gehört das Zeichen zu dem davor (Akzent, Variante, Hautfarbe, Verbinder, Tag)?"""
+    return (
+        unicodedata.category(zeichen) in ("Mn", "Mc", "Me")
+        or zeichen == "\u200d"
+        or "\ufe00" <= zeichen <= "\ufe0f"
+        or "\U0001f3fb" <= zeichen <= "\U0001f3ff"
+        or "\U000e0020" <= zeichen <= "\U000e007f"
+    )
+
+
+def _regionalzeichen(zeichen: str) -> bool:
+    return "\U0001f1e6" <= zeichen <= "\U0001f1ff"
+
+
+def _zeichengrenze(text: str, stelle: int) -> int:
+    """Die nächste Stelle bis `stelle`, an der kein Zeichen aus mehreren Codepunkten endet."""
+    while stelle > 0 and (
+        (stelle < len(text) and _fortsetzung(text[stelle])) or text[stelle - 1] == "\u200d"
+    ):
+        stelle -= 1
+    # Flaggen sind Paare von Regionalzeichen: eine ungerade Zahl davor heißt, mitten in einem.
+    if stelle < len(text) and _regionalzeichen(text[stelle]):
+        davor = stelle
+        while davor > 0 and _regionalzeichen(text[davor - 1]):
+            davor -= 1
+        stelle -= (stelle - davor) % 2
+    return stelle
+
+
+def _braucht_isolation(text: str) -> bool:
+    return any(unicodedata.bidirectional(z) in _RICHTUNGSWECHSEL for z in text)
+
+
+def _isoliert(text: str) -> str:
+    return f"\u2068{text}\u2069" if _braucht_isolation(text) else text
 
 
 _RICHTUNGSWECHSEL = frozenset(
     {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "PDF", "PDI"}
 )
+_ISOLATION_BYTES = len("\u2068\u2069".encode())
 
 
 def _html(teil: Teil) -> str:
@@ -173,6 +244,13 @@ class Nachricht:
     @property
     def text(self) -> str:
         return "\n\n".join(_block_text(b) for b in self.bloecke)
+
+    @property
+    def groesse(self) -> int:
+        """Bytes, die HTML und Klartext im Matrix-Ereignis belegen (UTF-8, für JSON maskiert)."""
+        return sum(
+            len(json.dumps(teil, ensure_ascii=False).encode()) for teil in (self.html, self.text)
+        )
 
 
 def _alle_zeilen(block: _Block) -> Iterable[tuple[Teil, ...]]:

@@ -1,12 +1,14 @@
-"""Kleine deutsche Darstellungen: Alter einer Meldung, Ampel, Fortschritt, Datum, Erwähnungen."""
+"""Kleine deutsche Darstellungen: Alter einer Meldung, Ampel, Fortschritt, Datum, Erwähnungen;
+wie viel Benutzertext eine Zelle zeigt."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from befehle.darstellung import Erwaehnung, Teil
+from befehle.darstellung import HOECHSTENS_BYTES, Erwaehnung, Nachricht, Teil, gekuerzt_auf
 from modelle.abfragen import Projektstand
 from modelle.verzeichnis import PersonEintrag
 from modelle.werte import Ampel
@@ -60,11 +62,55 @@ def anzahl(wert: int, einzahl: str, mehrzahl: str) -> str:
     return f"{wert} {einzahl if wert == 1 else mehrzahl}"
 
 
+@dataclass(frozen=True, slots=True)
+class Zellbreite:
+    """Wie viel Benutzertext eine Tabellenzelle oder Listenzeile zeigt, in Bytes (so gezählt
+    wie `gekuerzt_auf`); der volle Text steht in `!verlauf` und `!status <projekt>`."""
+
+    titel: int  # Titel eines Projekts
+    text: int  # Meldungstext, Herausforderungen
+    name: int  # Namen von Personen
+
+    def titel_von(self, titel: str) -> str:
+        return gekuerzt_auf(titel, self.titel)
+
+    def text_von(self, text: str) -> str:
+        return gekuerzt_auf(text, self.text)
+
+    def name_von(self, name: str) -> str:
+        return gekuerzt_auf(name, self.name)
+
+
+# Von großzügig bis knapp. Die großzügige reicht für die üblichen Felder mit einer Handvoll
+# Projekten; erst wenn eine Nachricht damit nicht in ein Matrix-Ereignis passt, kommen die
+# knapperen dran. Gemessen (tests/test_missbrauch.py) an 43 Projekten – einem großen Feld – mit
+# Meldungen größter Länge, 64 Zeichen langen Kürzeln, Titeln und Namen größter Länge, alles
+# voller Emoji, Umlaute und `&`: `!status <feld>` passt mit der zweiten, das Feld im
+# Wochenbericht (jedes Projekt ein Ampelwechsel und rot) mit der dritten; die vierte bleibt für
+# Felder, deren Projekte zugleich überfällig oder neu sind, und für noch größere.
+ZELLBREITEN = (
+    Zellbreite(titel=200, text=400, name=100),
+    Zellbreite(titel=100, text=160, name=60),
+    Zellbreite(titel=60, text=80, name=40),
+    Zellbreite(titel=40, text=40, name=24),
+)
+GROSSZUEGIG = ZELLBREITEN[0]
+
+
+def passend(baue: Callable[[Zellbreite], Nachricht]) -> Nachricht:
+    """Baut die Nachricht mit der großzügigsten Zellbreite, mit der sie in ein Ereignis passt."""
+    for breite in ZELLBREITEN:
+        nachricht = baue(breite)
+        if nachricht.groesse <= HOECHSTENS_BYTES:
+            break
+    return nachricht
+
+
 def erwaehnungen(personen: Sequence[PersonEintrag]) -> list[Teil]:
     """„Anna Becker, Fatma Yılmaz“ als Pills: Wer so genannt wird, steht in `m.mentions`."""
     teile: list[Teil] = []
     for stelle, person in enumerate(personen):
         if stelle:
             teile.append(", ")
-        teile.append(Erwaehnung(person.matrix_id, person.anzeigename))
+        teile.append(Erwaehnung(person.matrix_id, GROSSZUEGIG.name_von(person.anzeigename)))
     return teile

@@ -35,6 +35,10 @@ class Benutzerfehler(Exception):
         super().__init__(nachricht.text)
         self.nachricht = nachricht
 
+    def antwort(self) -> Antwort:
+        """Die Antwort, die die Person darauf bekommt."""
+        return Antwort(self.nachricht)
+
 
 class Argumentfehler(Benutzerfehler):
     """Die Argumente passen nicht: Antwort ist der Grund plus Aufruf und Beispiel."""
@@ -42,6 +46,9 @@ class Argumentfehler(Benutzerfehler):
 
 class Verweigert(Benutzerfehler):
     """Die Person darf das nicht; die Nachricht sagt höflich, wer es darf."""
+
+    def antwort(self) -> Antwort:
+        return Antwort(self.nachricht, absage=True)
 
 
 class Berechtigung(enum.Enum):
@@ -113,6 +120,8 @@ class Antwort:
     projekte: tuple[str, ...] = ()
     # Details im Thread unter der Nachricht, damit die Zeitleiste lesbar bleibt.
     thread: tuple[Folge, ...] = ()
+    # Eine Absage (`Verweigert`): `bot/` sendet davon höchstens eine je Person und Minute.
+    absage: bool = False
 
 
 Handler = Callable[[Anfrage, A], Awaitable[Antwort]]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from befehle.darstellung import gekuerzt
 from befehle.grundlagen import Argumentfehler
-from modelle.werte import Ampel
+from modelle.werte import Ampel, ohne_steuerzeichen
 
 MAX_TEXT = 4000
 
@@ -38,8 +38,7 @@ def lies_ampel(wort: str) -> Ampel:
 
 
 def lies_meldungsinhalt(text: str) -> Meldungsinhalt:
-    # Ein Nullzeichen bedeutet nichts, und PostgreSQL speichert es in keiner Textspalte.
-    text = _VORSPANN.sub("", text.replace("\x00", "")).rstrip()
+    text = _VORSPANN.sub("", ohne_steuerzeichen(text)).rstrip()
     if not text:
         raise Argumentfehler(f"Es fehlt die Ampel. {AMPEL_HINWEIS}")
     erstes, rest = _erstes_wort(text)

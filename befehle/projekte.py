@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from befehle import format
-from befehle.darstellung import Code, Fett, Kursiv, Nachricht
+from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
 from befehle.suche import bezeichnung, finde_feld
 from modelle.verzeichnis import FeldEintrag
@@ -37,34 +37,46 @@ async def projekte(anfrage: Anfrage, ziel: str | None) -> Antwort:
 def feldprojekte(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
     """Ein Feld: Antworten auf diese Nachricht lassen sich seinen Projekten zuordnen."""
     liste = anfrage.verzeichnis.projekte_von(feld.id)
-    nachricht = Nachricht().absatz(
-        [Fett(f"Themenfeld {feld.name}"), f" – {format.anzahl(len(liste), 'Projekt', 'Projekte')}"]
-    )
+    kopf: list[Teil] = [
+        Fett(f"Themenfeld {feld.name}"),
+        f" – {format.anzahl(len(liste), 'Projekt', 'Projekte')}",
+    ]
     if not liste:
-        return Antwort(nachricht.absatz("Dieses Themenfeld hat keine aktiven Projekte."))
-    nachricht.liste([Code(p.slug), " – ", p.titel] for p in liste)
-    nachricht.absatz(
-        [
-            "Stand eines Projekts: ",
-            Code(f"{anfrage.praefix}status <projekt>"),
-            "  ·  Melden: auf diese Nachricht antworten, mit Projektname vorweg, z. B. ",
-            f"„{liste[0].slug} gelb, 40 %, Ausschreibung läuft“.",
-        ]
-    )
-    return Antwort(nachricht, projekte=tuple(p.slug for p in liste))
+        return Antwort(
+            Nachricht().absatz(kopf).absatz("Dieses Themenfeld hat keine aktiven Projekte.")
+        )
+
+    def baue(breite: format.Zellbreite) -> Nachricht:
+        nachricht = Nachricht().absatz(kopf)
+        nachricht.liste([Code(p.slug), " – ", breite.titel_von(p.titel)] for p in liste)
+        return nachricht.absatz(
+            [
+                "Stand eines Projekts: ",
+                Code(f"{anfrage.praefix}status <projekt>"),
+                "  ·  Melden: auf diese Nachricht antworten, mit Projektname vorweg, z. B. ",
+                f"„{liste[0].slug} gelb, 40 %, Ausschreibung läuft“.",
+            ]
+        )
+
+    return Antwort(format.passend(baue), projekte=tuple(p.slug for p in liste))
 
 
 def alle_projekte(anfrage: Anfrage) -> Antwort:
     """Alle Felder: keine Projektbezüge, eine Antwort darauf wäre zu vieldeutig."""
     verzeichnis = anfrage.verzeichnis
     gesamt = format.anzahl(len(verzeichnis.projekte), "aktives Projekt", "aktive Projekte")
-    nachricht = Nachricht().absatz([Fett("Strategieprojekte"), f" – {gesamt}"])
-    for feld in verzeichnis.felder:
-        liste = verzeichnis.projekte_von(feld.id)
-        nachricht.absatz([Fett(feld.name), " (", Code(feld.slug), ")"])
-        if liste:
-            nachricht.liste([Code(p.slug), " – ", p.titel] for p in liste)
-        else:
-            nachricht.absatz("keine aktiven Projekte")
-    nachricht.absatz(["Nur ein Themenfeld: ", Code(f"{anfrage.praefix}projekte <themenfeld>")])
-    return Antwort(nachricht)
+
+    def baue(breite: format.Zellbreite) -> Nachricht:
+        nachricht = Nachricht().absatz([Fett("Strategieprojekte"), f" – {gesamt}"])
+        for feld in verzeichnis.felder:
+            liste = verzeichnis.projekte_von(feld.id)
+            nachricht.absatz([Fett(feld.name), " (", Code(feld.slug), ")"])
+            if liste:
+                nachricht.liste([Code(p.slug), " – ", breite.titel_von(p.titel)] for p in liste)
+            else:
+                nachricht.absatz("keine aktiven Projekte")
+        return nachricht.absatz(
+            ["Nur ein Themenfeld: ", Code(f"{anfrage.praefix}projekte <themenfeld>")]
+        )
+
+    return Antwort(format.passend(baue))

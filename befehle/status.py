@@ -62,41 +62,48 @@ async def gesamtstatus(anfrage: Anfrage) -> Antwort:
 
 async def feldstatus(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
     staende = await letzte_meldungen(anfrage.sitzung, feld.id)
-    nachricht = Nachricht().absatz([Fett(f"Themenfeld {feld.name}"), f" – {len(staende)} Projekte"])
+    kopf: list[Teil] = [Fett(f"Themenfeld {feld.name}"), f" – {len(staende)} Projekte"]
     if not staende:
-        return Antwort(nachricht.absatz("Dieses Themenfeld hat keine aktiven Projekte."))
-    zeilen: list[list[Teil | list[Teil]]] = []
-    textzeilen: list[list[Teil]] = []
-    for stand in staende:
-        wann = format.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
-        herausforderung = stand.herausforderungen or ""
-        zeilen.append(
-            [
-                [Fett(stand.projekt_titel), " (", stand.projekt_slug, ")"],
-                format.ampel(stand.ampel),
-                format.fortschritt(stand.fortschritt),
-                wann,
-                herausforderung,
-            ]
+        return Antwort(
+            Nachricht().absatz(kopf).absatz("Dieses Themenfeld hat keine aktiven Projekte.")
         )
-        textzeile: list[Teil] = [
-            f"{format.ampel(stand.ampel)} ",
-            Fett(stand.projekt_titel),
-            f" ({stand.projekt_slug}) · {format.fortschritt(stand.fortschritt)} · {wann}",
-        ]
-        if herausforderung:
-            textzeile.append(f" · {herausforderung}")
-        textzeilen.append(textzeile)
-    nachricht.tabelle(
-        ["Projekt", "Ampel", "Fortschritt", "Letzte Meldung", "Herausforderung"],
-        zeilen,
-        textzeilen,
-    )
-    nachricht.absatz(
-        "Melden: auf diese Nachricht antworten, mit Projektname vorweg, "
-        f"z. B. „{staende[0].projekt_slug} gelb, 40 %, Ausschreibung läuft“."
-    )
-    return Antwort(nachricht, projekte=tuple(s.projekt_slug for s in staende))
+
+    def baue(breite: format.Zellbreite) -> Nachricht:
+        zeilen: list[list[Teil | list[Teil]]] = []
+        textzeilen: list[list[Teil]] = []
+        for stand in staende:
+            wann = format.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
+            titel = breite.titel_von(stand.projekt_titel)
+            herausforderung = breite.text_von(stand.herausforderungen or "")
+            zeilen.append(
+                [
+                    [Fett(titel), " (", stand.projekt_slug, ")"],
+                    format.ampel(stand.ampel),
+                    format.fortschritt(stand.fortschritt),
+                    wann,
+                    herausforderung,
+                ]
+            )
+            textzeile: list[Teil] = [
+                f"{format.ampel(stand.ampel)} ",
+                Fett(titel),
+                f" ({stand.projekt_slug}) · {format.fortschritt(stand.fortschritt)} · {wann}",
+            ]
+            if herausforderung:
+                textzeile.append(f" · {herausforderung}")
+            textzeilen.append(textzeile)
+        nachricht = Nachricht().absatz(kopf)
+        nachricht.tabelle(
+            ["Projekt", "Ampel", "Fortschritt", "Letzte Meldung", "Herausforderung"],
+            zeilen,
+            textzeilen,
+        )
+        return nachricht.absatz(
+            "Melden: auf diese Nachricht antworten, mit Projektname vorweg, "
+            f"z. B. „{staende[0].projekt_slug} gelb, 40 %, Ausschreibung läuft“."
+        )
+
+    return Antwort(format.passend(baue), projekte=tuple(s.projekt_slug for s in staende))
 
 
 async def projektstatus(anfrage: Anfrage, projekt: ProjektEintrag) -> Antwort:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from befehle import format
-from befehle.darstellung import Fett, Kursiv, Nachricht, Teil, gekuerzt
+from befehle.darstellung import HOECHSTENS_BYTES, Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, befehl
 from befehle.suche import bezeichnung, finde_projekt
 from modelle.abfragen import Meldungseintrag
@@ -62,13 +63,20 @@ async def verlauf(anfrage: Anfrage, argumente: VerlaufArgumente) -> Antwort:
     if not meldungen:
         nachricht = Nachricht().absatz(kopf, "Zu diesem Projekt gibt es noch keine Meldung.")
     else:
-        menge = "letzte Meldung" if len(meldungen) == 1 else f"letzte {len(meldungen)} Meldungen"
-        nachricht = Nachricht().absatz([*kopf, f" – {menge}"])
-        nachricht.tabelle(
-            ["Datum", "Ampel", "Fortschritt", "Meldung", "Herausforderungen", "Von"],
-            [_zeile(anfrage, m) for m in meldungen],
-            [_textzeile(anfrage, m) for m in meldungen],
-        )
+        # Hier steht der volle Text. Passen die Meldungen so nicht in eine Nachricht (bis zu
+        # 4000 Zeichen je Meldung), zeigt der Verlauf die neuesten, die passen – eine ganz.
+        gezeigt = len(meldungen)
+        nachricht = _tabelle(anfrage, kopf, meldungen)
+        while gezeigt > 1 and nachricht.groesse > HOECHSTENS_BYTES:
+            gezeigt -= 1
+            nachricht = _tabelle(anfrage, kopf, meldungen[:gezeigt])
+        if gezeigt < len(meldungen):
+            nachricht.absatz(
+                Kursiv(
+                    f"Die älteren {len(meldungen) - gezeigt} der {len(meldungen)} Meldungen "
+                    "passen nicht mehr in diese Nachricht."
+                )
+            )
     if fund.gedeutet:
         nachricht.absatz(Kursiv(f"(„{argumente.projekt}“ als {bezeichnung(projekt)} verstanden)"))
     nachricht.absatz(
@@ -76,6 +84,16 @@ async def verlauf(anfrage: Anfrage, argumente: VerlaufArgumente) -> Antwort:
         "oder mit 🟢 🟡 🔴 ✅ reagieren."
     )
     return Antwort(nachricht, projekte=(projekt.slug,))
+
+
+def _tabelle(anfrage: Anfrage, kopf: list[Teil], meldungen: Sequence[Meldungseintrag]) -> Nachricht:
+    menge = "letzte Meldung" if len(meldungen) == 1 else f"letzte {len(meldungen)} Meldungen"
+    nachricht = Nachricht().absatz([*kopf, f" – {menge}"])
+    return nachricht.tabelle(
+        ["Datum", "Ampel", "Fortschritt", "Meldung", "Herausforderungen", "Von"],
+        [_zeile(anfrage, m) for m in meldungen],
+        [_textzeile(anfrage, m) for m in meldungen],
+    )
 
 
 def _zeile(anfrage: Anfrage, meldung: Meldungseintrag) -> list[Teil]:

@@ -59,13 +59,13 @@ def _zeitraum(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
     return f"{format.datum(bericht.von, zeitzone)} – {format.datum(letzter, zeitzone)}"
 
 
-def _projekt(titel: str, slug: str) -> tuple[Teil, ...]:
-    return (Fett(titel), f" ({slug})")
+def _projekt(titel: str, slug: str, breite: format.Zellbreite) -> tuple[Teil, ...]:
+    return (Fett(breite.titel_von(titel)), f" ({slug})")
 
 
-def _autor(autor: str | None) -> str:
+def _autor(autor: str | None, breite: format.Zellbreite) -> str:
     # Ohne Autor*in ist eine Meldung nur als Anfangsstand aus der Strukturdatei entstanden.
-    return autor or "Strukturdatei"
+    return breite.name_von(autor) if autor else "Strukturdatei"
 
 
 def _zitat(text: str) -> str:
@@ -115,7 +115,7 @@ def kopf(bericht: Wochenbericht, zeitzone: ZoneInfo) -> Nachricht:
 # --- Je Themenfeld ------------------------------------------------------------------------
 
 
-def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
+def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite) -> _Abschnitt | None:
     eintraege = [w for w in feld.wechsel if w.neu is not Ampel.ABGESCHLOSSEN]
     if not eintraege:
         return None
@@ -123,13 +123,14 @@ def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
     zeilen = []
     for w in eintraege:
         projekt = (
-            *_projekt(w.projekt_titel, w.projekt_slug),
+            *_projekt(w.projekt_titel, w.projekt_slug, breite),
             " – archiviert" if w.archiviert else "",
         )
         richtung = f"{format.ampel(w.alt)} → {format.ampel(w.neu)}"
-        gemeldet = f"{_autor(w.autor)}, {format.datum(w.zeitpunkt, zeitzone)}"
-        zellen.append((projekt, (richtung,), (gemeldet,), (w.text or "–",)))
-        text = f": {_zitat(w.text)}" if w.text else ""
+        gemeldet = f"{_autor(w.autor, breite)}, {format.datum(w.zeitpunkt, zeitzone)}"
+        meldung = breite.text_von(w.text)
+        zellen.append((projekt, (richtung,), (gemeldet,), (meldung or "–",)))
+        text = f": {_zitat(meldung)}" if meldung else ""
         zeilen.append((f"{richtung} ", *projekt, f" · {gemeldet}{text}"))
     return _Abschnitt(
         "Ampelwechsel",
@@ -139,27 +140,28 @@ def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
     )
 
 
-def _rot_gelb(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
+def _rot_gelb(
+    feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite
+) -> _Abschnitt | None:
     if not feld.rot_gelb:
         return None
     zellen = []
     zeilen = []
     for p in feld.rot_gelb:
-        projekt = _projekt(p.projekt_titel, p.projekt_slug)
+        projekt = _projekt(p.projekt_titel, p.projekt_slug, breite)
         fortschritt = format.fortschritt(p.fortschritt)
         seit = format.datum(p.zeitpunkt, zeitzone)
+        herausforderungen = breite.text_von(p.herausforderungen or "")
         zellen.append(
             (
                 projekt,
                 (format.ampel(p.ampel),),
                 (fortschritt,),
-                (p.herausforderungen or "–",),
+                (herausforderungen or "–",),
                 (seit,),
             )
         )
-        herausforderung = (
-            f" · Herausforderung: {p.herausforderungen}" if p.herausforderungen else ""
-        )
+        herausforderung = f" · Herausforderung: {herausforderungen}" if herausforderungen else ""
         zeilen.append(
             (
                 f"{format.ampel(p.ampel)} ",
@@ -175,13 +177,15 @@ def _rot_gelb(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
     )
 
 
-def _ueberfaellig(feld: Feldbericht, zeitzone: ZoneInfo) -> _Abschnitt | None:
+def _ueberfaellig(
+    feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite
+) -> _Abschnitt | None:
     if not feld.ueberfaellig:
         return None
     zellen = []
     zeilen = []
     for p in feld.ueberfaellig:
-        projekt = _projekt(p.projekt_titel, p.projekt_slug)
+        projekt = _projekt(p.projekt_titel, p.projekt_slug, breite)
         if p.letzte_meldung is None:
             wann = "noch nie gemeldet"
         else:
@@ -205,7 +209,8 @@ def _liste(titel: str, punkte: Sequence[tuple[Teil, ...]]) -> _Abschnitt | None:
     return _Abschnitt(titel, (), (), tuple(punkte)) if punkte else None
 
 
-def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo) -> _Feldinhalt:
+def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite) -> _Feldinhalt:
+    """Die Abschnitte eines Themenfelds; Benutzertext je Zelle höchstens so breit wie `breite`."""
     zaehlung = _zaehlung(feld.ampeln, feld.ohne_meldung, mit_worten=False)
     anzahl = format.anzahl(feld.projekte, "Projekt", "Projekte")
     kopfzeile: tuple[Teil, ...] = (
@@ -215,25 +220,25 @@ def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo) -> _Feldinhalt:
     neu = [
         (
             f"{format.ampel(p.ampel)} ",
-            *_projekt(p.projekt_titel, p.projekt_slug),
+            *_projekt(p.projekt_titel, p.projekt_slug, breite),
             f" – {'wieder aktiviert' if p.wieder_aktiviert else 'angelegt'} am "
-            f"{format.datum(p.zeitpunkt, zeitzone)} von {p.wer}",
+            f"{format.datum(p.zeitpunkt, zeitzone)} von {breite.name_von(p.wer)}",
         )
         for p in feld.neu
     ]
     abgeschlossen = [
         (
             f"{Ampel.ABGESCHLOSSEN.emoji} ",
-            *_projekt(w.projekt_titel, w.projekt_slug),
-            f" – {_autor(w.autor)}, {format.datum(w.zeitpunkt, zeitzone)}"
-            + (f": {_zitat(w.text)}" if w.text else ""),
+            *_projekt(w.projekt_titel, w.projekt_slug, breite),
+            f" – {_autor(w.autor, breite)}, {format.datum(w.zeitpunkt, zeitzone)}"
+            + (f": {_zitat(breite.text_von(w.text))}" if w.text else ""),
         )
         for w in feld.abgeschlossen
     ]
     archiviert = [
         (
-            *_projekt(p.projekt_titel, p.projekt_slug),
-            f" – archiviert am {format.datum(p.zeitpunkt, zeitzone)} von {p.wer}",
+            *_projekt(p.projekt_titel, p.projekt_slug, breite),
+            f" – archiviert am {format.datum(p.zeitpunkt, zeitzone)} von {breite.name_von(p.wer)}",
         )
         for p in feld.archiviert
     ]
@@ -247,10 +252,10 @@ def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo) -> _Feldinhalt:
     abschnitte = tuple(
         a
         for a in (
-            _wechsel(feld, zeitzone),
+            _wechsel(feld, zeitzone, breite),
             _liste("Abgeschlossen", abgeschlossen),
-            _rot_gelb(feld, zeitzone),
-            _ueberfaellig(feld, zeitzone),
+            _rot_gelb(feld, zeitzone, breite),
+            _ueberfaellig(feld, zeitzone, breite),
             _liste("Neue Projekte", neu),
             _liste("Archiviert", archiviert),
             _liste("Ausgelassene Abfragen", ausgelassen),
@@ -287,12 +292,16 @@ def _als_nachricht(inhalt: _Feldinhalt) -> Nachricht:
 def feldnachrichten(
     bericht: Wochenbericht, zeitzone: ZoneInfo
 ) -> list[tuple[Nachricht, tuple[str, ...]]]:
-    """Je aktivem Themenfeld eine Nachricht und die Slugs der Projekte, die sie nennt."""
-    ergebnis = []
-    for feld in bericht.felder:
-        inhalt = _feldinhalt(feld, zeitzone)
-        ergebnis.append((_als_nachricht(inhalt), inhalt.projekte))
-    return ergebnis
+    """Je aktivem Themenfeld eine Nachricht und die Slugs der Projekte, die sie nennt.
+
+    Benutzertext wird je Zelle gekürzt, so knapp wie nötig, damit jede Nachricht in ein
+    Matrix-Ereignis passt (`format.passend`).
+    """
+    return [(_feldnachricht(feld, zeitzone), feld.projektslugs) for feld in bericht.felder]
+
+
+def _feldnachricht(feld: Feldbericht, zeitzone: ZoneInfo) -> Nachricht:
+    return format.passend(lambda breite: _als_nachricht(_feldinhalt(feld, zeitzone, breite)))
 
 
 # --- Nicht zugestellt ----------------------------------------------------------------------
@@ -407,7 +416,7 @@ def als_markdown(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
         "",
     ]
     for feld in bericht.felder:
-        inhalt = _feldinhalt(feld, zeitzone)
+        inhalt = _feldinhalt(feld, zeitzone, format.GROSSZUEGIG)
         zeilen.extend([f"## {_md_text(feld.themenfeld_name)}", ""])
         zaehlung = _zaehlung(feld.ampeln, feld.ohne_meldung, mit_worten=True)
         if feld.projekte:

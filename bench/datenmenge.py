@@ -34,6 +34,7 @@ from befehle import alle_befehle
 from befehle.bericht import wochenbericht_antwort
 from befehle.diagramm import ampel_diagramm
 from befehle.grundlagen import Antwort, Registratur
+from bot.drossel import Drossel
 from bot.verarbeitung import Ereignis, Verarbeitung
 from modelle.bericht import ampel_verlauf
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
@@ -183,6 +184,9 @@ async def _miss(
         bot_id=BOT,
         praefix="!",
         zeitzone=BERLIN,
+        # Hunderte Befehle einer Person im selben Augenblick: gemessen wird die Verarbeitung,
+        # nicht die Drossel.
+        drossel=Drossel(stoss=None),
     )
     # „Jetzt“ ist das Ende des Bestands: der Wochenbericht hat eine volle Woche Meldungen.
     jetzt = BEGINN + dt.timedelta(weeks=groesse.wochen)

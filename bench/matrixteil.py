@@ -172,7 +172,9 @@ def _klimabot(
     daten = {
         "matrix": matrix,
         "datenbank": {"url": f"sqlite+aiosqlite:///{verzeichnis / 'klimabot.db'}"},
-        "bot": {"strukturdatei": "struktur.toml"},
+        # Die Messung schickt schneller, als ein Mensch es je täte (Schub: 25 Befehle je Person
+        # auf einmal); gemessen wird die Verarbeitung, nicht die Drossel.
+        "bot": {"strukturdatei": "struktur.toml", "flut_stoss": 0},
         "zeitplan": {"abfrage": NIE, "wochenbericht": NIE, "erinnerung": NIE},
     }
     config = verzeichnis / "config.toml"

@@ -19,6 +19,7 @@ from befehle import alle_befehle
 from befehle.grundlagen import Betrieb, Registratur
 from bot.ausgang import Zusteller
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
+from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.matrix import (
     NioTransport,
@@ -148,6 +149,7 @@ class Klimabot:
             nach_commit=zusteller.uebergib,
             # Für „Bitte später erneut versuchen“, wenn die Datenbank (samt Ausgangskorb) fehlt.
             transport=transport,
+            drossel=Drossel(stoss=einstellungen.bot.flut_stoss or None),
         )
         raeume = Raumverwaltung(client, matrix, sitzungen)
         sync = Syncschleife(

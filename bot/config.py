@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.drossel import STOSS
 from bot.geheimnisse import ohne_url_passwort
 from modelle.datenbank import sqlite_datei
 from modelle.werte import ist_matrix_id, ist_raumadresse, ist_servername
@@ -152,6 +153,9 @@ class BotEinstellungen(_Abschnitt):
     befehlspraefix: str = "!"
     stabsstelle_raum: Raumadresse | None = None
     strukturdatei: Path | None = None
+    # Wie viele Nachrichten einer Person auf einmal behandelt werden, bevor die Drossel sie
+    # übergeht (bot/drossel.py); 0 schaltet die Flutgrenze ab, etwa für Messungen.
+    flut_stoss: int = Field(default=STOSS, ge=0, le=100_000)
 
     @field_validator("zeitzone")
     @classmethod

@@ -46,11 +46,31 @@ wird vollständig zurückgerollt, halb Geschriebenes gibt es nicht. Dann gilt:
   einen Ausfall fällt, den Hinweis bekommen, obwohl es gespeichert ist.
 - Solange die Verarbeitung wartet, wartet die Sync-Schleife mit; ein Anhalten dauert im
   Ausfall also bis zu einer Geduld länger.
+
+Vor der Behandlung
+------------------
+- Der Zeitpunkt eines Ereignisses ist höchstens der, zu dem der Bot es empfing (der Beginn
+  seiner Verarbeitung, auf der Uhr `uhr`): Den Zeitstempel setzt der Server des Absenders, und
+  ein Server mit falscher Uhr soll keine Meldung auf 2199 datieren (sie bliebe sonst für immer
+  die neueste). So gedeckelt gilt er überall, auch für das Urteil im Datenbankausfall oben.
+- Die `Drossel` (`bot.drossel`) zählt jedes Ereignis der Person zu seinem (gedeckelten)
+  Zeitpunkt, im Speicher. Wer flutet, wird übergangen: ohne Transaktion, ohne Vermerk
+  „behandelt“, ohne Antwort – einmal kommt stattdessen „Bitte etwas langsamer …“. Nachgeholtes
+  aus einer Ausfallzeit zählt zu seiner Zeit, ist also keine Flut, nur weil es auf einmal
+  ankommt. Nach einem Neustart heißt das: Ein übergangenes
+  Ereignis ist nicht als behandelt vermerkt. Liegt es hinter der gespeicherten Sync-Position
+  (die höchstens alle paar Sekunden gespeichert wird, bei einem sauberen Anhalten sofort),
+  bleibt es für immer unbeantwortet; stürzte der Bot vorher ab, bringt der Sync es noch einmal
+  und eine frische Drossel (ohne Gedächtnis) entscheidet neu – die Flut kann dann zum Teil
+  beantwortet werden, bis der Eimer wieder leer ist. Falsch gespeichert wird dabei nichts.
+- Absagen und „nicht entschlüsselbar“ gehen je Person höchstens einmal je Minute hinaus;
+  die Behandlung selbst (und ihr Vermerk) findet trotzdem statt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -79,6 +99,7 @@ from bot.ausgang import (
     reihe_antwort_ein,
     verwerfe_eingereihtes,
 )
+from bot.drossel import Anlass, Drossel, Urteil
 from bot.inhalt import nachrichteninhalt, reaktionsinhalt
 from bot.transport import (
     BegrenzterFehler,
@@ -148,13 +169,14 @@ class _Ausfall:
     # Wann der letzte gescheiterte Versuch begann, auf der Uhr, die auch Ereignisse tragen.
     zuletzt_bestaetigt: dt.datetime | None = None
 
-    def gescheitert(self, beginn: float, ende: float, geduld: float) -> None:
+    def gescheitert(self, beginn: float, ende: float, geduld: float, uhrzeit: dt.datetime) -> None:
+        """`uhrzeit`: jetzt, auf der Uhr, an der die Zeitpunkte der Ereignisse gedeckelt werden."""
         # Ohne gescheiterten Versuch seit einer Geduld ist über die Zwischenzeit nichts
         # bekannt: dann beginnt ein neuer Ausfall (mit voller Geduld).
         if self.seit is None or beginn - self.zuletzt > geduld:
             self.seit = beginn
         self.zuletzt = ende
-        self.zuletzt_bestaetigt = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ende - beginn)
+        self.zuletzt_bestaetigt = uhrzeit - dt.timedelta(seconds=ende - beginn)
 
     def dauer(self, jetzt: float) -> float:
         return 0.0 if self.seit is None else jetzt - self.seit
@@ -270,12 +292,15 @@ class Verarbeitung:
         nach_commit: Callable[[Sequence[Ausgang]], None] = lambda _eintraege: None,
         transport: Transport | None = None,
         geduld: float = 30.0,
+        uhr: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        drossel: Drossel | None = None,
     ) -> None:
         """`nach_commit` bekommt die eben festgeschriebenen Einträge des Ausgangskorbs
         (`Zusteller.uebergib`); `transport` sendet den Hinweis bei einem Datenbankausfall
         (ohne ihn: nur Protokoll);
         `geduld` sind die Sekunden, die ein Ausfall dauern darf, bevor Ereignisse aufgegeben
-        werden (siehe Moduldokumentation)."""
+        werden (siehe Moduldokumentation); `uhr` sagt, wann ein Ereignis empfangen wurde
+        (Deckel seines Zeitpunkts)."""
         self._sitzungen = sitzungen
         self._registratur = registratur
         self._bot_id = bot_id
@@ -293,6 +318,11 @@ class Verarbeitung:
         self._erledigt = _Gedaechtnis(GEDAECHTNIS)
         self._unvermerkt: set[str] = set()  # aufgegeben, aber noch nicht als behandelt vermerkt
         self._ungewiss: set[str] = set()  # Commit abgebrochen: nie aufgeben, erst nachsehen
+        self._uhr = uhr
+        self._drossel = drossel or Drossel()
+        # Was die Drossel schon durchließ: bringt die Sync-Schleife einen Stapel nach einem
+        # Datenbankfehler noch einmal, zählt dasselbe Ereignis nicht doppelt.
+        self._durchgelassen = _Gedaechtnis(GEDAECHTNIS)
 
     async def verarbeite(self, ereignis: Ereignis) -> None:
         """Behandelt ein Ereignis genau einmal; wartet, wenn die Datenbank ausfällt.
@@ -301,6 +331,9 @@ class Verarbeitung:
         gespeichert wurde (dann das Ereignis später erneut bringen).
         """
         if ereignis.absender == self._bot_id or ereignis.event_id in self._erledigt:
+            return
+        ereignis = self._gedeckelt(ereignis)
+        if not await self._gedrosselt_weiter(ereignis):
             return
         pause = ERSTE_PAUSE
         erster_fehlschlag = True
@@ -314,7 +347,7 @@ class Verarbeitung:
             except _NichtGespeichert as fehlschlag:
                 ursache = fehlschlag.__cause__
                 jetzt = time.monotonic()
-                self._ausfall.gescheitert(beginn, jetzt, self._geduld)
+                self._ausfall.gescheitert(beginn, jetzt, self._geduld, self._uhr())
                 if ereignis.event_id in self._ungewiss:
                     raise DatenbankNichtErreichbar(str(ursache)) from ursache
                 dauer = self._ausfall.dauer(jetzt)
@@ -334,7 +367,7 @@ class Verarbeitung:
                 continue
             except _Ungewiss as abbruch:
                 ursache = abbruch.__cause__
-                self._ausfall.gescheitert(beginn, time.monotonic(), self._geduld)
+                self._ausfall.gescheitert(beginn, time.monotonic(), self._geduld, self._uhr())
                 self._ungewiss.add(ereignis.event_id)
                 log.warning(
                     "Commit von %s abgebrochen (%s); ob gespeichert ist, klärt der nächste Versuch",
@@ -347,6 +380,65 @@ class Verarbeitung:
             self._erledigt.merke(ereignis.event_id)
             self._nach_commit(eintraege)
             return
+
+    def _gedeckelt(self, ereignis: Ereignis) -> Ereignis:
+        """Das Ereignis mit einem Zeitpunkt, der höchstens jetzt ist."""
+        empfangen = self._uhr()
+        if ereignis.zeitpunkt <= empfangen:
+            return ereignis
+        if ereignis.zeitpunkt - empfangen > dt.timedelta(minutes=1):
+            log.info(
+                "Zeitstempel von %s (%s) liegt in der Zukunft; es gilt der Empfang (%s)",
+                ereignis.event_id,
+                ereignis.zeitpunkt.isoformat(),
+                empfangen.isoformat(),
+            )
+        return dataclasses.replace(ereignis, zeitpunkt=empfangen)
+
+    async def _gedrosselt_weiter(self, ereignis: Ereignis) -> bool:
+        """Fragt die Drossel; `False`: übergangen oder mit „Bitte etwas langsamer“ beantwortet."""
+        if ereignis.event_id in self._durchgelassen:
+            return True
+        ziel = self._hinweisziel(ereignis)
+        urteil = self._drossel.ereignis(
+            ereignis.absender, ereignis.zeitpunkt.timestamp(), meint_den_bot=ziel is not None
+        )
+        if urteil is Urteil.BEHANDELN:
+            self._durchgelassen.merke(ereignis.event_id)
+            return True
+        log.info(
+            "%s %s von %s in %s übergangen: zu viele Nachrichten%s",
+            ereignis.typ,
+            ereignis.event_id,
+            ereignis.absender,
+            ereignis.raum_id,
+            " (bitte langsamer)" if urteil is Urteil.BREMSEN else "",
+        )
+        if urteil is Urteil.BREMSEN and ziel is not None:
+            await self._bremse(ereignis, ziel)
+        return False
+
+    async def _bremse(self, ereignis: Ereignis, ziel: str) -> None:
+        """Antwortet einmal „Bitte etwas langsamer …“; das Ereignis gilt damit als behandelt."""
+        minuten = max(1, round(self._drossel.pause / 60))
+        dauer = "einer Minute" if minuten == 1 else f"{minuten} Minuten"
+        nachricht = Nachricht().absatz(
+            "Bitte etwas langsamer – Sie haben mir in kurzer Zeit sehr viele Nachrichten "
+            f"geschickt. Ich antworte Ihnen in {dauer} wieder; was Sie bis dahin schicken, "
+            "bleibt unbeantwortet. Bitte senden Sie es danach noch einmal."
+        )
+        try:
+            async with self._sitzungen.begin() as sitzung:
+                if await self._schon_behandelt(sitzung, ereignis.event_id):
+                    return
+                self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ziel)
+        except Exception as fehler:
+            if not nicht_erreichbar(fehler):
+                raise
+            log.warning("„Bitte langsamer“ zu %s nicht gespeichert (%s)", ereignis.event_id, fehler)
+            return
+        self._erledigt.merke(ereignis.event_id)
+        self._nach_commit(eingereiht(sitzung))
 
     def _abgewartet(self, ereignis: Ereignis) -> bool:
         """Gesendet vor dem letzten gescheiterten Versuch eines Ausfalls, der die Geduld
@@ -503,6 +595,16 @@ class Verarbeitung:
         entschlüsselt und ganz normal beantwortet.
         """
         if ereignis.absender == self._bot_id:
+            return
+        ereignis = self._gedeckelt(ereignis)
+        if not self._drossel.einmal(
+            ereignis.absender, Anlass.UNLESBAR, ereignis.event_id, ereignis.zeitpunkt.timestamp()
+        ):
+            log.info(
+                "Kein Hinweis zu %s an %s: schon einer in der letzten Minute",
+                ereignis.event_id,
+                ereignis.absender,
+            )
             return
         kennung = hashlib.sha256(f"{ereignis.absender}\n{schluesselsitzung}".encode()).hexdigest()
         nachricht = Nachricht().absatz(
@@ -669,11 +771,11 @@ class Verarbeitung:
         try:
             ergebnis: Antwort | None = await arbeit
         except Benutzerfehler as fehler:
-            return Antwort(fehler.nachricht)
+            return fehler.antwort()
         return ergebnis
 
-    @staticmethod
     def _antworte(
+        self,
         sitzung: AsyncSession,
         ereignis: Ereignis,
         antwort: Antwort,
@@ -682,6 +784,15 @@ class Verarbeitung:
         thread_wurzel: str | None = None,
     ) -> None:
         """Reiht Reaktion und Nachricht ein; `bezug` ist die Nachricht, auf die sie antworten."""
+        if antwort.absage and not self._drossel.einmal(
+            ereignis.absender, Anlass.ABSAGE, ereignis.event_id, ereignis.zeitpunkt.timestamp()
+        ):
+            log.info(
+                "Absage zu %s an %s nicht gesendet: schon eine in der letzten Minute",
+                ereignis.event_id,
+                ereignis.absender,
+            )
+            return
         if antwort.reaktion is not None and bezug is not None:
             einreihen(sitzung, ereignis.raum_id, REAKTION, reaktionsinhalt(bezug, antwort.reaktion))
         reihe_antwort_ein(

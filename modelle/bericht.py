@@ -806,11 +806,20 @@ async def statusmeldungen_fuer_export(
         ]
 
 
+# Was eine Tabellenkalkulation am Anfang einer Zelle als Formel liest (CSV-Injektion): `=`, `+`,
+# `-`, `@`, und Tab oder Wagenrücklauf davor. So wird aus einem Meldungstext wie
+# `=HYPERLINK("https://…?"&A2; "Details")` beim Öffnen kein Aufruf nach außen.
+_FORMELANFANG = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_wert(wert: Any) -> str:
     if wert is None:
         return ""
     if isinstance(wert, bool):
         return "true" if wert else "false"
+    if isinstance(wert, str) and wert.startswith(_FORMELANFANG):
+        # Ein vorangestelltes ' macht die Zelle zu Text; im JSON-Export steht der Wert unverändert.
+        return "'" + wert
     return str(wert)
 
 

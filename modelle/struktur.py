@@ -33,7 +33,15 @@ from modelle.tabellen import (
     Strategieprojekt,
     Themenfeld,
 )
-from modelle.werte import Ampel, Quelle, Rolle, ist_matrix_id, ist_raumadresse, normalisiere
+from modelle.werte import (
+    Ampel,
+    Quelle,
+    Rolle,
+    erstes_steuerzeichen,
+    ist_matrix_id,
+    ist_raumadresse,
+    normalisiere,
+)
 from modelle.zeitplan import Zeitplan, ZeitplanFehler
 
 UEBERFAELLIG_VORGABE = 14
@@ -259,9 +267,10 @@ class _Eintrag:
         self._pruefung = pruefung
         self.daten = daten
         name = daten.get(kennung)
+        # Ein Name mit Steuerzeichen (etwa ESC) käme so ins Terminal: dann die Nummer.
         self.bezeichnung = (
             f"{art} „{name.strip()}“"
-            if isinstance(name, str) and name.strip()
+            if isinstance(name, str) and name.strip() and erstes_steuerzeichen(name) is None
             else f"{art} Nr. {nummer}"
         )
         for schluessel in daten:
@@ -290,6 +299,7 @@ class _Eintrag:
         pflicht: bool = False,
         hoechstens: int = 200,
         leer_ok: bool = False,
+        mehrzeilig: bool = False,
     ) -> str | None:
         wert = self._wert(schluessel, pflicht)
         if wert is None:
@@ -304,7 +314,22 @@ class _Eintrag:
         if len(wert) > hoechstens:
             self.problem(f"„{schluessel}“ ist zu lang (höchstens {hoechstens} Zeichen)")
             return None
+        if not self._ohne_steuerzeichen(schluessel, wert, mehrzeilig=mehrzeilig):
+            return None
         return wert
+
+    def _ohne_steuerzeichen(self, schluessel: str, wert: str, *, mehrzeilig: bool) -> bool:
+        """Namen und Titel landen in Tabellen, im Terminal und in der CSV-Datei: ein
+        Zeilenumbruch zerreißt sie, ein ESC steuert das Terminal. Die Datei wird darum
+        nicht still geändert, sondern das Problem genannt."""
+        zeichen = erstes_steuerzeichen(wert, mehrzeilig=mehrzeilig)
+        if zeichen is None:
+            return True
+        self.problem(
+            f"„{schluessel}“ enthält ein Steuerzeichen (U+{ord(zeichen):04X})"
+            + ("" if mehrzeilig else "; Zeilenumbrüche und Tabs gehen hier nicht")
+        )
+        return False
 
     def slug(self, schluessel: str) -> str:
         wert = self.text(schluessel, pflicht=True, hoechstens=64)
@@ -332,6 +357,8 @@ class _Eintrag:
             eintrag = roh.strip()
             if not eintrag:
                 self.problem(f"„{schluessel}“ enthält einen leeren Text")
+                continue
+            if not self._ohne_steuerzeichen(schluessel, eintrag, mehrzeilig=False):
                 continue
             if normalisiere(eintrag) in gesehen:
                 self.problem(f"„{schluessel}“ enthält „{eintrag}“ doppelt")
@@ -442,7 +469,9 @@ def _lies_projekt(eintrag: _Eintrag) -> tuple[_Eintrag, ProjektEintrag]:
     slug = eintrag.slug("slug")
     themenfeld = eintrag.text("themenfeld", pflicht=True, hoechstens=64) or ""
     titel = eintrag.text("titel", pflicht=True, hoechstens=300) or ""
-    beschreibung = eintrag.text("beschreibung", hoechstens=10_000, leer_ok=True) or ""
+    beschreibung = (
+        eintrag.text("beschreibung", hoechstens=10_000, leer_ok=True, mehrzeilig=True) or ""
+    )
     aliase = eintrag.textliste("aliase")
     wirkung = eintrag.zahl("wirkungspotenzial")
     start = eintrag.datum("start")

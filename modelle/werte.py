@@ -84,6 +84,29 @@ def normalisiere(text: str) -> str:
     return text
 
 
+# Steuerzeichen (Unicode-Kategorie Cc: C0, DEL, C1) außer Tab und Zeilenumbruch.
+_STEUERZEICHEN = dict.fromkeys(
+    z for z in (*range(0x20), *range(0x7F, 0xA0)) if chr(z) not in "\t\n"
+)
+
+
+def ohne_steuerzeichen(text: str) -> str:
+    """Text zum Speichern: ohne Steuerzeichen außer Zeilenumbruch und Tab; CR LF wird LF.
+
+    Ein Nullzeichen speichert PostgreSQL in keiner Textspalte, ein ESC steuert das Terminal,
+    in dem jemand `klimabot bericht` liest, und keines davon bedeutet in einer Meldung etwas.
+    Unsichtbare Formatzeichen (Kategorie Cf, etwa Richtungssteuerung) bleiben: Sie gehören zu
+    manchem Text; wo sie stören, isoliert die Darstellung sie.
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_STEUERZEICHEN)
+
+
+def erstes_steuerzeichen(text: str, *, mehrzeilig: bool = False) -> str | None:
+    """Das erste Steuerzeichen im Text; `mehrzeilig` erlaubt Zeilenumbrüche (auch CR) und Tab."""
+    erlaubt = "\t\n\r" if mehrzeilig else ""
+    return next((z for z in text if unicodedata.category(z) == "Cc" and z not in erlaubt), None)
+
+
 _EINGABEN: dict[str, Ampel] = {
     **{normalisiere(a.value): a for a in Ampel},
     **{normalisiere(a.wort): a for a in Ampel},

@@ -214,3 +214,11 @@ def test_schluesselpasswort_erscheint_nie_in_fehlermeldungen(
     fehler = capsys.readouterr().err
     assert "matrix.schluesselpasswort = ***: muss ein Text sein" in fehler
     assert "4711" not in fehler
+
+
+def test_flutgrenze_laesst_sich_einstellen_und_abschalten(ordner: Path) -> None:
+    assert lade_einstellungen(_schreibe(ordner, GUELTIG)).bot.flut_stoss == 20
+    abgeschaltet = _schreibe(ordner, GUELTIG + "flut_stoss = 0\n")
+    assert lade_einstellungen(abgeschaltet).bot.flut_stoss == 0
+    with pytest.raises(KonfigurationFehler, match=r"bot\.flut_stoss"):
+        lade_einstellungen(_schreibe(ordner, GUELTIG + "flut_stoss = -1\n"))

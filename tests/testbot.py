@@ -163,6 +163,9 @@ class Testbot:
             bot_id=BOT,
             praefix=praefix,
             zeitzone=BERLIN,
+            # Der Testbot lebt in seiner eigenen Zeit: Tests stellen `jetzt` vor. Auch die
+            # Drossel rechnet mit ihr (mit den Zeitpunkten der Ereignisse).
+            uhr=lambda: self.jetzt,
         )
         # Die Anfangsstände der Beispielstruktur tragen die echte Importzeit; der Testbot
         # beginnt danach, damit seine Meldungen die neuesten sind.
