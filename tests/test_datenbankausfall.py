@@ -80,7 +80,16 @@ class SqliteGesperrt(Ausfall):
     async def beginne(self) -> None:
         # Im Thread: wartet die Sperre auf eine laufende Transaktion des Bots, darf die
         # Ereignisschleife (und damit der Bot) nicht stehen.
-        self._verbindung = await asyncio.to_thread(self._sperren)
+        sperre = asyncio.ensure_future(asyncio.to_thread(self._sperren))
+        try:
+            self._verbindung = await asyncio.shield(sperre)
+        except asyncio.CancelledError:
+            # Der Thread sperrt trotzdem zu Ende: die Sperre abwarten und wieder lösen, sonst
+            # hielte eine vergessene Verbindung die Datei für immer (der Test danach hinge).
+            verbindung = await sperre
+            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
+            verbindung.close()
+            raise
 
     async def beende(self) -> None:
         verbindung, self._verbindung = self._verbindung, None
