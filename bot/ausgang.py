@@ -545,22 +545,9 @@ class Zusteller:
     async def _gib_auf(self, raum: _Raum, eintrag: Ausgang, fehler: Exception) -> _Ergebnis:
         try:
             async with self._sitzungen.begin() as sitzung:
-                await sitzung.execute(
-                    update(Ausgang)
-                    .where(Ausgang.id == eintrag.id)
-                    .values(
-                        versuche=Ausgang.versuche + 1,
-                        letzter_fehler=str(fehler),
-                        aufgegeben_am=jetzt(),
-                    )
-                    .execution_options(synchronize_session=False)
-                )
                 # Eine geplante Nachricht, die nie ankam, hat keine Event-ID.
-                await sitzung.execute(
-                    update(Versand)
-                    .where(Versand.event_id == verweis(eintrag))
-                    .values(event_id=None)
-                    .execution_options(synchronize_session=False)
+                await self._vermerke(
+                    sitzung, eintrag, None, letzter_fehler=str(fehler), aufgegeben_am=jetzt()
                 )
         except Exception as db_fehler:
             if not nicht_erreichbar(db_fehler):
@@ -586,24 +573,34 @@ class Zusteller:
 
     async def _vermerke_gesendet(self, eintrag: Ausgang, event_id: str) -> None:
         async with self._sitzungen.begin() as sitzung:
-            await sitzung.execute(
-                update(Ausgang)
-                .where(Ausgang.id == eintrag.id)
-                .values(
-                    versuche=Ausgang.versuche + 1,
-                    letzter_fehler=None,
-                    event_id=event_id,
-                    gesendet_am=jetzt(),
-                )
-                .execution_options(synchronize_session=False)
+            await self._vermerke(
+                sitzung,
+                eintrag,
+                event_id,
+                letzter_fehler=None,
+                event_id=event_id,
+                gesendet_am=jetzt(),
             )
-            # Geplantes (Abfrage, Bericht, Erinnerung) vermerkt bis hierher den Platzhalter.
-            await sitzung.execute(
-                update(Versand)
-                .where(Versand.event_id == verweis(eintrag))
-                .values(event_id=event_id)
-                .execution_options(synchronize_session=False)
-            )
+
+    @staticmethod
+    async def _vermerke(
+        sitzung: AsyncSession, eintrag: Ausgang, versand_event_id: str | None, **werte: object
+    ) -> None:
+        """Schreibt, wie ein Eintrag endete. Geplantes (Abfrage, Bericht, Erinnerung) vermerkt
+        bis hierher den Platzhalter; nun bekommt es die echte Event-ID oder, nie angekommen,
+        keine."""
+        await sitzung.execute(
+            update(Ausgang)
+            .where(Ausgang.id == eintrag.id)
+            .values(versuche=Ausgang.versuche + 1, **werte)
+            .execution_options(synchronize_session=False)
+        )
+        await sitzung.execute(
+            update(Versand)
+            .where(Versand.event_id == verweis(eintrag))
+            .values(event_id=versand_event_id)
+            .execution_options(synchronize_session=False)
+        )
 
     # --- Platzhalter auflösen ----------------------------------------------------------------
 

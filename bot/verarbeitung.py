@@ -597,14 +597,7 @@ class Verarbeitung:
         if ereignis.absender == self._bot_id:
             return
         ereignis = self._gedeckelt(ereignis)
-        if not self._drossel.einmal(
-            ereignis.absender, Anlass.UNLESBAR, ereignis.event_id, ereignis.zeitpunkt.timestamp()
-        ):
-            log.info(
-                "Kein Hinweis zu %s an %s: schon einer in der letzten Minute",
-                ereignis.event_id,
-                ereignis.absender,
-            )
+        if self._schon_gesagt(ereignis, Anlass.UNLESBAR):
             return
         kennung = hashlib.sha256(f"{ereignis.absender}\n{schluesselsitzung}".encode()).hexdigest()
         nachricht = Nachricht().absatz(
@@ -625,6 +618,21 @@ class Verarbeitung:
                 raise DatenbankNichtErreichbar(str(fehler)) from fehler
             raise
         self._nach_commit(eingereiht(sitzung))
+
+    def _schon_gesagt(self, ereignis: Ereignis, anlass: Anlass) -> bool:
+        """Bekam die Person in der letzten Minute schon eine Absage bzw. einen Hinweis? Dann
+        bleibt dieses Ereignis ohne (das Protokoll nennt es)."""
+        if self._drossel.einmal(
+            ereignis.absender, anlass, ereignis.event_id, ereignis.zeitpunkt.timestamp()
+        ):
+            return False
+        log.info(
+            "Keine %s zu %s an %s: schon eine in der letzten Minute",
+            "Absage" if anlass is Anlass.ABSAGE else "Hinweis „nicht entschlüsselbar“",
+            ereignis.event_id,
+            ereignis.absender,
+        )
+        return True
 
     async def _schon_behandelt(self, sitzung: AsyncSession, event_id: str) -> bool:
         """Vermerkt das Ereignis als behandelt – oder stellt fest, dass es das schon ist.
@@ -784,14 +792,7 @@ class Verarbeitung:
         thread_wurzel: str | None = None,
     ) -> None:
         """Reiht Reaktion und Nachricht ein; `bezug` ist die Nachricht, auf die sie antworten."""
-        if antwort.absage and not self._drossel.einmal(
-            ereignis.absender, Anlass.ABSAGE, ereignis.event_id, ereignis.zeitpunkt.timestamp()
-        ):
-            log.info(
-                "Absage zu %s an %s nicht gesendet: schon eine in der letzten Minute",
-                ereignis.event_id,
-                ereignis.absender,
-            )
+        if antwort.absage and self._schon_gesagt(ereignis, Anlass.ABSAGE):
             return
         if antwort.reaktion is not None and bezug is not None:
             einreihen(sitzung, ereignis.raum_id, REAKTION, reaktionsinhalt(bezug, antwort.reaktion))
