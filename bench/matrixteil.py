@@ -154,6 +154,7 @@ def _klimabot(
     struktur: str,
     *,
     verschluesselt: bool,
+    stabsstelle_raum: str | None = None,
 ) -> Prozess:
     """Legt Konfiguration, Struktur und Logdatei eines Klimabots in `verzeichnis` an."""
     verzeichnis.mkdir(parents=True, exist_ok=True)
@@ -174,7 +175,12 @@ def _klimabot(
         "datenbank": {"url": f"sqlite+aiosqlite:///{verzeichnis / 'klimabot.db'}"},
         # Die Messung schickt schneller, als ein Mensch es je täte (Schub: 25 Befehle je Person
         # auf einmal); gemessen wird die Verarbeitung, nicht die Drossel.
-        "bot": {"strukturdatei": "struktur.toml", "flut_stoss": 0},
+        "bot": {
+            "strukturdatei": "struktur.toml",
+            "flut_stoss": 0,
+            # Der Bot handelt nur in Räumen der Struktur; der Schubraum ist der der Stabsstelle.
+            **({"stabsstelle_raum": stabsstelle_raum} if stabsstelle_raum else {}),
+        },
         "zeitplan": {"abfrage": NIE, "wochenbericht": NIE, "erinnerung": NIE},
     }
     config = verzeichnis / "config.toml"
@@ -224,7 +230,7 @@ async def baue_auf(homeserver: LokalerHomeserver, verzeichnis: Path, *, sender: 
         einladen=[], name="Allein (verschlüsselt)", verschluesselt=True
     )
     await _im_namen(url, echo, [raum_echo, raum_echo_schub])
-    # Der Schubraum ist kein Raum eines Themenfelds: der Bot tritt ihm vorab bei.
+    # Der Schubraum ist der der Stabsstelle (kein Themenfeld): der Bot tritt ihm vorab bei.
     await _im_namen(url, bot, [raum_bot_schub])
     await _im_namen(url, echo_vs, [raum_echo_vs])
     clients = []
@@ -269,6 +275,7 @@ async def baue_auf(homeserver: LokalerHomeserver, verzeichnis: Path, *, sender: 
             bot,
             _struktur(raum_bot, person.user_id, ids),
             verschluesselt=False,
+            stabsstelle_raum=raum_bot_schub,
         ),
         klimabot_vs=klimabot_vs,
         echo_klar=echobot(url, echo, logs / "echo.log"),
