@@ -12,7 +12,7 @@ from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfa
 from modelle.struktur import importiere_struktur, lies_struktur
 from modelle.tabellen import Raum
 from tests import datenbanken
-from tests.testbot import RAUM_ALLGEMEIN, Testbot
+from tests.testbot import RAUM_STABSSTELLE, Testbot
 
 BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
 
@@ -63,13 +63,13 @@ def sitzungen(engine: AsyncEngine) -> Sitzungsfabrik:
 async def testbot(sitzungen: Sitzungsfabrik) -> Testbot:
     """Ein Bot mit der Beispielstruktur Münster, ohne Homeserver (siehe tests/testbot.py).
 
-    Der Bot handelt nur in Räumen der Struktur: `RAUM_ALLGEMEIN` ist der Raum der Stabsstelle.
+    Der Bot handelt nur in Räumen der Struktur: `RAUM_STABSSTELLE` ist der Raum der Stabsstelle.
     """
     async with sitzungen.begin() as sitzung:
         await importiere_struktur(sitzung, lies_struktur(BEISPIEL), "Test")
-    await setze_stabsstelle_raum(RAUM_ALLGEMEIN, sitzungen)
+    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
     async with sitzungen.begin() as sitzung:
         await sitzung.execute(
-            update(Raum).where(Raum.ist_stabsstelle).values(raum_id=RAUM_ALLGEMEIN)
+            update(Raum).where(Raum.ist_stabsstelle).values(raum_id=RAUM_STABSSTELLE)
         )
     return Testbot(sitzungen)

@@ -12,9 +12,9 @@ from tests.testbot import (
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
     PATIN_MOBILITAET,
-    RAUM_ALLGEMEIN,
     RAUM_ENERGIE,
     RAUM_MOBILITAET,
+    RAUM_STABSSTELLE,
     STABSSTELLE,
     Gesendet,
     Testbot,
@@ -144,7 +144,7 @@ async def test_wer_nennt_patin_koordination_und_raum_ohne_zu_pingen_auch_im_feld
 
 
 async def test_wer_ohne_angabe_zeigt_alle_felder_und_die_stabsstelle(testbot: Testbot) -> None:
-    antwort = await testbot.sende("!wer", als=AUSSENSTEHENDE, raum=RAUM_ALLGEMEIN)
+    antwort = await testbot.sende("!wer", als=AUSSENSTEHENDE, raum=RAUM_STABSSTELLE)
     text = antwort.text
     assert "*Energie*: Themenpat*in Dr. Anna Becker (`@anna.becker:muenster.de`)" in text
     assert "*Klimaanpassung*: Themenpat*in Dr. Miriam Oltmann" in text
@@ -286,31 +286,31 @@ def _pruefe_notiz(gesendet: Gesendet, befehl: str) -> None:
 
 async def test_jede_antwort_ist_eine_notiz_mit_klartext_und_html(testbot: Testbot) -> None:
     anfragen = [
-        ("!hilfe", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!hilfe meldung", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!hilfe meldnug", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!hilfe a b", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!status", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
+        ("!hilfe", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!hilfe meldung", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!hilfe meldnug", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!hilfe a b", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!status", AUSSENSTEHENDE, RAUM_STABSSTELLE),
         ("!status", PATIN_ENERGIE, RAUM_ENERGIE),
-        ("!status waermeplanung", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!status enrgie", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!themen", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!themen x", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!projekte", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
+        ("!status waermeplanung", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!status enrgie", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!themen", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!themen x", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!projekte", AUSSENSTEHENDE, RAUM_STABSSTELLE),
         ("!projekte", AUSSENSTEHENDE, RAUM_ENERGIE),
-        ("!projekte mobil", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!wer", STABSSTELLE, RAUM_ALLGEMEIN),
+        ("!projekte mobil", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!wer", STABSSTELLE, RAUM_STABSSTELLE),
         ("!wer", STABSSTELLE, RAUM_MOBILITAET),
-        ("!wer xyz", STABSSTELLE, RAUM_ALLGEMEIN),
-        ("!verlauf waermeplanung", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!verlauf e-busflotte", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!verlauf waermeplanung 99", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!meldung waermeplanung gelb", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
-        ("!meldung waermeplanung lila", PATIN_ENERGIE, RAUM_ALLGEMEIN),
-        ("!meldung waermeplanung rot", PATIN_MOBILITAET, RAUM_ALLGEMEIN),
-        ("!meldung klima gelb", STABSSTELLE, RAUM_ALLGEMEIN),
-        ("!meldung steckers abgeschlossen", STABSSTELLE, RAUM_ALLGEMEIN),
-        ("!gibtsnicht", AUSSENSTEHENDE, RAUM_ALLGEMEIN),
+        ("!wer xyz", STABSSTELLE, RAUM_STABSSTELLE),
+        ("!verlauf waermeplanung", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!verlauf e-busflotte", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!verlauf waermeplanung 99", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!meldung waermeplanung gelb", AUSSENSTEHENDE, RAUM_STABSSTELLE),
+        ("!meldung waermeplanung lila", PATIN_ENERGIE, RAUM_STABSSTELLE),
+        ("!meldung waermeplanung rot", PATIN_MOBILITAET, RAUM_STABSSTELLE),
+        ("!meldung klima gelb", STABSSTELLE, RAUM_STABSSTELLE),
+        ("!meldung steckers abgeschlossen", STABSSTELLE, RAUM_STABSSTELLE),
+        ("!gibtsnicht", AUSSENSTEHENDE, RAUM_STABSSTELLE),
     ]
     for befehl, person, raum in anfragen:
         antwort = await testbot.sende(befehl, als=person, raum=raum)

@@ -21,14 +21,13 @@ from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
-    RAUM_ALLGEMEIN,
     RAUM_ENERGIE,
+    RAUM_STABSSTELLE,
     STABSSTELLE,
     Gesendet,
     Testbot,
 )
 
-STAB = RAUM_ALLGEMEIN  # der Raum der Stabsstelle im Testbot
 # Die zweite Koordinatorin Energie und die zweite Person der Stabsstelle der Beispielstruktur.
 KOORDINATION_ENERGIE_GEBAEUDE = "@lukas.terhorst:muenster.de"
 STABSSTELLE_LEITUNG = "@lena.huesing:muenster.de"
@@ -39,7 +38,7 @@ IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
 @pytest.fixture
 async def planbar(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Testbot:
     """Die Räume der Beispielstruktur gelten als aufgelöst, die Struktur als am 25.11. geladen."""
-    await setze_stabsstelle_raum(STAB, sitzungen)
+    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
     async with sitzungen.begin() as sitzung:
         await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
         await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
@@ -124,7 +123,9 @@ async def test_wochenbericht_kopf_pingt_die_stabsstelle_der_thread_niemanden(
     sitzungen: Sitzungsfabrik, planbar: Testbot
 ) -> None:
     freitag = dt.datetime(2026, 11, 27, 14, 0, 20, tzinfo=BERLIN)
-    kopf, *thread = [g for g in await _geplant(sitzungen, planbar, freitag) if g.raum_id == STAB]
+    kopf, *thread = [
+        g for g in await _geplant(sitzungen, planbar, freitag) if g.raum_id == RAUM_STABSSTELLE
+    ]
     assert "Wochenbericht" in kopf.text
     assert kopf.inhalt["msgtype"] == "m.text"
     assert sorted(_erwaehnt(kopf)) == sorted([STABSSTELLE, STABSSTELLE_LEITUNG])

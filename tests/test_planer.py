@@ -17,13 +17,12 @@ from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
-    RAUM_ALLGEMEIN,
     RAUM_ENERGIE,
+    RAUM_STABSSTELLE,
     Gesendet,
     Testbot,
 )
 
-STAB = RAUM_ALLGEMEIN  # der Raum der Stabsstelle im Testbot
 # Die Beispielstruktur trägt sonst die echte Importzeit: Abfragen vor ihr gälten als „vor der
 # Aktivierung“ und fielen weg. Auf einen festen Tag vor der Uhr gelegt, hängt nichts am Kalender.
 IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
@@ -45,7 +44,7 @@ class Uhr:
 @pytest.fixture
 async def uhr(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Uhr:
     # Die Räume der Beispielstruktur gelten als aufgelöst (sonst tut das der Bot beim Start).
-    await setze_stabsstelle_raum(STAB, sitzungen)
+    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
     async with sitzungen.begin() as sitzung:
         await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
         await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
@@ -120,7 +119,7 @@ async def test_wochenbericht_mit_thread_und_diagramm_im_raum_der_stabsstelle(
 ) -> None:
     uhr.stelle(2026, 11, 27, 14, 0, 20)
     gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
-    bericht = [g for g in gesendet if g.raum_id == STAB]
+    bericht = [g for g in gesendet if g.raum_id == RAUM_STABSSTELLE]
     kopf, *thread = bericht
     assert "Wochenbericht" in kopf.text
     assert len([t for t in thread if t.inhalt.get("msgtype") == "m.notice"]) == 7
@@ -140,7 +139,7 @@ async def test_ausgelassene_abfrage_steht_im_naechsten_wochenbericht(
     assert not any("Fortschrittsabfrage Themenfeld Energie" in g.text for g in gesendet)
     uhr.stelle(2026, 12, 11, 14, 0, 30)
     bericht = await _durchgang(_planer(sitzungen, uhr), testbot)
-    assert any("ausgelassen" in g.text for g in bericht if g.raum_id == STAB)
+    assert any("ausgelassen" in g.text for g in bericht if g.raum_id == RAUM_STABSSTELLE)
 
 
 async def test_erinnerung_zweimal_im_raum_dann_direkt_an_die_patin(

@@ -15,8 +15,8 @@ from tests.testbot import (
     AUSSENSTEHENDE,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
-    RAUM_ALLGEMEIN,
     RAUM_ENERGIE,
+    RAUM_STABSSTELLE,
     Testbot,
 )
 
@@ -42,7 +42,7 @@ async def test_in_einem_raum_ausserhalb_der_struktur_zeigt_der_bot_nichts(
 
 
 async def test_in_den_raeumen_der_struktur_antwortet_der_bot_allen(testbot: Testbot) -> None:
-    for raum in (RAUM_ENERGIE, RAUM_ALLGEMEIN):  # Themenfeld und Stabsstelle
+    for raum in (RAUM_ENERGIE, RAUM_STABSSTELLE):  # Themenfeld und Stabsstelle
         antwort = await testbot.sende("!status energie", als=AUSSENSTEHENDE, raum=raum)
         assert "Kommunale Wärmeplanung" in antwort.text
 

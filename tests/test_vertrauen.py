@@ -16,10 +16,16 @@ from bot.vertrauen import Schluesselvertrauen, Vertrauensregel, lies_kreuzsignat
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Ausgang, Raum
 from tests.kreuzsignatur import Kreuzsignatur, Schluessel, schluesselobjekt
-from tests.testbot import AUSSENSTEHENDE, KOORDINATION_ENERGIE, PATIN_ENERGIE, STABSSTELLE, Testbot
+from tests.testbot import (
+    AUSSENSTEHENDE,
+    KOORDINATION_ENERGIE,
+    PATIN_ENERGIE,
+    RAUM_STABSSTELLE,
+    STABSSTELLE,
+    Testbot,
+)
 
 PERSON = "@anna.becker:muenster.de"
-STAB = "!stabsstelle:muenster.de"
 
 
 def _geraet(geraet_id: str, person: str = PERSON) -> dict[str, Any]:
@@ -91,14 +97,18 @@ async def test_raumschluessel_bekommen_die_personen_der_struktur_und_die_konfigu
 
 
 async def _stabsstelle(sitzungen: Sitzungsfabrik) -> None:
-    await setze_stabsstelle_raum(STAB, sitzungen)
+    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
     async with sitzungen.begin() as sitzung:
-        await sitzung.execute(update(Raum).where(Raum.ist_stabsstelle).values(raum_id=STAB))
+        await sitzung.execute(
+            update(Raum).where(Raum.ist_stabsstelle).values(raum_id=RAUM_STABSSTELLE)
+        )
 
 
 async def _an_die_stabsstelle(sitzungen: Sitzungsfabrik) -> list[dict[str, Any]]:
     async with sitzungen() as sitzung:
-        inhalte = await sitzung.scalars(select(Ausgang.inhalt).where(Ausgang.raum_id == STAB))
+        inhalte = await sitzung.scalars(
+            select(Ausgang.inhalt).where(Ausgang.raum_id == RAUM_STABSSTELLE)
+        )
         return list(inhalte)
 
 

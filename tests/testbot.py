@@ -28,7 +28,9 @@ STABSSTELLE = "@kai.overbeck:muenster.de"
 AUSSENSTEHENDE = "@max.mustermann:muenster.de"
 RAUM_ENERGIE = "#klima-energie:muenster.de"
 RAUM_MOBILITAET = "#klima-mobilitaet:muenster.de"
-RAUM_ALLGEMEIN = "!allgemein:muenster.de"
+# Der Bot handelt nur in Räumen der Struktur; ohne Angabe schreibt man im Testbot in den Raum
+# der Stabsstelle (dort zeigt `!status` alle Felder). Die `testbot`-Fixture trägt ihn ein.
+RAUM_STABSSTELLE = "!stabsstelle:muenster.de"
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -188,7 +190,7 @@ class Testbot:
         text: str,
         *,
         als: str,
-        raum: str = RAUM_ALLGEMEIN,
+        raum: str = RAUM_STABSSTELLE,
         antwort_auf: str | None = None,
         thread: str | None = None,
     ) -> Antworten:
@@ -198,20 +200,20 @@ class Testbot:
         )
 
     async def reagiere(
-        self, auf: str, schluessel: str, *, als: str, raum: str = RAUM_ALLGEMEIN
+        self, auf: str, schluessel: str, *, als: str, raum: str = RAUM_STABSSTELLE
     ) -> Antworten:
         roh = {"type": "m.reaction", "sender": als, "content": reaktionsinhalt(auf, schluessel)}
         return await self.ereignis(raum, roh)
 
     async def bearbeite(
-        self, event_id: str, neuer_text: str, *, als: str, raum: str = RAUM_ALLGEMEIN
+        self, event_id: str, neuer_text: str, *, als: str, raum: str = RAUM_STABSSTELLE
     ) -> Antworten:
         inhalt = bearbeitung(event_id, neuer_text)
         return await self.ereignis(
             raum, {"type": "m.room.message", "sender": als, "content": inhalt}
         )
 
-    async def loesche(self, event_id: str, *, als: str, raum: str = RAUM_ALLGEMEIN) -> Antworten:
+    async def loesche(self, event_id: str, *, als: str, raum: str = RAUM_STABSSTELLE) -> Antworten:
         roh = {
             "type": "m.room.redaction",
             "sender": als,

@@ -1,18 +1,25 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib.util
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from nio import RoomInviteResponse
+from sqlalchemy import select
 
-from bot.app import Klimabot
+from befehle.grundlagen import Betrieb
+from bot.app import Klimabot, setze_stabsstelle_raum
 from bot.config import lade_einstellungen
 from bot.homeserver import LokalerHomeserver, Zugang
+from bot.planer import Planer
+from modelle.tabellen import Raum
 from tests.integration import NeuePerson
 from tests.integration.mensch import Mensch
 
@@ -89,6 +96,43 @@ class Umgebung:
         self.bot, self._aufgabe = bot, asyncio.create_task(bot.laufen())
         await asyncio.wait_for(bot.sync.bereit.wait(), timeout=20)
         return bot
+
+    async def lade_bot_ein(self, raum: str) -> None:
+        """Die Pat*in lädt den Bot in einen Raum der Struktur ein; wartet, bis er darin ist.
+
+        Er nimmt nur Räume der Struktur an: der Raum muss also vorher dort stehen.
+        """
+        assert self.bot is not None
+        antwort = await self.patin.client.room_invite(raum, self.bot_id)
+        assert isinstance(antwort, RoomInviteResponse), antwort
+        for _ in range(200):
+            async with self.bot.sitzungen() as sitzung:
+                if await sitzung.scalar(select(Raum.id).where(Raum.raum_id == raum)) is not None:
+                    return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"Der Bot ist {raum} nicht beigetreten")
+
+    async def raum_der_stabsstelle(self, *, verschluesselt: bool = False) -> str:
+        """Ein neuer Raum der Stabsstelle: erst in der Struktur, dann mit dem Bot darin."""
+        assert self.bot is not None
+        raum = await self.patin.raum_anlegen(
+            einladen=[], name="Stabsstelle Klima", verschluesselt=verschluesselt
+        )
+        await setze_stabsstelle_raum(raum, self.bot.sitzungen)
+        await self.lade_bot_ein(raum)
+        return raum
+
+    def planer(self, zeitpunkt: dt.datetime) -> Planer:
+        """Der Planer des laufenden Bots, mit eingespeister Uhr (der Bot selbst läuft echt)."""
+        assert self.bot is not None
+        return Planer(
+            sitzungen=self.bot.sitzungen,
+            zeitzone=ZoneInfo(self.bot.einstellungen.bot.zeitzone),
+            betrieb=Betrieb(),
+            praefix="!",
+            nach_commit=self.bot.zusteller.wecken,
+            uhr=lambda: zeitpunkt,
+        )
 
     async def stoppe_bot(self) -> None:
         if self.bot is not None and self._aufgabe is not None:

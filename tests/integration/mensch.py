@@ -13,6 +13,7 @@ from nio import (
     Api,
     AsyncClient,
     AsyncClientConfig,
+    LoginResponse,
     RoomCreateResponse,
     RoomRedactResponse,
     RoomSendResponse,
@@ -53,6 +54,18 @@ class Mensch:
 
     async def schliessen(self) -> None:
         await self.client.close()
+
+    async def zweites_geraet(self, schluesselspeicher: Path) -> Mensch:
+        """Dieselbe Person meldet sich ein zweites Mal an (etwa auf dem Handy), mit eigenen
+        Schlüsseln, und lädt sie hoch."""
+        anmeldung = AsyncClient(self.client.homeserver, self.user_id)
+        neu = await anmeldung.login(self.zugang.passwort, device_name="Handy")
+        await anmeldung.close()
+        assert isinstance(neu, LoginResponse), neu
+        zugang = Zugang(self.user_id, neu.access_token, self.zugang.passwort, neu.device_id)
+        handy = Mensch(self.client.homeserver, zugang, schluesselspeicher)
+        await handy.synchronisiere(timeout_ms=0)
+        return handy
 
     async def raum_anlegen(
         self, *, einladen: list[str], name: str = "Testraum", verschluesselt: bool = False

@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from befehle.grundlagen import Betrieb
-from bot.planer import Planer
 from modelle.tabellen import Themenfeld
 from modelle.termine import naechster_arbeitstag
 from tests.integration.conftest import Umgebung
@@ -44,17 +42,7 @@ async def klartext_umgebung(umgebung: Umgebung) -> Umgebung:
 
 async def _plane(umgebung: Umgebung, tag: dt.date, uhrzeit: dt.time) -> None:
     """Ein Durchgang des Planers zur gestellten Uhrzeit; gesendet wird vom laufenden Bot."""
-    assert umgebung.bot is not None
-    zeitpunkt = dt.datetime.combine(tag, uhrzeit, tzinfo=BERLIN)
-    planer = Planer(
-        sitzungen=umgebung.bot.sitzungen,
-        zeitzone=BERLIN,
-        betrieb=Betrieb(),
-        praefix="!",
-        nach_commit=umgebung.bot.zusteller.wecken,
-        uhr=lambda: zeitpunkt,
-    )
-    await planer.pruefe()
+    await umgebung.planer(dt.datetime.combine(tag, uhrzeit, tzinfo=BERLIN)).pruefe()
 
 
 async def _vom_bot_gemeldet(umgebung: Umgebung, mensch: Mensch, raum: str) -> dict[str, bool]:
@@ -123,7 +111,9 @@ async def test_erinnerung_per_direktnachricht_pingt_die_patin_befehlsantwort_dor
     for tag in (erster, zweiter, dritter):
         await _plane(umgebung, tag, dt.time(10, 0, 30))
     direkt = await patin.nimm_einladung_an(von=umgebung.bot_id)
-    await patin.synchronisiere(timeout_ms=0)
+    # Die dritte Stufe kam für beide überfälligen Projekte; der Zusteller sendet je Raum für
+    # sich, sie können also nach der Einladung eintreffen: erst beide abwarten.
+    await patin.warte_auf(lambda _r, _e: len(_bot_nachrichten(umgebung, patin, direkt)) >= 2)
     schon_da = set(_bot_nachrichten(umgebung, patin, direkt))
 
     # Eine Woche später die nächste Direktnachricht: nun ist die Pat*in im Raum.

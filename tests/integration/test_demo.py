@@ -16,6 +16,8 @@ from bot.cli import main
 
 KLIMABOT = Path(sys.executable).parent / "klimabot"
 FRIST = 90
+# Die Demo wünscht sich Port 8008; zwei zugleich griffen womöglich beide danach. make test
+# verteilt die Tests dateiweise auf seine Prozesse (--dist loadfile): diese laufen nacheinander.
 
 
 def _arbeitsordner(ausgabe: str) -> Path:
@@ -96,6 +98,11 @@ def test_demo_laeuft_bis_strg_c_und_raeumt_dann_auf() -> None:
             if "Strg+C beendet die Demo" in zeile:
                 break
         ausgabe = "".join(zeilen)
+        if prozess.poll() is not None or "Strg+C beendet die Demo" not in ausgabe:
+            # Die Demo endete vorzeitig: ihr Fehlerausgang sagt, warum.
+            assert prozess.stderr is not None
+            prozess.wait(timeout=FRIST)
+            raise AssertionError(f"{ausgabe}\n--- stderr ---\n{prozess.stderr.read()}")
         assert re.search(r"@anna\.becker:klimabot\.demo +\S+ +Dr\. Anna Becker", ausgabe), ausgabe
         assert "Homeserver: http://127.0.0.1:" in ausgabe
         prozess.send_signal(signal.SIGINT)

@@ -8,27 +8,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
-from befehle.grundlagen import Betrieb
-from bot.app import setze_stabsstelle_raum
-from bot.planer import Planer
-from modelle.tabellen import Raum, Themenfeld
+from modelle.tabellen import Themenfeld
 from modelle.termine import naechster_arbeitstag
 from tests.integration.conftest import Umgebung
 from tests.integration.mensch import Ereignis
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def _planer(umgebung: Umgebung, zeitpunkt: dt.datetime) -> Planer:
-    assert umgebung.bot is not None
-    return Planer(
-        sitzungen=umgebung.bot.sitzungen,
-        zeitzone=BERLIN,
-        betrieb=Betrieb(),
-        praefix="!",
-        nach_commit=umgebung.bot.zusteller.wecken,
-        uhr=lambda: zeitpunkt,
-    )
 
 
 def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Callable[[str, Ereignis], bool]:
@@ -41,10 +26,8 @@ def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Callable[[str, Erei
 async def test_abfrage_beantwortet_und_im_wochenbericht_mit_diagramm(umgebung: Umgebung) -> None:
     assert umgebung.bot is not None
     patin, koordination, bot_id = umgebung.patin, umgebung.koordination, umgebung.bot_id
-    stab = await patin.raum_anlegen(einladen=[bot_id], name="Stabsstelle Klima")
-    await setze_stabsstelle_raum(stab, umgebung.bot.sitzungen)
+    stab = await umgebung.raum_der_stabsstelle()
     async with umgebung.bot.sitzungen.begin() as sitzung:
-        await sitzung.execute(update(Raum).where(Raum.ist_stabsstelle).values(raum_id=stab))
         # Täglich, damit der nächste Termin nach dem Import liegt: vorher gab es keine Projekte.
         await sitzung.execute(
             update(Themenfeld).where(Themenfeld.slug == "energie").values(abfrage="täglich 09:00")
@@ -54,7 +37,7 @@ async def test_abfrage_beantwortet_und_im_wochenbericht_mit_diagramm(umgebung: U
     abfrage = dt.datetime.combine(morgen, dt.time(9, 0, 30), tzinfo=BERLIN)
 
     # Morgen 09:00: die Abfrage (die Uhr des Planers ist eingespeist, der Bot läuft echt).
-    await _planer(umgebung, abfrage).pruefe()
+    await umgebung.planer(abfrage).pruefe()
     kopf = await patin.warte_auf(_vom_bot(umgebung, umgebung.raum_energie, "Fortschrittsabfrage"))
     assert patin.user_id in kopf["content"]["m.mentions"]["user_ids"]
     waerme = await patin.warte_auf(_vom_bot(umgebung, umgebung.raum_energie, "(waermeplanung)"))
@@ -73,9 +56,7 @@ async def test_abfrage_beantwortet_und_im_wochenbericht_mit_diagramm(umgebung: U
 
     # Der nächste Freitag 14:00: der Wochenbericht nennt beide Änderungen, mit Diagramm.
     freitag = morgen + dt.timedelta(days=(4 - morgen.weekday()) % 7)
-    await _planer(
-        umgebung, dt.datetime.combine(freitag, dt.time(14, 0, 30), tzinfo=BERLIN)
-    ).pruefe()
+    await umgebung.planer(dt.datetime.combine(freitag, dt.time(14, 0, 30), tzinfo=BERLIN)).pruefe()
     bericht = await patin.warte_auf(_vom_bot(umgebung, stab, "Wochenbericht"))
     energie = await patin.warte_auf(_vom_bot(umgebung, stab, "Themenfeld Energie"))
     assert energie["content"]["m.relates_to"]["event_id"] == bericht["event_id"]

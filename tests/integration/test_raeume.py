@@ -16,9 +16,7 @@ import pytest
 from nio import RoomCreateResponse
 from sqlalchemy import select, update
 
-from befehle.grundlagen import Betrieb
 from bot.cli import main
-from bot.planer import Planer
 from modelle.tabellen import Raum, Themenfeld, Versand
 from modelle.termine import naechster_arbeitstag
 from tests.integration.conftest import Umgebung
@@ -81,18 +79,6 @@ async def test_raum_den_die_struktur_nicht_mehr_nennt_verlaesst_der_bot(
     await umgebung.patin.antwort_auf(frage, von=umgebung.bot_id)
 
 
-def _planer(umgebung: Umgebung, zeitpunkt: dt.datetime) -> Planer:
-    assert umgebung.bot is not None
-    return Planer(
-        sitzungen=umgebung.bot.sitzungen,
-        zeitzone=BERLIN,
-        betrieb=Betrieb(),
-        praefix="!",
-        nach_commit=umgebung.bot.zusteller.wecken,
-        uhr=lambda: zeitpunkt,
-    )
-
-
 async def test_abfrage_wartet_bis_der_bot_im_raum_ist_und_kommt_dann(
     umgebung: Umgebung, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -112,7 +98,7 @@ async def test_abfrage_wartet_bis_der_bot_im_raum_ist_und_kommt_dann(
 
     morgen = naechster_arbeitstag(dt.datetime.now(BERLIN).date() + dt.timedelta(days=1))
     termin = dt.datetime.combine(morgen, dt.time(9, 0, 30), tzinfo=BERLIN)
-    await _planer(umgebung, termin).pruefe()
+    await umgebung.planer(termin).pruefe()
     async with umgebung.bot.sitzungen() as sitzung:
         vermerkt = await sitzung.scalars(select(Versand.schluessel))
         assert not [v for v in vermerkt if v.startswith("abfrage:energie")]
@@ -127,7 +113,7 @@ async def test_abfrage_wartet_bis_der_bot_im_raum_ist_und_kommt_dann(
             if await sitzung.scalar(select(Raum.raum_id).where(Raum.adresse == neu)) == neu:
                 break
         await asyncio.sleep(0.1)
-    await _planer(umgebung, termin + dt.timedelta(hours=1)).pruefe()
+    await umgebung.planer(termin + dt.timedelta(hours=1)).pruefe()
     kopf = await patin.warte_auf(
         lambda r, e: r == neu and "Fortschrittsabfrage" in str(e.get("content", {}).get("body"))
     )

@@ -19,20 +19,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from nio import AsyncClient, DevicesResponse, LoginResponse
+from nio import DevicesResponse
 from nio.crypto import decrypt_attachment
 from sqlalchemy import func, select, update
 
 from befehle.darstellung import Nachricht
-from befehle.grundlagen import Betrieb
-from bot.app import Klimabot, setze_stabsstelle_raum
+from bot.app import Klimabot
 from bot.ausgang import NACHRICHT, direktraum, einreihen
 from bot.config import lade_einstellungen
-from bot.homeserver import Zugang
 from bot.inhalt import nachrichteninhalt
 from bot.matrix import VERSCHLUESSELUNG, AnmeldungFehlgeschlagen
-from bot.planer import Planer
-from modelle.tabellen import Raum, Statusmeldung, Themenfeld
+from modelle.tabellen import Statusmeldung, Themenfeld
 from modelle.termine import naechster_arbeitstag
 from tests.integration.conftest import Umgebung
 from tests.integration.mensch import Ereignis, Mensch
@@ -141,12 +138,8 @@ async def test_abfrage_per_reaktion_und_wochenbericht_mit_verschluesseltem_bild(
     umgebung = verschluesselte_umgebung
     assert umgebung.bot is not None
     patin, bot_id = umgebung.patin, umgebung.bot_id
-    stab = await patin.raum_anlegen(
-        einladen=[bot_id], name="Stabsstelle Klima", verschluesselt=True
-    )
-    await setze_stabsstelle_raum(stab, umgebung.bot.sitzungen)
+    stab = await umgebung.raum_der_stabsstelle(verschluesselt=True)
     async with umgebung.bot.sitzungen.begin() as sitzung:
-        await sitzung.execute(update(Raum).where(Raum.ist_stabsstelle).values(raum_id=stab))
         await sitzung.execute(
             update(Themenfeld).where(Themenfeld.slug == "energie").values(abfrage="täglich 09:00")
         )
@@ -160,18 +153,7 @@ async def test_abfrage_per_reaktion_und_wochenbericht_mit_verschluesseltem_bild(
     )
     morgen = naechster_arbeitstag(dt.datetime.now(BERLIN).date() + dt.timedelta(days=1))
 
-    def planer(zeitpunkt: dt.datetime) -> Planer:
-        assert umgebung.bot is not None
-        return Planer(
-            sitzungen=umgebung.bot.sitzungen,
-            zeitzone=BERLIN,
-            betrieb=Betrieb(),
-            praefix="!",
-            nach_commit=umgebung.bot.zusteller.wecken,
-            uhr=lambda: zeitpunkt,
-        )
-
-    await planer(dt.datetime.combine(morgen, dt.time(9, 0, 30), tzinfo=BERLIN)).pruefe()
+    await umgebung.planer(dt.datetime.combine(morgen, dt.time(9, 0, 30), tzinfo=BERLIN)).pruefe()
     waerme = await patin.warte_auf(_vom_bot(umgebung, umgebung.raum_energie, "(waermeplanung)"))
     reaktion = await patin.reagiere(umgebung.raum_energie, waerme["event_id"], "🔴")
     await patin.warte_auf(_vom_bot(umgebung, umgebung.raum_energie, "rot gespeichert"))
@@ -179,7 +161,7 @@ async def test_abfrage_per_reaktion_und_wochenbericht_mit_verschluesseltem_bild(
     assert _roh_vom_server(patin, umgebung.raum_energie, reaktion)["type"] == "m.room.encrypted"
 
     freitag = morgen + dt.timedelta(days=(4 - morgen.weekday()) % 7)
-    await planer(dt.datetime.combine(freitag, dt.time(14, 0, 30), tzinfo=BERLIN)).pruefe()
+    await umgebung.planer(dt.datetime.combine(freitag, dt.time(14, 0, 30), tzinfo=BERLIN)).pruefe()
     energie = await patin.warte_auf(_vom_bot(umgebung, stab, "Themenfeld Energie"))
     assert "🔴 rot *Kommunale Wärmeplanung*" in energie["content"]["body"]
     bild = await patin.warte_auf(
@@ -277,10 +259,7 @@ async def test_nachtraeglich_verschluesselter_raum_bekommt_keinen_klartext_mehr(
 ) -> None:
     umgebung = verschluesselte_umgebung
     patin, bot_id = umgebung.patin, umgebung.bot_id
-    raum = await patin.raum_anlegen(einladen=[bot_id], name="Erst offen")
-    await patin.warte_auf(
-        lambda r, e: r == raum and e.get("state_key") == bot_id and "join" in str(e["content"])
-    )
+    raum = await umgebung.raum_der_stabsstelle()  # ein Raum der Struktur, erst offen
     frage = await patin.sende(raum, "!themen")
     offen = await patin.antwort_auf(frage, von=bot_id)
     assert _roh_vom_server(patin, raum, offen["event_id"])["type"] == "m.room.message"
@@ -334,17 +313,9 @@ async def test_neues_geraet_der_patin_steht_im_protokoll_und_liest_die_antwort(
     caplog.set_level(logging.INFO, logger="bot.matrix")
     umgebung = verschluesselte_umgebung
     patin, raum, bot_id = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
-    anmeldung = AsyncClient(patin.client.homeserver, patin.user_id)
-    neu = await anmeldung.login(patin.zugang.passwort, device_name="Handy")
-    await anmeldung.close()
-    assert isinstance(neu, LoginResponse), neu
-    handy = Mensch(
-        patin.client.homeserver,
-        Zugang(patin.user_id, neu.access_token, patin.zugang.passwort, neu.device_id),
-        tmp_path / "handy",
-    )
+    handy = await patin.zweites_geraet(tmp_path / "handy")
+    neu = handy.zugang
     try:
-        await handy.synchronisiere(timeout_ms=0)  # lädt die Schlüssel des Handys hoch
         frage = await handy.sende(raum, "!status energie")
         antwort = await handy.antwort_auf(frage, von=bot_id)
         # Lesbar heißt: der Bot hat seinen Raumschlüssel auch dem neuen Gerät gegeben.

@@ -11,9 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from nio import AsyncClient, LoginResponse
 
-from bot.homeserver import Zugang
 from tests.integration.conftest import Umgebung
 from tests.integration.mensch import Mensch
 from tests.kreuzsignatur import Kreuzsignatur, richte_ein
@@ -63,21 +61,6 @@ async def _neu_gestartet_mit(umgebung: Umgebung, **abschnitte: dict[str, object]
     await umgebung.starte_bot()
 
 
-async def _zweites_geraet(mensch: Mensch, ordner: Path) -> Mensch:
-    """Die Person meldet sich ein zweites Mal an (etwa auf dem Handy), mit eigenen Schlüsseln."""
-    anmeldung = AsyncClient(mensch.client.homeserver, mensch.user_id)
-    neu = await anmeldung.login(mensch.zugang.passwort, device_name="Handy")
-    await anmeldung.close()
-    assert isinstance(neu, LoginResponse), neu
-    handy = Mensch(
-        mensch.client.homeserver,
-        Zugang(mensch.user_id, neu.access_token, mensch.zugang.passwort, neu.device_id),
-        ordner,
-    )
-    await handy.synchronisiere(timeout_ms=0)  # lädt die Schlüssel des Geräts hoch
-    return handy
-
-
 def _gelesen(mensch: Mensch, event_id: str) -> bool:
     """Konnte die Person das Ereignis entschlüsseln? (Unlesbares bleibt `m.room.encrypted`.)"""
     gesehen = [e for _r, e in mensch.gesehen if e.get("event_id") == event_id]
@@ -111,12 +94,13 @@ async def test_neues_geraet_einer_patin_wird_der_stabsstelle_gemeldet(
     verschluesselte_umgebung: Umgebung, tmp_path: Path
 ) -> None:
     umgebung = verschluesselte_umgebung
-    stab = await umgebung.patin.raum_anlegen(einladen=[umgebung.bot_id], name="Stabsstelle")
+    stab = await umgebung.patin.raum_anlegen(einladen=[], name="Stabsstelle")
     await _neu_gestartet_mit(
         umgebung, matrix={"neue_geraete_melden": True}, bot={"stabsstelle_raum": stab}
     )
+    await umgebung.lade_bot_ein(stab)
 
-    handy = await _zweites_geraet(umgebung.patin, tmp_path / "handy")
+    handy = await umgebung.patin.zweites_geraet(tmp_path / "handy")
     try:
         meldung = await umgebung.patin.warte_auf(
             lambda r, e: r == stab and "neues Gerät" in str(e.get("content", {}).get("body"))
@@ -138,7 +122,7 @@ async def test_streng_bekommen_nur_von_der_person_bestaetigte_geraete_raumschlue
         patin.client, patin.zugang.passwort, Kreuzsignatur(patin.user_id), [patin.zugang.device_id]
     )
     await _neu_gestartet_mit(umgebung, matrix={"nur_gegengezeichnete_geraete": True})
-    handy = await _zweites_geraet(patin, tmp_path / "handy")
+    handy = await patin.zweites_geraet(tmp_path / "handy")
     try:
         antwort = await _antwort_gesehen(umgebung, patin, handy, umgebung.koordination)
         assert _gelesen(patin, antwort)
