@@ -11,11 +11,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
+# Die Tests laufen in zwei Prozessen (-n 2): Fuzzing, Datenbank und Synapse brauchen Rechenzeit,
+# allein in einem Prozess dauerte die Suite über 15 min. Dateiweise verteilt (loadfile): die
+# Tests einer Datei laufen nacheinander im selben Prozess, etwa die beiden Demos (Port 8008).
+# Einzelne Tests: .venv/bin/pytest …
+TEST_PROZESSE ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check bot befehle modelle tests bench
 	$(BIN)/ruff format --check bot befehle modelle tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROZESSE) --dist loadfile $(PYTEST_ARGS)
 
 # Führt den Bot vor: eigener Wegwerf-Synapse auf 127.0.0.1, Beispielstruktur, kurze Szene;
 # läuft dann weiter zum Ausprobieren mit Element, bis Strg+C alles aufräumt.
