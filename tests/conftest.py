@@ -12,6 +12,7 @@ from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfa
 from modelle.struktur import importiere_struktur, lies_struktur
 from modelle.tabellen import Raum
 from tests import datenbanken
+from tests.anweisungen import Anweisungen, mitgeschrieben
 from tests.testbot import RAUM_STABSSTELLE, Testbot
 
 BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
@@ -57,6 +58,13 @@ async def engine(datenbank_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sitzungen(engine: AsyncEngine) -> Sitzungsfabrik:
     return erzeuge_sitzungsfabrik(engine)
+
+
+@pytest.fixture
+def anweisungen(engine: AsyncEngine) -> Iterator[Anweisungen]:
+    """Die SQL-Anweisungen, die der Test über `engine` schickt (siehe tests/anweisungen.py)."""
+    with mitgeschrieben(engine) as mitschrift:
+        yield mitschrift
 
 
 @pytest.fixture

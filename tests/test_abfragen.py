@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Awaitable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelle.abfragen import (
@@ -32,8 +30,7 @@ from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
 from modelle.werte import Ampel, Quelle
 from tests import daten
-
-T = TypeVar("T")
+from tests.anweisungen import Anweisungen
 
 MONTAG = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 GRUEN, GELB, ROT, FERTIG = Ampel.GRUEN, Ampel.GELB, Ampel.ROT, Ampel.ABGESCHLOSSEN
@@ -41,32 +38,6 @@ GRUEN, GELB, ROT, FERTIG = Ampel.GRUEN, Ampel.GELB, Ampel.ROT, Ampel.ABGESCHLOSS
 
 def tag(n: float) -> dt.datetime:
     return MONTAG + dt.timedelta(days=n)
-
-
-class Anweisungen:
-    """Schreibt mit, was über die Leitung geht: jede Abfrage muss genau eine Anweisung sein."""
-
-    def __init__(self) -> None:
-        self.gesendet: list[str] = []
-
-    def mitschreiben(self, *argumente: Any) -> None:
-        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
-        self.gesendet.append(argumente[2])
-
-    async def genau_eine(self, abfrage: Awaitable[T]) -> T:
-        vorher = len(self.gesendet)
-        ergebnis = await abfrage
-        neu = self.gesendet[vorher:]
-        assert len(neu) == 1, neu
-        return ergebnis
-
-
-@pytest.fixture
-def anweisungen(engine: AsyncEngine) -> Iterator[Anweisungen]:
-    zaehler = Anweisungen()
-    event.listen(engine.sync_engine, "before_cursor_execute", zaehler.mitschreiben)
-    yield zaehler
-    event.remove(engine.sync_engine, "before_cursor_execute", zaehler.mitschreiben)
 
 
 class Aufbau:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from befehle.darstellung import Nachricht
 from befehle.grundlagen import Antwort, Bild, Folge
@@ -34,6 +34,7 @@ from bot.transport import (
 from modelle.datenbank import Sitzungsfabrik
 from modelle.direktraeume import beabsichtige_direktraum
 from modelle.tabellen import Ausgang, Direktraum
+from tests.anweisungen import Anweisungen
 from tests.testbot import Rekorder
 
 
@@ -151,14 +152,12 @@ class ZaehlenderKorb:
     """Zählt, wie oft der Zusteller im Korb nachsieht (SELECT auf `ausgang`)."""
 
     def __init__(self, sitzungen: Sitzungsfabrik) -> None:
-        self.abfragen = 0
+        self._anweisungen = Anweisungen()
+        self._anweisungen.beobachte(sitzungen.kw["bind"])
 
-        def zaehle(_verbindung: Any, _cursor: Any, anweisung: str, *_rest: Any) -> None:
-            if anweisung.lstrip().startswith("SELECT ausgang."):
-                self.abfragen += 1
-
-        engine = sitzungen.kw["bind"]
-        event.listen(engine.sync_engine, "before_cursor_execute", zaehle)
+    @property
+    def abfragen(self) -> int:
+        return sum(a.lstrip().startswith("SELECT ausgang.") for a in self._anweisungen.gesendet)
 
 
 async def _uebergib(sitzungen: Sitzungsfabrik, zusteller: Zusteller, *texte: str) -> None:

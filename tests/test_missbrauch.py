@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.drossel import PAUSE, STOSS
@@ -21,6 +20,7 @@ from bot.inhalt import textnachricht
 from modelle.datenbank import Sitzungsfabrik
 from modelle.struktur import StrukturFehler, parse_struktur
 from modelle.tabellen import Statusmeldung, Strategieprojekt, VerarbeitetesEreignis
+from tests.anweisungen import mitgeschrieben
 from tests.testbot import (
     AUSSENSTEHENDE,
     PATIN_ENERGIE,
@@ -76,18 +76,11 @@ async def test_wer_flutet_bekommt_einmal_bitte_langsamer_und_wird_ohne_datenbank
     assert "Ich antworte Ihnen in einer Minute wieder" in bremse.text
     assert bremse.nachricht.inhalt["m.relates_to"]["m.in_reply_to"]["event_id"] == bremse.event_id
 
-    anweisungen: list[str] = []
-
-    def zaehle(*argumente: Any) -> None:
-        anweisungen.append(str(argumente[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", zaehle)
-    try:
+    with mitgeschrieben(engine) as mitschrift:
+        anweisungen = mitschrift.gesendet
         uebergangen = [await testbot.sende("!hilfe", als=AUSSENSTEHENDE) for _ in range(50)]
         await testbot.bearbeite(bremse.event_id, "!status", als=AUSSENSTEHENDE)
         await testbot.reagiere("$irgendwas", "🟢", als=AUSSENSTEHENDE)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", zaehle)
     assert all(antwort.alle == [] for antwort in uebergangen)
     # Der Zusteller des Testbots sieht einmal je Ereignis in den Ausgangskorb; die
     # Verarbeitung selbst hat nichts gelesen und nichts geschrieben.

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 import tomli_w
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelle.basis import jetzt
@@ -35,6 +35,7 @@ from modelle.tabellen import (
 )
 from modelle.werte import Ampel, Quelle, Rolle
 from tests import datenbanken
+from tests.anweisungen import mitgeschrieben
 
 BEISPIEL = Path(__file__).parents[1] / "beispiele" / "muenster.toml"
 ADMIN = "@lena.huesing:muenster.de"
@@ -407,17 +408,12 @@ async def test_neue_raumadresse_vergisst_die_aufgeloeste_raum_id(
 async def test_import_braucht_wenige_abfragen(
     sitzungen: Sitzungsfabrik, engine: AsyncEngine
 ) -> None:
-    anweisungen: list[str] = []
-
-    def zaehle(*argumente: Any) -> None:
-        anweisungen.append(argumente[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", zaehle)
-    await importiere(sitzungen, lies_struktur(BEISPIEL))
-    erster_import = len(anweisungen)
-    anweisungen.clear()
-    await importiere(sitzungen, lies_struktur(BEISPIEL))
-    event.remove(engine.sync_engine, "before_cursor_execute", zaehle)
+    with mitgeschrieben(engine) as mitschrift:
+        anweisungen = mitschrift.gesendet
+        await importiere(sitzungen, lies_struktur(BEISPIEL))
+        erster_import = len(anweisungen)
+        anweisungen.clear()
+        await importiere(sitzungen, lies_struktur(BEISPIEL))
 
     # 7 Felder, 17 Personen, 23 Projekte: je Eintrag eine Abfrage wären über 50.
     assert erster_import <= 20, anweisungen

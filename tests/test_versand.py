@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ausgang import NACHRICHT, Zusteller, einreihen
 from modelle.datenbank import Sitzungsfabrik
@@ -43,6 +42,7 @@ from modelle.versand import (
 )
 from modelle.werte import Ampel, Quelle, Rolle
 from modelle.zeitplan import Zeitplan
+from tests.anweisungen import Anweisungen
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONTAGS = Zeitplan.aus_text("mo 09:00")
@@ -742,22 +742,6 @@ async def test_erinnerung_nach_zeitplan_nur_in_der_nachholfrist(
 
 
 # --- Wenige Anweisungen, gleich wie groß die Struktur ---------------------------------------
-
-
-class Anweisungen:
-    def __init__(self) -> None:
-        self.anzahl = 0
-
-    def mitzaehlen(self, *_: Any) -> None:
-        self.anzahl += 1
-
-
-@pytest.fixture
-def anweisungen(engine: AsyncEngine) -> Iterator[Anweisungen]:
-    zaehler = Anweisungen()
-    event.listen(engine.sync_engine, "before_cursor_execute", zaehler.mitzaehlen)
-    yield zaehler
-    event.remove(engine.sync_engine, "before_cursor_execute", zaehler.mitzaehlen)
 
 
 async def test_entscheidungen_brauchen_wenige_anweisungen(

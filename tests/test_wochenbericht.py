@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import format
@@ -49,6 +49,7 @@ from modelle.tabellen import (
 )
 from modelle.werte import Ampel, Quelle
 from tests import daten
+from tests.anweisungen import mitgeschrieben
 from tests.testbot import (
     KOORDINATION_ENERGIE,
     RAUM_ENERGIE,
@@ -279,19 +280,12 @@ async def test_bericht_braucht_feste_zahl_von_abfragen(
     sitzungen: Sitzungsfabrik, engine: AsyncEngine
 ) -> None:
     woche = await erlebe_woche(sitzungen)
-    anweisungen: list[str] = []
-
-    def zaehle(*argumente: Any) -> None:
-        anweisungen.append(argumente[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", zaehle)
-    try:
+    with mitgeschrieben(engine) as mitschrift:
+        anweisungen = mitschrift.gesendet
         await _bericht(sitzungen, woche)
         bericht_anweisungen = len(anweisungen)
         async with sitzungen() as sitzung:
             await ampel_verlauf(sitzung, bis=woche.bis, zeitzone=BERLIN)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", zaehle)
     assert bericht_anweisungen == 5, anweisungen
     assert len(anweisungen) == 5 + 2, anweisungen
 
