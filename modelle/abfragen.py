@@ -10,7 +10,10 @@ Gemeinsame Regeln:
 - Es zählen nur gültige Meldungen; zurückgezogene (`zurueckgezogen`) bleiben für die
   Nachvollziehbarkeit in der Tabelle, spielen hier aber nirgends mit.
 - „Die neueste Meldung“ eines Projekts ist die mit dem spätesten `zeitpunkt`; bei
-  gleichem Zeitpunkt gewinnt die höhere `id` (die später gespeicherte).
+  gleichem Zeitpunkt gewinnt die höhere `id` (die später gespeicherte). Jede Abfrage hier
+  und in anderen Modulen holt sie über `neueste_meldung()`.
+- „Überfällig“ ist ein laufendes Projekt nach `ist_ueberfaellig()`; die Erinnerungen
+  (`modelle.versand`) und der Wochenbericht (`modelle.bericht`) fragen beide dort.
 - Archivierte Themenfelder und Projekte erscheinen nicht, wo nicht anders gesagt.
 - Sortiert wird nach `reihenfolge`, dann `id`: Themenfelder zuerst, darin die Projekte.
 """
@@ -102,18 +105,6 @@ class Felduebersicht:
 
 
 @dataclass(frozen=True, slots=True)
-class ProjektOhneMeldung:
-    projekt_id: int
-    projekt_slug: str
-    projekt_titel: str
-    themenfeld_id: int
-    themenfeld_slug: str
-    # Die neueste Meldung überhaupt (vor `seit`); beide leer, wenn nie gemeldet wurde.
-    letzte_meldung: dt.datetime | None
-    letzte_ampel: Ampel | None
-
-
-@dataclass(frozen=True, slots=True)
 class Meldungseintrag:
     meldung_id: int
     zeitpunkt: dt.datetime
@@ -198,16 +189,19 @@ def _gueltig(meldung: type[Statusmeldung]) -> ColumnElement[bool]:
     return ~meldung.zurueckgezogen
 
 
-def _neueste(
+def neueste_meldung(
     spalte: InstrumentedAttribute[_T],
     *,
-    bis: dt.datetime | BindParameter[dt.datetime] | None = None,
+    bis: dt.datetime | ColumnElement[dt.datetime] | None = None,
     projekt: ColumnElement[int] | None = None,
 ) -> ScalarSelect[_T]:
     """`spalte` der neuesten gültigen Meldung des äußeren Projekts (höchstens `bis`).
 
-    Korreliert zu `Strategieprojekt` oder zur Projekt-Id `projekt` einer äußeren Abfrage:
-    ein Indexabstieg je Projekt über `ix_statusmeldung_projekt_stand` statt einer
+    Die eine Stelle, an der „die neueste gültige Meldung“ eines Projekts gebaut wird, als
+    korrelierte Unterabfrage für eine Abfrage über Projekte: `spalte` ist eine Spalte von
+    `Statusmeldung`, das Projekt ist `Strategieprojekt` oder die Projekt-Id `projekt` der
+    äußeren Abfrage, `bis` ein Zeitpunkt oder eine Spalte der äußeren Abfrage (Stichtage).
+    Ein Indexabstieg je Projekt über `ix_statusmeldung_projekt_stand` statt einer
     Fensterfunktion über alle Meldungen; die Kosten wachsen mit der Zahl der Projekte, nicht
     mit der Historie. Für die Ampel reicht der Index allein.
     """
@@ -238,8 +232,8 @@ def _neuester_stand() -> _Abfrage:
     return select(
         Strategieprojekt.id.label("projekt_id"),
         Strategieprojekt.themenfeld_id,
-        _neueste(Statusmeldung.ampel).label("ampel"),
-        _neueste(Statusmeldung.zeitpunkt).label("zeitpunkt"),
+        neueste_meldung(Statusmeldung.ampel).label("ampel"),
+        neueste_meldung(Statusmeldung.zeitpunkt).label("zeitpunkt"),
     )
 
 
@@ -289,7 +283,7 @@ def _projektstaende(bis: dt.datetime | BindParameter[dt.datetime] | None = None)
         )
         .select_from(Strategieprojekt)
         .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
-        .outerjoin(Statusmeldung, Statusmeldung.id == _neueste(Statusmeldung.id, bis=bis))
+        .outerjoin(Statusmeldung, Statusmeldung.id == neueste_meldung(Statusmeldung.id, bis=bis))
         .outerjoin(Person, Person.id == Statusmeldung.autor_id)
     )
 
@@ -532,18 +526,7 @@ def _stichtage_je_abstieg(anzahl: int) -> _Abfrage:
             for nr, grenze in enumerate(_stichtage(anzahl))
         )
     ).cte("stichtag")
-    ampel = (
-        select(_JUENGSTE.ampel)
-        .where(
-            _JUENGSTE.projekt_id == Strategieprojekt.id,
-            _gueltig(_JUENGSTE),
-            _JUENGSTE.zeitpunkt <= tage.c.grenze,
-        )
-        .order_by(_JUENGSTE.zeitpunkt.desc(), _JUENGSTE.id.desc())
-        .limit(1)
-        .correlate(Strategieprojekt, tage)
-        .scalar_subquery()
-    )
+    ampel = neueste_meldung(Statusmeldung.ampel, bis=tage.c.grenze)
     stand = (
         select(tage.c.nr, Strategieprojekt.themenfeld_id, ampel.label("ampel"))
         .select_from(Strategieprojekt)
@@ -572,7 +555,7 @@ def _stichtage_im_lauf(anzahl: int) -> _Abfrage:
             Strategieprojekt.themenfeld_id,
             grenzen[0].label("zeitpunkt"),
             literal(0, Integer).label("id"),
-            _neueste(Statusmeldung.ampel, bis=grenzen[0]).label("ampel"),
+            neueste_meldung(Statusmeldung.ampel, bis=grenzen[0]).label("ampel"),
         )
         .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
         .where(*aktiv)
@@ -675,52 +658,39 @@ async def feld_uebersicht(sitzung: AsyncSession) -> list[Felduebersicht]:
     ]
 
 
-async def projekte_ohne_meldung_seit(
-    sitzung: AsyncSession, seit: dt.datetime, themenfeld_id: int | None = None
-) -> list[ProjektOhneMeldung]:
-    """Aktive Projekte aktiver Felder ohne gültige Meldung zu oder nach `seit`.
+def still_seit(
+    letzte_meldung: dt.datetime | None, aufgenommen: dt.datetime | None
+) -> dt.datetime | None:
+    """Seit wann ein Projekt still ist: seit dem späteren von letzter gültiger Meldung und
+    letzter Aufnahme (angelegt oder wieder aktiviert, laut Änderungsprotokoll).
 
-    Nie gemeldete Projekte gehören dazu; abgeschlossene nicht, denn für sie endet die
-    Berichtspflicht (bis eine neuere Meldung sie wieder öffnet).
+    So hat ein neues oder wieder aufgenommenes Projekt seine Frist, bevor es überfällig wird.
+    Leer, wenn keins von beiden bekannt ist (Daten ohne Protokoll, nie gemeldet).
     """
-    auswahl = _neuester_stand().where(~Strategieprojekt.archiviert)
-    if themenfeld_id is not None:
-        auswahl = auswahl.where(Strategieprojekt.themenfeld_id == themenfeld_id)
-    stand = auswahl.subquery("stand")
-    abfrage = (
-        select(
-            Strategieprojekt.id,
-            Strategieprojekt.slug,
-            Strategieprojekt.titel,
-            Themenfeld.id.label("themenfeld_id"),
-            Themenfeld.slug.label("themenfeld_slug"),
-            stand.c.zeitpunkt,
-            stand.c.ampel,
-        )
-        .select_from(stand)
-        .join(Strategieprojekt, Strategieprojekt.id == stand.c.projekt_id)
-        .join(Themenfeld, Themenfeld.id == stand.c.themenfeld_id)
-        .where(
-            ~Themenfeld.archiviert,
-            or_(
-                stand.c.zeitpunkt.is_(None),
-                (stand.c.zeitpunkt < seit) & (stand.c.ampel != Ampel.ABGESCHLOSSEN),
-            ),
-        )
-        .order_by(*STRUKTURFOLGE)
-    )
-    return [
-        ProjektOhneMeldung(
-            projekt_id=zeile.id,
-            projekt_slug=zeile.slug,
-            projekt_titel=zeile.titel,
-            themenfeld_id=zeile.themenfeld_id,
-            themenfeld_slug=zeile.themenfeld_slug,
-            letzte_meldung=zeile.zeitpunkt,
-            letzte_ampel=_ampel(zeile.ampel),
-        )
-        for zeile in await sitzung.execute(abfrage)
-    ]
+    if letzte_meldung is None or aufgenommen is None:
+        return letzte_meldung or aufgenommen
+    return max(letzte_meldung, aufgenommen)
+
+
+def ist_ueberfaellig(
+    ampel: Ampel | None,
+    still_seit: dt.datetime | None,
+    *,
+    frist_tage: int,
+    stichtag: dt.datetime,
+) -> bool:
+    """Die Regel „überfällig“, für Erinnerungen und Wochenbericht gleich.
+
+    Ein Projekt mit der Ampel `ampel` (seiner neuesten gültigen Meldung, leer ohne Meldung),
+    still seit `still_seit` (siehe `still_seit()`), ist zum `stichtag` überfällig, wenn es
+    länger als `frist_tage` (die seines Themenfelds) still ist: genau `frist_tage` Tage sind
+    noch in der Frist. Ist unbekannt, seit wann es still ist, ist es überfällig.
+    Abgeschlossene Projekte sind es nie, denn für sie endet die Berichtspflicht (bis eine
+    neuere Meldung sie wieder öffnet). Ob Projekt und Feld aktiv sind, prüft, wer fragt.
+    """
+    if ampel is Ampel.ABGESCHLOSSEN:
+        return False
+    return still_seit is None or still_seit < stichtag - dt.timedelta(days=frist_tage)
 
 
 async def verlauf(sitzung: AsyncSession, projekt_id: int, anzahl: int = 5) -> list[Meldungseintrag]:
@@ -859,7 +829,7 @@ def _ampel_wechsel_abfrage() -> _Abfrage:
             # Der Stand zu `von`, hier, wo die Fensterfunktion die Abfrage zusammenhält: weiter
             # außen setzten SQLite und PostgreSQL den Indexabstieg überall ein, wo die Spalte
             # vorkommt, und stiegen je Projekt dreimal ab statt einmal.
-            _neueste(Statusmeldung.ampel, bis=von, projekt=lauf.c.projekt_id).label("alt"),
+            neueste_meldung(Statusmeldung.ampel, bis=von, projekt=lauf.c.projekt_id).label("alt"),
         )
         .where(
             lauf.c.ampel == lauf.c.neu,

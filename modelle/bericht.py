@@ -32,7 +32,9 @@ from modelle.abfragen import (
     alle_letzten_meldungen,
     ampel_wechsel,
     ampeln_zu_stichtagen,
+    ist_ueberfaellig,
     projektaenderungen,
+    still_seit,
 )
 from modelle.direktraeume import PLATZHALTER as DIREKTRAUM_PLATZHALTER
 from modelle.tabellen import (
@@ -373,8 +375,8 @@ async def stelle_wochenbericht_zusammen(
     laengste_frist = dt.timedelta(days=max((f.ueberfaellig_nach_tagen for f in felder), default=0))
     lebenslauf = await projektaenderungen(sitzung, min(von, bis - laengste_frist), bis)
 
-    # Wie die Erinnerungen (`modelle.versand.ueberfaellige_projekte`): gezählt wird ab der
-    # letzten Aufnahme (angelegt oder wieder aktiviert), wenn sie nach der letzten Meldung lag.
+    # Die letzte Aufnahme (angelegt oder wieder aktiviert) je Projekt für `still_seit()`; die
+    # Erinnerungen (`modelle.versand.ueberfaellige_projekte`) lesen sie aus demselben Protokoll.
     aufgenommen_am: dict[int, dt.datetime] = {}
     for aenderung in lebenslauf:
         if aenderung.ereignis is not Projektereignis.ARCHIVIERT:
@@ -536,15 +538,10 @@ def _ueberfaellig(
     tage: int,
     aufgenommen_am: Mapping[int, dt.datetime],
 ) -> Iterable[UeberfaelligesProjekt]:
-    # Dieselbe Regel wie bei den Erinnerungen, zum Stand `bis`: still seit dem späteren von
-    # letzter Meldung und letzter Aufnahme, länger als die Frist (strikt), nicht abgeschlossen.
-    # Ist keins von beiden bekannt, gilt das Projekt als überfällig.
-    grenze = bis - dt.timedelta(days=tage)
+    # Dieselbe Regel wie bei den Erinnerungen, zum Stand `bis`.
     for stand in staende:
-        if stand.ampel is Ampel.ABGESCHLOSSEN:
-            continue
-        bekannt = [z for z in (stand.zeitpunkt, aufgenommen_am.get(stand.projekt_id)) if z]
-        if bekannt and max(bekannt) >= grenze:
+        seit = still_seit(stand.zeitpunkt, aufgenommen_am.get(stand.projekt_id))
+        if not ist_ueberfaellig(stand.ampel, seit, frist_tage=tage, stichtag=bis):
             continue
         yield UeberfaelligesProjekt(
             projekt_slug=stand.projekt_slug,

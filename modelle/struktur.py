@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from modelle.abfragen import neueste_meldung
 from modelle.basis import Basis, jetzt
 from modelle.tabellen import (
     Aenderung,
@@ -786,23 +787,13 @@ async def _lade_bestand(sitzung: AsyncSession) -> _Bestand:
 
 
 async def _aktueller_stand(sitzung: AsyncSession) -> dict[int, tuple[Ampel, int | None]]:
-    """Ampel und Fortschritt der jüngsten gültigen Meldung je Projekt, in einer Abfrage."""
-    rang = (
-        func.row_number()
-        .over(
-            partition_by=Statusmeldung.projekt_id,
-            order_by=(Statusmeldung.zeitpunkt.desc(), Statusmeldung.id.desc()),
-        )
-        .label("rang")
-    )
-    meldungen = (
-        select(Statusmeldung.projekt_id, Statusmeldung.ampel, Statusmeldung.fortschritt, rang)
-        .where(Statusmeldung.zurueckgezogen.is_(False))
-        .subquery()
-    )
+    """Ampel und Fortschritt der neuesten gültigen Meldung je Projekt, in einer Abfrage.
+
+    Nur Projekte mit gültiger Meldung; archivierte auch, denn sie können wieder aufleben.
+    """
     zeilen = await sitzung.execute(
-        select(meldungen.c.projekt_id, meldungen.c.ampel, meldungen.c.fortschritt).where(
-            meldungen.c.rang == 1
+        select(Strategieprojekt.id, Statusmeldung.ampel, Statusmeldung.fortschritt).join(
+            Statusmeldung, Statusmeldung.id == neueste_meldung(Statusmeldung.id)
         )
     )
     return {projekt_id: (Ampel(ampel), fortschritt) for projekt_id, ampel, fortschritt in zeilen}

@@ -57,12 +57,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
-    ScalarSelect,
     Subquery,
     and_,
     func,
@@ -71,9 +69,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from modelle.abfragen import STRUKTURFOLGE
+from modelle.abfragen import STRUKTURFOLGE, ist_ueberfaellig, neueste_meldung, still_seit
 from modelle.datenbank import einfuegen_ohne_konflikt
 from modelle.tabellen import (
     Aenderung,
@@ -113,7 +110,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 # Wer bis zu fünf Minuten nach dem Termin sendet, ist pünktlich (Scheduler, Start, Last).
 VERSPAETET_AB = dt.timedelta(minutes=5)
@@ -490,32 +486,14 @@ async def faelliger_wochenbericht(
 # --- Überfällige Projekte und Erinnerungen -------------------------------------------------
 
 
-# Einmal angelegt: `aliased()` je Aufruf kostet mehr als die Abfrage selbst.
-_JUENGSTE = aliased(Statusmeldung, name="juengste")
-
-
-def _neueste(spalte: InstrumentedAttribute[_T]) -> ScalarSelect[_T]:
-    """`spalte` der neuesten gültigen Meldung des äußeren Projekts (Index je Projekt)."""
-    return (
-        select(spalte)
-        .where(_JUENGSTE.projekt_id == Strategieprojekt.id, ~_JUENGSTE.zurueckgezogen)
-        .order_by(_JUENGSTE.zeitpunkt.desc(), _JUENGSTE.id.desc())
-        .limit(1)
-        .correlate(Strategieprojekt)
-        .scalar_subquery()
-    )
-
-
 async def ueberfaellige_projekte(
     sitzung: AsyncSession, *, jetzt: dt.datetime
 ) -> list[Ueberfaelligkeit]:
-    """Laufende Projekte aktiver Felder, die länger still sind, als ihr Feld erlaubt.
+    """Die Projekte aktiver Felder, die zu `jetzt` überfällig sind, mit allem für die Erinnerung.
 
-    Gezählt wird ab dem späteren von letzter gültiger Meldung und letzter Aufnahme des
-    Projekts (angelegt oder wieder aktiviert, laut Änderungsprotokoll): ein neues Projekt
-    hat seine Frist, bevor es erinnert wird, und ein wieder aufgenommenes auch. Ist keins
-    von beiden bekannt (Daten ohne Protokoll), gilt das Projekt als überfällig.
-    Abgeschlossene Projekte sind es nie. Eine Abfrage; sortiert wie die Struktur.
+    Die Regel ist `modelle.abfragen.ist_ueberfaellig()`, gezählt ab `still_seit()` aus der
+    neuesten gültigen Meldung und der letzten Aufnahme laut Änderungsprotokoll. Eine
+    Abfrage; sortiert wie die Struktur.
     """
     aufgenommen = _aktivierungen("projekt")
     zeilen = await sitzung.execute(
@@ -528,8 +506,8 @@ async def ueberfaellige_projekte(
             Themenfeld.name.label("feld_name"),
             Themenfeld.ueberfaellig_nach_tagen,
             Raum.raum_id,
-            _neueste(_JUENGSTE.zeitpunkt).label("zeitpunkt"),
-            _neueste(_JUENGSTE.ampel).label("ampel"),
+            neueste_meldung(Statusmeldung.zeitpunkt).label("zeitpunkt"),
+            neueste_meldung(Statusmeldung.ampel).label("ampel"),
             aufgenommen.c.seit,
         )
         .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
@@ -541,12 +519,10 @@ async def ueberfaellige_projekte(
     ergebnis: list[Ueberfaelligkeit] = []
     for zeile in zeilen:
         ampel = None if zeile.ampel is None else Ampel(zeile.ampel)
-        if ampel is Ampel.ABGESCHLOSSEN:
-            continue
-        bezug = _spaetester(zeile.zeitpunkt, zeile.seit)
-        frist = dt.timedelta(days=zeile.ueberfaellig_nach_tagen)
-        # Dieselbe Grenze wie `projekte_ohne_meldung_seit(jetzt - frist)`: strikt davor.
-        if bezug is not None and bezug >= jetzt - frist:
+        bezug = still_seit(zeile.zeitpunkt, zeile.seit)
+        if not ist_ueberfaellig(
+            ampel, bezug, frist_tage=zeile.ueberfaellig_nach_tagen, stichtag=jetzt
+        ):
             continue
         ergebnis.append(
             Ueberfaelligkeit(

@@ -13,6 +13,7 @@ from modelle.struktur import importiere_struktur, lies_struktur
 from modelle.tabellen import Raum
 from tests import datenbanken
 from tests.anweisungen import Anweisungen, mitgeschrieben
+from tests.aufbau import Aufbau
 from tests.testbot import RAUM_STABSSTELLE, Testbot
 
 BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
@@ -65,6 +66,12 @@ def anweisungen(engine: AsyncEngine) -> Iterator[Anweisungen]:
     """Die SQL-Anweisungen, die der Test über `engine` schickt (siehe tests/anweisungen.py)."""
     with mitgeschrieben(engine) as mitschrift:
         yield mitschrift
+
+
+@pytest.fixture
+def aufbau(sitzungen: Sitzungsfabrik) -> Aufbau:
+    """Kleine Bestände Zeile für Zeile (siehe tests/aufbau.py)."""
+    return Aufbau(sitzungen)
 
 
 @pytest.fixture

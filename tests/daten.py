@@ -24,10 +24,10 @@ from modelle.abfragen import (
     Ampelwechsel,
     Felduebersicht,
     Meldungseintrag,
-    ProjektOhneMeldung,
     Projektstand,
 )
 from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
+from modelle.versand import Ueberfaelligkeit
 from modelle.werte import Ampel, Quelle
 
 BEGINN = dt.datetime(2023, 1, 2, 8, 0, tzinfo=dt.UTC)  # ein Montag
@@ -41,6 +41,7 @@ class Feld:
     name: str
     reihenfolge: int
     archiviert: bool
+    ueberfaellig_nach_tagen: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,8 @@ def erzeuge_bestand(
                 name=f"Themenfeld {feld_id}",
                 reihenfolge=zufall.randrange(4),
                 archiviert=feld_id == felder + 1,
+                # Verschiedene Fristen, ohne die Zufallsfolge zu verschieben.
+                ueberfaellig_nach_tagen=(7, 14, 30)[feld_id % 3],
             )
         )
     leeres_feld = felder + 2
@@ -320,28 +323,30 @@ class Erwartung:
             )
         return ergebnis
 
-    def projekte_ohne_meldung_seit(
-        self, seit: dt.datetime, feld_id: int | None = None
-    ) -> list[ProjektOhneMeldung]:
+    def ueberfaellige(self, jetzt: dt.datetime) -> list[Ueberfaelligkeit]:
+        """Ohne Änderungsprotokoll zählt allein die neueste gültige Meldung."""
         ergebnis = []
         for feld in self._aktive_felder():
-            if feld_id is not None and feld.id != feld_id:
-                continue
             for projekt in self._projekte(feld.id):
-                meldungen = self.gueltige[projekt.id]
-                if any(m.zeitpunkt >= seit for m in meldungen):
+                meldung = self._neueste(projekt.id)
+                if meldung is not None and meldung.ampel is Ampel.ABGESCHLOSSEN:
                     continue
-                if meldungen and meldungen[0].ampel is Ampel.ABGESCHLOSSEN:
+                frist = dt.timedelta(days=feld.ueberfaellig_nach_tagen)
+                if meldung is not None and meldung.zeitpunkt >= jetzt - frist:
                     continue
                 ergebnis.append(
-                    ProjektOhneMeldung(
+                    Ueberfaelligkeit(
                         projekt_id=projekt.id,
                         projekt_slug=projekt.slug,
                         projekt_titel=projekt.titel,
                         themenfeld_id=feld.id,
                         themenfeld_slug=feld.slug,
-                        letzte_meldung=meldungen[0].zeitpunkt if meldungen else None,
-                        letzte_ampel=meldungen[0].ampel if meldungen else None,
+                        themenfeld_name=feld.name,
+                        raum_id=None,
+                        frist_tage=feld.ueberfaellig_nach_tagen,
+                        letzte_meldung=None if meldung is None else meldung.zeitpunkt,
+                        letzte_ampel=None if meldung is None else meldung.ampel,
+                        bezug=None if meldung is None else meldung.zeitpunkt,
                     )
                 )
         return ergebnis

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,20 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from modelle.abfragen import (
     Ampelwechsel,
     Felduebersicht,
-    ProjektOhneMeldung,
     ampel_wechsel,
     ampeln_zu_stichtagen,
     feld_uebersicht,
     letzte_meldungen,
-    projekte_ohne_meldung_seit,
     projektstand,
     verlauf,
 )
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
 from modelle.werte import Ampel, Quelle
 from tests import daten
 from tests.anweisungen import Anweisungen
+from tests.aufbau import Aufbau
 
 MONTAG = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 GRUEN, GELB, ROT, FERTIG = Ampel.GRUEN, Ampel.GELB, Ampel.ROT, Ampel.ABGESCHLOSSEN
@@ -38,77 +35,6 @@ GRUEN, GELB, ROT, FERTIG = Ampel.GRUEN, Ampel.GELB, Ampel.ROT, Ampel.ABGESCHLOSS
 
 def tag(n: float) -> dt.datetime:
     return MONTAG + dt.timedelta(days=n)
-
-
-class Aufbau:
-    """Baut kleine Bestände Zeile für Zeile; gibt die Ids zurück."""
-
-    def __init__(self, sitzungen: Sitzungsfabrik) -> None:
-        self.sitzungen = sitzungen
-
-    async def _neu(self, objekt: Any) -> int:
-        async with self.sitzungen.begin() as sitzung:
-            sitzung.add(objekt)
-            await sitzung.flush()
-            kennung: int = objekt.id
-            return kennung
-
-    async def feld(self, slug: str, *, reihenfolge: int = 0, archiviert: bool = False) -> int:
-        return await self._neu(
-            Themenfeld(
-                slug=slug, name=slug.capitalize(), reihenfolge=reihenfolge, archiviert=archiviert
-            )
-        )
-
-    async def projekt(
-        self, slug: str, feld_id: int, *, reihenfolge: int = 0, archiviert: bool = False
-    ) -> int:
-        return await self._neu(
-            Strategieprojekt(
-                slug=slug,
-                titel=slug.capitalize(),
-                themenfeld_id=feld_id,
-                reihenfolge=reihenfolge,
-                archiviert=archiviert,
-            )
-        )
-
-    async def person(self, name: str) -> int:
-        return await self._neu(Person(matrix_id=f"@{name.lower()}:example.org", anzeigename=name))
-
-    async def meldung(
-        self,
-        projekt_id: int,
-        ampel: Ampel,
-        zeitpunkt: dt.datetime,
-        *,
-        text: str = "",
-        autor_id: int | None = None,
-        zurueckgezogen: bool = False,
-        kennung: int | None = None,
-        quelle: Quelle = Quelle.BEFEHL,
-        fortschritt: int | None = None,
-        herausforderungen: str | None = None,
-    ) -> int:
-        return await self._neu(
-            Statusmeldung(
-                id=kennung,
-                projekt_id=projekt_id,
-                ampel=ampel,
-                zeitpunkt=zeitpunkt,
-                text=text,
-                autor_id=autor_id,
-                zurueckgezogen=zurueckgezogen,
-                quelle=quelle,
-                fortschritt=fortschritt,
-                herausforderungen=herausforderungen,
-            )
-        )
-
-
-@pytest.fixture
-def aufbau(sitzungen: Sitzungsfabrik) -> Aufbau:
-    return Aufbau(sitzungen)
 
 
 # --- letzte_meldungen und projektstand -------------------------------------------------
@@ -170,7 +96,6 @@ async def test_zurueckgezogene_meldung_gilt_nirgends(
         (stand,) = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
         einzeln = await anweisungen.genau_eine(projektstand(sitzung, waerme))
         (uebersicht,) = await anweisungen.genau_eine(feld_uebersicht(sitzung))
-        still = await anweisungen.genau_eine(projekte_ohne_meldung_seit(sitzung, tag(3)))
         eintraege = await anweisungen.genau_eine(verlauf(sitzung, waerme))
         wechsel = await anweisungen.genau_eine(ampel_wechsel(sitzung, tag(1), tag(6)))
 
@@ -179,7 +104,6 @@ async def test_zurueckgezogene_meldung_gilt_nirgends(
     assert uebersicht.ampeln[GRUEN] == 1
     assert uebersicht.ampeln[ROT] == 0
     assert uebersicht.aelteste_meldung == tag(0)
-    assert [p.projekt_slug for p in still] == ["waermeplanung"]
     assert [e.text for e in eintraege] == ["gilt"]
     assert wechsel == []
 
@@ -219,7 +143,6 @@ async def test_archivierte_projekte_und_felder_fehlen_in_den_listen(
         staende = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
         im_archiv = await anweisungen.genau_eine(letzte_meldungen(sitzung, alt))
         uebersicht = await anweisungen.genau_eine(feld_uebersicht(sitzung))
-        still = await anweisungen.genau_eine(projekte_ohne_meldung_seit(sitzung, tag(1)))
         ruhend_stand = await anweisungen.genau_eine(projektstand(sitzung, ruhend))
         alt_stand = await anweisungen.genau_eine(projektstand(sitzung, im_alten_feld))
         aktiv_stand = await anweisungen.genau_eine(projektstand(sitzung, aktiv))
@@ -227,7 +150,6 @@ async def test_archivierte_projekte_und_felder_fehlen_in_den_listen(
     assert [s.projekt_slug for s in staende] == ["aktiv"]
     assert im_archiv == []
     assert [(f.themenfeld_slug, f.ampeln[ROT]) for f in uebersicht] == [("energie", 1)]
-    assert [p.projekt_slug for p in still] == ["aktiv"]
     # Wer gezielt nach einem archivierten Projekt fragt, bekommt seinen letzten Stand.
     assert ruhend_stand is not None
     assert (ruhend_stand.archiviert, ruhend_stand.ampel) == (True, ROT)
@@ -304,59 +226,6 @@ async def test_uebersicht_zaehlt_ampeln_und_nennt_die_aelteste_laufende_meldung(
         ),
     ]
     assert [f.projekte for f in uebersicht] == [5, 1, 0, 2]
-
-
-# --- projekte_ohne_meldung_seit ---------------------------------------------------------
-
-
-async def test_ohne_meldung_seit_nennt_stille_und_nie_gemeldete_aber_keine_abgeschlossenen(
-    aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
-) -> None:
-    energie = await aufbau.feld("energie", reihenfolge=1)
-    gebaeude = await aufbau.feld("gebaeude", reihenfolge=2)
-    aktuell = await aufbau.projekt("aktuell", energie)
-    genau_an_der_grenze = await aufbau.projekt("grenze", energie)
-    still = await aufbau.projekt("still", energie)
-    nie = await aufbau.projekt("nie", energie)
-    fertig = await aufbau.projekt("fertig", energie)
-    wieder_offen = await aufbau.projekt("wieder-offen", energie)
-    sanierung = await aufbau.projekt("sanierung", gebaeude)
-    await aufbau.meldung(aktuell, GRUEN, tag(1))
-    await aufbau.meldung(genau_an_der_grenze, GRUEN, tag(0))
-    await aufbau.meldung(still, GELB, tag(-20))
-    await aufbau.meldung(still, GRUEN, tag(-30))
-    await aufbau.meldung(fertig, FERTIG, tag(-40))
-    await aufbau.meldung(wieder_offen, FERTIG, tag(-40))
-    await aufbau.meldung(wieder_offen, ROT, tag(-10))
-    await aufbau.meldung(sanierung, ROT, tag(-1))
-
-    async with sitzungen() as sitzung:
-        alle = await anweisungen.genau_eine(projekte_ohne_meldung_seit(sitzung, tag(0)))
-        nur_gebaeude = await anweisungen.genau_eine(
-            projekte_ohne_meldung_seit(sitzung, tag(0), themenfeld_id=gebaeude)
-        )
-
-    def eintrag(
-        projekt_id: int, slug: str, feld: tuple[int, str], zeit: float | None, ampel: Ampel | None
-    ) -> ProjektOhneMeldung:
-        return ProjektOhneMeldung(
-            projekt_id=projekt_id,
-            projekt_slug=slug,
-            projekt_titel=slug.capitalize(),
-            themenfeld_id=feld[0],
-            themenfeld_slug=feld[1],
-            letzte_meldung=None if zeit is None else tag(zeit),
-            letzte_ampel=ampel,
-        )
-
-    e, g = (energie, "energie"), (gebaeude, "gebaeude")
-    assert alle == [
-        eintrag(still, "still", e, -20, GELB),
-        eintrag(nie, "nie", e, None, None),
-        eintrag(wieder_offen, "wieder-offen", e, -10, ROT),
-        eintrag(sanierung, "sanierung", g, -1, ROT),
-    ]
-    assert nur_gebaeude == [eintrag(sanierung, "sanierung", g, -1, ROT)]
 
 
 # --- verlauf ----------------------------------------------------------------------------
@@ -508,16 +377,6 @@ async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
         assert await anweisungen.genau_eine(feld_uebersicht(sitzung)) == (
             erwartung.feld_uebersicht()
         )
-
-        for tage in (1, 14, 60, 2000):
-            seit = ende - dt.timedelta(days=tage)
-            assert await anweisungen.genau_eine(
-                projekte_ohne_meldung_seit(sitzung, seit)
-            ) == erwartung.projekte_ohne_meldung_seit(seit)
-        seit = ende - dt.timedelta(days=14)
-        assert await anweisungen.genau_eine(
-            projekte_ohne_meldung_seit(sitzung, seit, themenfeld_id=3)
-        ) == erwartung.projekte_ohne_meldung_seit(seit, 3)
 
         for anzahl, projekt in enumerate(bestand.projekte[::11]):
             assert await anweisungen.genau_eine(

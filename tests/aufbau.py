@@ -1,0 +1,82 @@
+"""Kleine Bestände Zeile für Zeile, für Tests, die je eine Regel der Abfragen belegen."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from modelle.datenbank import Sitzungsfabrik
+from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
+from modelle.werte import Ampel, Quelle
+
+
+class Aufbau:
+    """Baut kleine Bestände Zeile für Zeile; gibt die Ids zurück."""
+
+    def __init__(self, sitzungen: Sitzungsfabrik) -> None:
+        self.sitzungen = sitzungen
+
+    async def _neu(self, objekt: Any) -> int:
+        async with self.sitzungen.begin() as sitzung:
+            sitzung.add(objekt)
+            await sitzung.flush()
+            kennung: int = objekt.id
+            return kennung
+
+    async def feld(
+        self, slug: str, *, reihenfolge: int = 0, archiviert: bool = False, frist: int = 14
+    ) -> int:
+        return await self._neu(
+            Themenfeld(
+                slug=slug,
+                name=slug.capitalize(),
+                reihenfolge=reihenfolge,
+                archiviert=archiviert,
+                ueberfaellig_nach_tagen=frist,
+            )
+        )
+
+    async def projekt(
+        self, slug: str, feld_id: int, *, reihenfolge: int = 0, archiviert: bool = False
+    ) -> int:
+        return await self._neu(
+            Strategieprojekt(
+                slug=slug,
+                titel=slug.capitalize(),
+                themenfeld_id=feld_id,
+                reihenfolge=reihenfolge,
+                archiviert=archiviert,
+            )
+        )
+
+    async def person(self, name: str) -> int:
+        return await self._neu(Person(matrix_id=f"@{name.lower()}:example.org", anzeigename=name))
+
+    async def meldung(
+        self,
+        projekt_id: int,
+        ampel: Ampel,
+        zeitpunkt: dt.datetime,
+        *,
+        text: str = "",
+        autor_id: int | None = None,
+        zurueckgezogen: bool = False,
+        kennung: int | None = None,
+        quelle: Quelle = Quelle.BEFEHL,
+        fortschritt: int | None = None,
+        herausforderungen: str | None = None,
+    ) -> int:
+        return await self._neu(
+            Statusmeldung(
+                id=kennung,
+                projekt_id=projekt_id,
+                ampel=ampel,
+                zeitpunkt=zeitpunkt,
+                text=text,
+                autor_id=autor_id,
+                zurueckgezogen=zurueckgezogen,
+                quelle=quelle,
+                fortschritt=fortschritt,
+                herausforderungen=herausforderungen,
+            )
+        )
