@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from befehle import format
 from befehle.darstellung import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
 from befehle.format import GROSSZUEGIG
-from modelle.abfragen import Projektstand
+from modelle.stand import Projektstand
 from modelle.verzeichnis import FeldEintrag, PersonEintrag
 
 VERSPAETET = "Diese Abfrage kommt verspätet: der Klimabot war zur geplanten Zeit nicht erreichbar."

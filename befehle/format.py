@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from befehle.darstellung import HOECHSTENS_BYTES, Erwaehnung, Nachricht, Teil, gekuerzt_auf
-from modelle.abfragen import Projektstand
+from modelle.stand import Projektstand
 from modelle.verzeichnis import PersonEintrag
 from modelle.werte import Ampel
 

@@ -17,8 +17,8 @@ from befehle.format import ampel as ampeltext
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler
 from befehle.meldungstext import Meldungsinhalt, lies_meldungsinhalt
 from befehle.suche import finde_projekt, finde_projekt_unter
-from modelle.abfragen import projektstand
 from modelle.meldungen import meldung_zum_ereignis, ziehe_zurueck
+from modelle.stand import projektstand
 from modelle.verzeichnis import ProjektEintrag
 from modelle.werte import Ampel, Quelle
 

@@ -6,7 +6,7 @@ from befehle import format
 from befehle.darstellung import Fett, Kursiv, Nachricht, Teil
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
 from befehle.suche import bezeichnung, finde_feld_oder_projekt
-from modelle.abfragen import feld_uebersicht, letzte_meldungen, projektstand
+from modelle.stand import feld_uebersicht, letzte_meldungen, projektstand
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag
 from modelle.werte import Ampel
 

@@ -9,8 +9,8 @@ from befehle import format
 from befehle.darstellung import HOECHSTENS_BYTES, Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, befehl
 from befehle.suche import bezeichnung, finde_projekt
-from modelle.abfragen import Meldungseintrag
-from modelle.abfragen import verlauf as meldungsverlauf
+from modelle.stand import Meldungseintrag
+from modelle.stand import verlauf as meldungsverlauf
 from modelle.werte import Quelle
 
 VORGABE = 5

@@ -26,9 +26,9 @@ from befehle.abfrage import abfrage_kopf, abfrage_zeile, erinnerung, erinnerung_
 from befehle.bericht import wochenbericht_antwort
 from befehle.grundlagen import Antwort, Betrieb, Folge
 from bot.ausgang import direktraum, reihe_antwort_ein, verweis
-from modelle.abfragen import letzte_meldungen, projektstand
 from modelle.basis import jetzt as uhrzeit_jetzt
 from modelle.datenbank import Sitzungsfabrik
+from modelle.stand import letzte_meldungen, projektstand
 from modelle.tabellen import Versandstatus
 from modelle.versand import (
     Faelligkeit,

@@ -23,7 +23,8 @@ from typing import Any, Literal, TextIO, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelle.abfragen import (
+from modelle.direktraeume import PLATZHALTER as DIREKTRAUM_PLATZHALTER
+from modelle.stand import (
     Ampelwechsel,
     Projektaenderung,
     Projektereignis,
@@ -36,7 +37,6 @@ from modelle.abfragen import (
     projektaenderungen,
     still_seit,
 )
-from modelle.direktraeume import PLATZHALTER as DIREKTRAUM_PLATZHALTER
 from modelle.tabellen import (
     Ausgang,
     Direktraum,

@@ -23,8 +23,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from modelle.abfragen import neueste_meldung
 from modelle.basis import Basis, jetzt
+from modelle.stand import neueste_meldung
 from modelle.tabellen import (
     Aenderung,
     Person,

@@ -70,8 +70,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelle.abfragen import STRUKTURFOLGE, ist_ueberfaellig, neueste_meldung, still_seit
 from modelle.datenbank import einfuegen_ohne_konflikt
+from modelle.stand import STRUKTURFOLGE, ist_ueberfaellig, neueste_meldung, still_seit
 from modelle.tabellen import (
     Aenderung,
     Person,
@@ -491,7 +491,7 @@ async def ueberfaellige_projekte(
 ) -> list[Ueberfaelligkeit]:
     """Die Projekte aktiver Felder, die zu `jetzt` überfällig sind, mit allem für die Erinnerung.
 
-    Die Regel ist `modelle.abfragen.ist_ueberfaellig()`, gezählt ab `still_seit()` aus der
+    Die Regel ist `modelle.stand.ist_ueberfaellig()`, gezählt ab `still_seit()` aus der
     neuesten gültigen Meldung und der letzten Aufnahme laut Änderungsprotokoll. Eine
     Abfrage; sortiert wie die Struktur.
     """

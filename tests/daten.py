@@ -1,7 +1,7 @@
 """Ein realistischer Datenbestand in Menge: Themenfelder, Projekte und Jahre an Wochenmeldungen.
 
 Der Bestand entsteht deterministisch aus einem Startwert und liegt zuerst als einfache
-Python-Werte vor. Daraus rechnet `Erwartung` jede Abfrage aus `modelle.abfragen` auf dem
+Python-Werte vor. Daraus rechnet `Erwartung` jede Abfrage aus `modelle.stand` auf dem
 einfachsten Weg nach (sortieren, filtern, in Schleifen), damit die Tests das Ergebnis der
 SQL-Abfragen Wert für Wert vergleichen können.
 
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from modelle.abfragen import (
+from modelle.stand import (
     Ampelwechsel,
     Felduebersicht,
     Meldungseintrag,

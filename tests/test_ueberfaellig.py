@@ -1,4 +1,4 @@
-"""Die eine Regel „überfällig“ (`modelle.abfragen.ist_ueberfaellig`) und die Listen, die sie
+"""Die eine Regel „überfällig“ (`modelle.stand.ist_ueberfaellig`) und die Listen, die sie
 anwenden: die überfälligen Projekte der Erinnerungen und die des Wochenberichts."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from modelle.abfragen import ist_ueberfaellig, still_seit
 from modelle.bericht import stelle_wochenbericht_zusammen
 from modelle.datenbank import Sitzungsfabrik
+from modelle.stand import ist_ueberfaellig, still_seit
 from modelle.tabellen import Aenderung
 from modelle.versand import ueberfaellige_projekte
 from modelle.werte import Ampel

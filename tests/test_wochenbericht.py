@@ -26,7 +26,6 @@ from befehle.wochenbericht import (
 )
 from bot.ausgang import HOECHSTENS_VERSUCHE
 from bot.cli import main
-from modelle.abfragen import Projektaenderung, Projektereignis
 from modelle.bericht import (
     Ampelverlauf,
     Feldbericht,
@@ -37,6 +36,7 @@ from modelle.bericht import (
 )
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.meldungen import speichere_meldung
+from modelle.stand import Projektaenderung, Projektereignis
 from modelle.struktur import importiere_struktur, parse_struktur
 from modelle.tabellen import (
     Aenderung,

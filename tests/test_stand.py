@@ -1,4 +1,4 @@
-"""Die Abfragen für Befehle und Wochenbericht: was sie zeigen, und dass jede eine Anweisung ist.
+"""Der Stand der Projekte (`modelle.stand`): was jede Abfrage zeigt; jede ist eine Anweisung.
 
 Zuerst kleine, von Hand gebaute Fälle, die je eine Regel belegen; am Ende ein Bestand
 in realistischer Menge (drei Jahre Wochenmeldungen), gegen eine schlichte Nachrechnung
@@ -13,7 +13,8 @@ from collections import Counter
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from modelle.abfragen import (
+from modelle.datenbank import Sitzungsfabrik
+from modelle.stand import (
     Ampelwechsel,
     Felduebersicht,
     ampel_wechsel,
@@ -23,7 +24,6 @@ from modelle.abfragen import (
     projektstand,
     verlauf,
 )
-from modelle.datenbank import Sitzungsfabrik
 from modelle.werte import Ampel, Quelle
 from tests import daten
 from tests.anweisungen import Anweisungen

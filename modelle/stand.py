@@ -1,4 +1,5 @@
-"""Die Abfragen, die Befehle, Abfrage-Nachrichten und der Wochenbericht brauchen.
+"""Der Stand der Projekte aus ihren Statusmeldungen, wie Befehle, Abfrage-Nachrichten und
+Wochenbericht ihn lesen, und die Regeln dafür (neueste gültige Meldung, überfällig).
 
 Jede Funktion schickt genau eine SQL-Anweisung an die Datenbank, gleich wie viele
 Themenfelder, Projekte oder Meldungen es gibt, und gibt kleine unveränderliche Werte
