@@ -18,7 +18,7 @@ from befehle.berechtigung import ist_stabsstelle, pruefe_befehl
 from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Berechtigung, befehl
 from befehle.suche import bezeichnung, finde_feld
-from modelle.struktur import setze_abfrage
+from modelle.strukturimport import setze_abfrage
 from modelle.termine import (
     feiertag,
     ist_arbeitstag,

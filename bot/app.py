@@ -35,7 +35,8 @@ from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
-from modelle.struktur import importiere_struktur, lies_struktur
+from modelle.strukturdatei import lies_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Raum
 from modelle.zeitplan import Zeitplan
 

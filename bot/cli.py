@@ -39,12 +39,9 @@ from modelle.datenbank import (
     sqlite_datei,
 )
 from modelle.migration import aktualisiere_schema
-from modelle.struktur import (
-    StrukturFehler,
-    exportiere_struktur,
-    importiere_struktur,
-    lies_struktur,
-)
+from modelle.strukturdatei import StrukturFehler, lies_struktur
+from modelle.strukturexport import exportiere_struktur
+from modelle.strukturimport import importiere_struktur
 
 log = logging.getLogger(__name__)
 

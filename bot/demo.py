@@ -49,7 +49,7 @@ from bot.inhalt import reaktionsinhalt, textnachricht
 from bot.matrix import VERSCHLUESSELUNG, NioTransport, pflege_schluessel
 from bot.planer import Planer
 from bot.transport import Sendefehler
-from modelle.struktur import PersonEintrag, Struktur, parse_struktur
+from modelle.strukturdatei import PersonAngabe, Struktur, parse_struktur
 from modelle.termine import naechster_termin, verschiebe_auf_arbeitstag
 from modelle.zeitplan import Zeitplan
 
@@ -120,7 +120,7 @@ def demostruktur(text: str) -> str:
     return text.replace(f":{BEISPIEL_SERVER}", f":{DEMO_SERVER}")
 
 
-def _rolle(person: PersonEintrag, feldnamen: dict[str, str]) -> str:
+def _rolle(person: PersonAngabe, feldnamen: dict[str, str]) -> str:
     teile = []
     if person.stabsstelle:
         teile.append("Stabsstelle Klima")

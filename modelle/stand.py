@@ -625,6 +625,20 @@ async def projektstand(sitzung: AsyncSession, projekt_id: int) -> Projektstand |
     return None if zeile is None else _als_projektstand(zeile)
 
 
+async def aktuelle_staende(sitzung: AsyncSession) -> dict[int, tuple[Ampel, int | None]]:
+    """Ampel und Fortschritt der neuesten gültigen Meldung je Projekt.
+
+    Nur Projekte mit gültiger Meldung, archivierte auch, denn sie können wieder aufleben:
+    so vergleicht der Strukturimport den Anfangsstand der Datei, so schreibt der Export ihn.
+    """
+    zeilen = await sitzung.execute(
+        select(Strategieprojekt.id, Statusmeldung.ampel, Statusmeldung.fortschritt).join(
+            Statusmeldung, Statusmeldung.id == neueste_meldung(Statusmeldung.id)
+        )
+    )
+    return {projekt_id: (Ampel(ampel), fortschritt) for projekt_id, ampel, fortschritt in zeilen}
+
+
 async def feld_uebersicht(sitzung: AsyncSession) -> list[Felduebersicht]:
     """Je aktivem Themenfeld die Ampelzahlen seiner aktiven Projekte; auch Felder ohne Projekte."""
     stand = _neuester_stand().where(~Strategieprojekt.archiviert).subquery("stand")

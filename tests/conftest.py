@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import setze_stabsstelle_raum
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.struktur import importiere_struktur, lies_struktur
+from modelle.strukturdatei import lies_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Raum
 from tests import datenbanken
 from tests.anweisungen import Anweisungen, mitgeschrieben

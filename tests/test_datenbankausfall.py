@@ -31,7 +31,8 @@ from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
 from bot.transport import NichtImRaum
 from bot.verarbeitung import HINWEIS, DatenbankNichtErreichbar, Ereignis, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.struktur import importiere_struktur, lies_struktur
+from modelle.strukturdatei import lies_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Ausgang, Statusmeldung, VerarbeitetesEreignis
 from tests import datenbanken
 from tests.conftest import BEISPIEL

@@ -61,7 +61,8 @@ from bot.inhalt import MAX_INHALT_BYTES, nachrichteninhalt
 from bot.inhalt import PROJEKTE as PROJEKTBEZUG
 from bot.verarbeitung import Ereignis
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.struktur import importiere_struktur, lies_struktur
+from modelle.strukturdatei import lies_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Ausgang
 from modelle.verzeichnis import Verzeichnis, lade_verzeichnis
 from modelle.werte import Ampel

@@ -18,7 +18,8 @@ from befehle.darstellung import Nachricht, gekuerzt_auf
 from befehle.meldungstext import MAX_TEXT
 from bot.inhalt import MAX_INHALT_BYTES
 from modelle.datenbank import Sitzungsfabrik
-from modelle.struktur import importiere_struktur, parse_struktur
+from modelle.strukturdatei import parse_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Aenderung, Statusmeldung
 from tests.testbot import AUSSENSTEHENDE, PATIN_ENERGIE, STABSSTELLE, Gesendet, Testbot
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.drossel import PAUSE, STOSS
 from bot.inhalt import textnachricht
 from modelle.datenbank import Sitzungsfabrik
-from modelle.struktur import StrukturFehler, parse_struktur
+from modelle.strukturdatei import StrukturFehler, parse_struktur
 from modelle.tabellen import Statusmeldung, Strategieprojekt, VerarbeitetesEreignis
 from tests.anweisungen import mitgeschrieben
 from tests.testbot import (

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelle import verzeichnis
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.struktur import importiere_struktur, parse_struktur
+from modelle.strukturdatei import parse_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Strukturstand
 from tests.conftest import BEISPIEL
 from tests.testbot import PATIN_ENERGIE, Testbot

@@ -37,7 +37,8 @@ from modelle.bericht import (
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.meldungen import speichere_meldung
 from modelle.stand import Projektaenderung, Projektereignis
-from modelle.struktur import importiere_struktur, parse_struktur
+from modelle.strukturdatei import parse_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import (
     Aenderung,
     Ausgang,
