@@ -26,7 +26,7 @@ from befehle.grundlagen import (
     keine_argumente,
 )
 from befehle.wochenbericht import feldnachrichten, kopf, zustellnachricht
-from modelle.bericht import ampel_verlauf, stelle_wochenbericht_zusammen
+from modelle.berichtsdaten import ampel_verlauf, stelle_wochenbericht_zusammen
 from modelle.tabellen import Versandart
 from modelle.versand import letzter_wochenbericht, versaeumte_seit
 from modelle.verzeichnis import PersonEintrag

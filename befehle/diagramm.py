@@ -32,7 +32,7 @@ from modelle.werte import Ampel
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from modelle.bericht import Ampelverlauf
+    from modelle.berichtsdaten import Ampelverlauf
 
 # Das Kind braucht 1–3 s (Start, Importe, Zeichnen ~0,4 s), auf einer ausgelasteten Maschine
 # das Mehrfache. Danach fehlt das Bild lieber, als dass der Bericht hängt.

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from befehle import format
 from befehle.darstellung import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
-from modelle.bericht import Feldbericht, NichtZugestellt, Wochenbericht
+from modelle.berichtsdaten import Feldbericht, NichtZugestellt, Wochenbericht
 from modelle.werte import Ampel
 
 # Zwischen den Nachrichten in der Textausgabe der Kommandozeile.

@@ -36,7 +36,7 @@ from befehle.diagramm import ampel_diagramm
 from befehle.grundlagen import Antwort, Registratur
 from bot.drossel import Drossel
 from bot.verarbeitung import Ereignis, Verarbeitung
-from modelle.bericht import ampel_verlauf
+from modelle.berichtsdaten import ampel_verlauf
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.tabellen import Statusmeldung, Strategieprojekt

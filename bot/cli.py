@@ -27,11 +27,7 @@ from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lad
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.matrix import AnmeldungFehlgeschlagen
 from bot.raeume import fremde_mitglieder, strukturraeume
-from modelle.bericht import (
-    schreibe_export,
-    statusmeldungen_fuer_export,
-    stelle_wochenbericht_zusammen,
-)
+from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import (
     Sitzungsfabrik,
     erzeuge_engine,
@@ -39,6 +35,7 @@ from modelle.datenbank import (
     sqlite_datei,
 )
 from modelle.migration import aktualisiere_schema
+from modelle.statusexport import schreibe_export, statusmeldungen_fuer_export
 from modelle.strukturdatei import StrukturFehler, lies_struktur
 from modelle.strukturexport import exportiere_struktur
 from modelle.strukturimport import importiere_struktur

@@ -14,7 +14,7 @@ Gemeinsame Regeln:
   gleichem Zeitpunkt gewinnt die höhere `id` (die später gespeicherte). Jede Abfrage hier
   und in anderen Modulen holt sie über `neueste_meldung()`.
 - „Überfällig“ ist ein laufendes Projekt nach `ist_ueberfaellig()`; die Erinnerungen
-  (`modelle.versand`) und der Wochenbericht (`modelle.bericht`) fragen beide dort.
+  (`modelle.versand`) und der Wochenbericht (`modelle.berichtsdaten`) fragen beide dort.
 - Archivierte Themenfelder und Projekte erscheinen nicht, wo nicht anders gesagt.
 - Sortiert wird nach `reihenfolge`, dann `id`: Themenfelder zuerst, darin die Projekte.
 """

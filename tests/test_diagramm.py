@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from befehle.diagramm import DiagrammFehler, ampel_diagramm
-from modelle.bericht import Ampelverlauf, Ampelzaehlung, Feldverlauf
+from modelle.berichtsdaten import Ampelverlauf, Ampelzaehlung, Feldverlauf
 from modelle.werte import Ampel
 from tests.testbot import BERLIN, STABSSTELLE, Testbot
 

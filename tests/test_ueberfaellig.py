@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from modelle.bericht import stelle_wochenbericht_zusammen
+from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import ist_ueberfaellig, still_seit
 from modelle.tabellen import Aenderung

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import format
@@ -26,173 +24,24 @@ from befehle.wochenbericht import (
 )
 from bot.ausgang import HOECHSTENS_VERSUCHE
 from bot.cli import main
-from modelle.bericht import (
+from modelle.berichtsdaten import (
     Ampelverlauf,
     Feldbericht,
     Wochenbericht,
-    _strukturaenderungen,
     ampel_verlauf,
     stelle_wochenbericht_zusammen,
+    strukturaenderungen,
 )
-from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.meldungen import speichere_meldung
+from modelle.datenbank import Sitzungsfabrik, erzeuge_sitzungsfabrik
 from modelle.stand import Projektaenderung, Projektereignis
-from modelle.strukturdatei import parse_struktur
-from modelle.strukturimport import importiere_struktur
-from modelle.tabellen import (
-    Aenderung,
-    Ausgang,
-    Person,
-    Raum,
-    Statusmeldung,
-    Strategieprojekt,
-    Themenfeld,
-)
-from modelle.werte import Ampel, Quelle
+from modelle.tabellen import Ausgang, Raum, Themenfeld
+from modelle.werte import Ampel
 from tests import daten
 from tests.anweisungen import mitgeschrieben
-from tests.testbot import (
-    KOORDINATION_ENERGIE,
-    RAUM_ENERGIE,
-    STABSSTELLE,
-    Testbot,
-)
+from tests.testbot import KOORDINATION_ENERGIE, RAUM_ENERGIE, STABSSTELLE, Testbot
+from tests.woche import ANNA, Woche, erlebe_woche, erlebe_woche_in
 
 BERLIN = ZoneInfo("Europe/Berlin")
-ANNA = "@anna.becker:muenster.de"
-THOMAS = "@thomas.reinhardt:muenster.de"
-
-_FELDER_UND_PERSONEN = """
-[[themenfeld]]
-slug = "energie"
-name = "Energie"
-ueberfaellig_nach_tagen = 14
-
-[[themenfeld]]
-slug = "mobilitaet"
-name = "Mobilität"
-ueberfaellig_nach_tagen = 21
-
-[[themenfeld]]
-slug = "klimaanpassung"
-name = "Klimaanpassung"
-
-[[person]]
-matrix_id = "@anna.becker:muenster.de"
-name = "Dr. Anna Becker"
-patin = ["energie"]
-
-[[person]]
-matrix_id = "@thomas.reinhardt:muenster.de"
-name = "Thomas Reinhardt"
-patin = ["mobilitaet", "klimaanpassung"]
-"""
-
-
-def _projekt(slug: str, feld: str, titel: str, ampel: str | None = None) -> str:
-    zeile = f'\n[[projekt]]\nslug = "{slug}"\nthemenfeld = "{feld}"\ntitel = "{titel}"\n'
-    return zeile + (f'ampel = "{ampel}"\n' if ampel else "")
-
-
-_BESTAND = [
-    _projekt("waermeplanung", "energie", "Kommunale Wärmeplanung", "grün"),
-    _projekt("pv-offensive", "energie", "PV-Offensive", "grün"),
-    _projekt("windenergie", "energie", "Flächen für Windenergie", "rot"),
-    _projekt("speicher", "energie", "Quartiersspeicher", "grün"),
-    _projekt("radwege", "mobilitaet", "Radvorrangrouten", "grün"),
-    _projekt("stadtbaeume", "klimaanpassung", "Klimaresiliente Stadtbäume", "grün"),
-]
-# Vor der Woche: alles außer Nahwärme und Lastenrad, dazu die Geothermie.
-STRUKTUR_VORHER = (
-    _FELDER_UND_PERSONEN
-    + "".join(_BESTAND)
-    + _projekt("geothermie", "energie", "Tiefe Geothermie", "gelb")
-)
-# Im Lauf der Woche importiert: Geothermie fehlt (wird archiviert), zwei Projekte kommen hinzu.
-STRUKTUR_NACHHER = (
-    _FELDER_UND_PERSONEN
-    + "".join(_BESTAND)
-    + _projekt("nahwaerme", "energie", "Nahwärmenetze", "grün")
-    + _projekt("lastenrad", "mobilitaet", "Lastenradverleih")
-)
-
-
-@dataclass(frozen=True)
-class Woche:
-    von: dt.datetime
-    bis: dt.datetime
-    ausgelassen: dt.datetime
-
-
-async def _person_id(sitzungen: Sitzungsfabrik, matrix_id: str) -> int:
-    async with sitzungen() as sitzung:
-        person_id = await sitzung.scalar(select(Person.id).where(Person.matrix_id == matrix_id))
-    assert person_id is not None
-    return person_id
-
-
-async def erlebe_woche(sitzungen: Sitzungsfabrik) -> Woche:
-    """Eine Woche mit allem, was der Bericht nennen soll, endend jetzt.
-
-    Der erste Import liegt zwei Monate zurück; der zweite läuft jetzt, denn das
-    Änderungsprotokoll trägt die echte Uhrzeit.
-    """
-    jetzt = dt.datetime.now(dt.UTC)
-    von = jetzt - dt.timedelta(days=7)
-    vor_zwei_monaten = jetzt - dt.timedelta(days=60)
-    async with sitzungen.begin() as sitzung:
-        await importiere_struktur(sitzung, parse_struktur(STRUKTUR_VORHER, "vorher.toml"), "Test")
-        await sitzung.execute(update(Aenderung).values(zeitpunkt=vor_zwei_monaten))
-        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=vor_zwei_monaten))
-    anna = await _person_id(sitzungen, ANNA)
-    thomas = await _person_id(sitzungen, THOMAS)
-    async with sitzungen.begin() as sitzung:
-        ids = dict(
-            (await sitzung.execute(select(Strategieprojekt.slug, Strategieprojekt.id))).all()
-        )
-
-        async def melde(
-            slug: str,
-            tag: int,
-            ampel: Ampel,
-            text: str,
-            autor: int = anna,
-            herausforderungen: str | None = None,
-            fortschritt: int | None = None,
-        ) -> Statusmeldung:
-            return await speichere_meldung(
-                sitzung,
-                projekt_id=ids[slug],
-                autor_id=autor,
-                ampel=ampel,
-                fortschritt=fortschritt,
-                text=text,
-                herausforderungen=herausforderungen,
-                quelle=Quelle.BEFEHL,
-                zeitpunkt=von + dt.timedelta(days=tag),
-            )
-
-        await melde("pv-offensive", 1, Ampel.GRUEN, "läuft")
-        await melde(
-            "waermeplanung",
-            2,
-            Ampel.GELB,
-            "Ausschreibung verzögert sich",
-            herausforderungen="Vergabe <b>dauert</b>",
-            fortschritt=40,
-        )
-        await melde("windenergie", 3, Ampel.ABGESCHLOSSEN, "Flächen ausgewiesen", fortschritt=100)
-        versehen = await melde("pv-offensive", 4, Ampel.ROT, "falsches Projekt")
-        versehen.zurueckgezogen = True
-        await melde("radwege", 1, Ampel.GRUEN, "im Plan", autor=thomas)
-        await melde("stadtbaeume", 2, Ampel.GRUEN, "gepflanzt", autor=thomas)
-    async with sitzungen.begin() as sitzung:
-        await importiere_struktur(sitzung, parse_struktur(STRUKTUR_NACHHER, "neu.toml"), "Kai")
-    return Woche(
-        von=von,
-        bis=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1),
-        ausgelassen=von + dt.timedelta(days=4),
-    )
 
 
 async def _bericht(sitzungen: Sitzungsfabrik, woche: Woche) -> Wochenbericht:
@@ -551,7 +400,7 @@ def _aenderung(
 
 def test_archiviert_und_wieder_aktiviert_in_derselben_woche_ist_keine_aenderung() -> None:
     archiviert, wieder = Projektereignis.ARCHIVIERT, Projektereignis.WIEDER_AKTIVIERT
-    neu, weg = _strukturaenderungen(
+    neu, weg = strukturaenderungen(
         [
             _aenderung(1, archiviert, 8),
             _aenderung(1, wieder, 9),
@@ -615,19 +464,6 @@ def test_diagramm_ohne_themenfelder() -> None:
 
 
 # --- Kommandozeile ------------------------------------------------------------------------
-
-
-def erlebe_woche_in(url: str) -> Woche:
-    """`erlebe_woche` für synchrone Tests, die die Kommandozeile aufrufen."""
-
-    async def ablauf() -> Woche:
-        engine = erzeuge_engine(url)
-        try:
-            return await erlebe_woche(erzeuge_sitzungsfabrik(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(ablauf())
 
 
 @pytest.fixture

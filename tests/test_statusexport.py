@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
-from modelle.bericht import (
+from modelle.datenbank import Sitzungsfabrik, erzeuge_sitzungsfabrik
+from modelle.statusexport import (
     EXPORT_SPALTEN,
     Exportmeldung,
     schreibe_export,
     statusmeldungen_fuer_export,
 )
-from modelle.datenbank import Sitzungsfabrik, erzeuge_sitzungsfabrik
 from modelle.werte import Ampel, Quelle
 from tests import daten
-from tests.test_wochenbericht import Woche, erlebe_woche, erlebe_woche_in
+from tests.woche import Woche, erlebe_woche, erlebe_woche_in
 
 # Sieben Anfangsstände aus dem ersten Import, sechs Meldungen in der Woche (eine davon
 # zurückgezogen), ein Anfangsstand aus dem zweiten Import.

@@ -1,4 +1,5 @@
-"""Der Wochenbericht als Daten: was sich in einem Zeitraum getan hat, je Themenfeld.
+"""Der Wochenbericht als Daten: was sich in einem Zeitraum getan hat, je Themenfeld,
+dazu der Ampelverlauf fürs Diagramm und die nicht zugestellten Nachrichten.
 
 Dieses Modul stellt zusammen, `befehle.wochenbericht` stellt dar. Die Zahl der
 Datenbankabfragen hängt nicht von der Zahl der Projekte oder Meldungen ab (fünf für den
@@ -12,13 +13,11 @@ Klimabericht (README, Abschnitt „Wochenbericht und Export“): wer daran etwas
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TextIO, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,24 +36,18 @@ from modelle.stand import (
     projektaenderungen,
     still_seit,
 )
-from modelle.tabellen import (
-    Ausgang,
-    Direktraum,
-    Person,
-    Raum,
-    Statusmeldung,
-    Strategieprojekt,
-    Themenfeld,
-)
-from modelle.werte import Ampel, Quelle
+from modelle.tabellen import Ausgang, Direktraum, Raum, Themenfeld
+from modelle.werte import Ampel
 
+# Die Version des Formats von `Wochenbericht.als_dict()`.
 FORMATVERSION = 1
 
 _T = TypeVar("_T")
 
 
-def _zeit(wert: dt.datetime | None, zeitzone: dt.tzinfo) -> str | None:
-    # Sekunden genügen Menschen und Tabellen; Mikrosekunden wären nur Rauschen.
+def austauschzeit(wert: dt.datetime | None, zeitzone: dt.tzinfo) -> str | None:
+    """Ein Zeitpunkt in den Austauschformaten (dieses und `modelle.statusexport`): ISO 8601
+    mit Versatz zu `zeitzone`, sekundengenau; Mikrosekunden wären nur Rauschen."""
     return None if wert is None else wert.astimezone(zeitzone).isoformat(timespec="seconds")
 
 
@@ -93,7 +86,7 @@ class Wechsel:
             "titel": self.projekt_titel,
             "alt": _ampel(self.alt),
             "neu": _ampel(self.neu),
-            "zeitpunkt": _zeit(self.zeitpunkt, zeitzone),
+            "zeitpunkt": austauschzeit(self.zeitpunkt, zeitzone),
             "autor": self.autor,
             "text": self.text,
             "archiviert": self.archiviert,
@@ -122,7 +115,7 @@ class RotGelbProjekt:
             "fortschritt": self.fortschritt,
             "herausforderungen": self.herausforderungen,
             "text": self.text,
-            "zeitpunkt": _zeit(self.zeitpunkt, zeitzone),
+            "zeitpunkt": austauschzeit(self.zeitpunkt, zeitzone),
             "autor": self.autor,
         }
 
@@ -143,7 +136,7 @@ class UeberfaelligesProjekt:
         return {
             "projekt": self.projekt_slug,
             "titel": self.projekt_titel,
-            "letzte_meldung": _zeit(self.letzte_meldung, zeitzone),
+            "letzte_meldung": austauschzeit(self.letzte_meldung, zeitzone),
             "letzte_ampel": _ampel(self.letzte_ampel),
             "tage_ohne_meldung": self.tage_ohne_meldung,
         }
@@ -166,7 +159,7 @@ class Strukturaenderung:
         return {
             "projekt": self.projekt_slug,
             "titel": self.projekt_titel,
-            "zeitpunkt": _zeit(self.zeitpunkt, zeitzone),
+            "zeitpunkt": austauschzeit(self.zeitpunkt, zeitzone),
             "wer": self.wer,
             "ampel": _ampel(self.ampel),
             "wieder_aktiviert": self.wieder_aktiviert,
@@ -212,8 +205,8 @@ class NichtZugestellt:
             "person": self.person,
             "art": self.art,
             "auszug": self.auszug,
-            "erstellt": _zeit(self.erstellt, zeitzone),
-            "aufgegeben": _zeit(self.aufgegeben, zeitzone),
+            "erstellt": austauschzeit(self.erstellt, zeitzone),
+            "aufgegeben": austauschzeit(self.aufgegeben, zeitzone),
             "fehler": self.fehler,
         }
 
@@ -268,7 +261,9 @@ class Feldbericht:
             "neu": [p.als_dict(zeitzone) for p in self.neu],
             "archiviert": [p.als_dict(zeitzone) for p in self.archiviert],
             "abgeschlossen": [w.als_dict(zeitzone) for w in self.abgeschlossen],
-            "uebersprungene_abfragen": [_zeit(z, zeitzone) for z in self.uebersprungene_abfragen],
+            "uebersprungene_abfragen": [
+                austauschzeit(z, zeitzone) for z in self.uebersprungene_abfragen
+            ],
         }
 
 
@@ -321,8 +316,8 @@ class Wochenbericht:
         return {
             "format": "klimabot-wochenbericht",
             "version": FORMATVERSION,
-            "von": _zeit(self.von, zeitzone),
-            "bis": _zeit(self.bis, zeitzone),
+            "von": austauschzeit(self.von, zeitzone),
+            "bis": austauschzeit(self.bis, zeitzone),
             "gesamt": {
                 "themenfelder": len(self.felder),
                 "projekte": self.projekte,
@@ -338,7 +333,7 @@ class Wochenbericht:
             },
             "themenfelder": [f.als_dict(zeitzone) for f in self.felder],
             "uebersprungene_abfragen": [
-                {"themenfeld": u.themenfeld_slug, "faellig": _zeit(u.faellig, zeitzone)}
+                {"themenfeld": u.themenfeld_slug, "faellig": austauschzeit(u.faellig, zeitzone)}
                 for u in self.uebersprungene_abfragen
             ],
             "nicht_zugestellt": [n.als_dict(zeitzone) for n in self.nicht_zugestellt],
@@ -384,7 +379,7 @@ async def stelle_wochenbericht_zusammen(
             if bisher is None or aenderung.zeitpunkt > bisher:
                 aufgenommen_am[aenderung.projekt_id] = aenderung.zeitpunkt
     im_zeitraum = [a for a in lebenslauf if a.zeitpunkt > von]
-    neu, archiviert = _strukturaenderungen(im_zeitraum, {s.projekt_id: s.ampel for s in staende})
+    neu, archiviert = strukturaenderungen(im_zeitraum, {s.projekt_id: s.ampel for s in staende})
     # Ein neues Projekt hatte vorher keinen Stand; seinen ersten nennt die Zeile „neu“,
     # ein Wechsel „ohne Meldung → grün“ daneben wäre dieselbe Nachricht noch einmal.
     neue_projekte = {a.projekt_id for a in im_zeitraum if a.ereignis is Projektereignis.ANGELEGT}
@@ -552,10 +547,12 @@ def _ueberfaellig(
         )
 
 
-def _strukturaenderungen(
+def strukturaenderungen(
     lebenslauf: Sequence[Projektaenderung], ampeln: Mapping[int, Ampel | None]
 ) -> tuple[dict[int, list[Strukturaenderung]], dict[int, list[Strukturaenderung]]]:
-    """(neu, archiviert) je Themenfeld, nach dem, was am Ende des Zeitraums gilt.
+    """Die Zeilen „neu“ und „archiviert“ je Themenfeld aus dem `lebenslauf` eines Zeitraums
+    (zeitlich geordnet, wie `projektaenderungen()` ihn liefert), nach dem, was an seinem Ende
+    gilt; `ampeln` ist der Stand zum Ende je Projekt-Id, für die neuen Projekte.
 
     Archiviert und in derselben Woche wieder aktiviert ist keine Änderung; angelegt und
     wieder archiviert steht in beiden Listen, denn beides ist geschehen.
@@ -668,187 +665,3 @@ async def ampel_verlauf(
             for f in felder
         ),
     )
-
-
-# --- Export der ganzen Statushistorie -----------------------------------------------------
-
-# Die Spalten der CSV-Datei und die Schlüssel je Meldung im JSON-Export, in dieser Reihenfolge.
-EXPORT_SPALTEN = (
-    "meldung_id",
-    "zeitpunkt",
-    "themenfeld",
-    "themenfeld_name",
-    "projekt",
-    "projekt_titel",
-    "ampel",
-    "ampel_wort",
-    "fortschritt",
-    "text",
-    "herausforderungen",
-    "autor",
-    "autor_matrix_id",
-    "quelle",
-    "event_id",
-    "bearbeitet_am",
-    "zurueckgezogen",
-    "zurueckgezogen_am",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Exportmeldung:
-    """Eine Statusmeldung mit allem, was außerhalb des Bots über sie zu wissen ist."""
-
-    meldung_id: int
-    zeitpunkt: dt.datetime
-    themenfeld_slug: str
-    themenfeld_name: str
-    projekt_slug: str
-    projekt_titel: str
-    ampel: Ampel
-    fortschritt: int | None
-    text: str
-    herausforderungen: str | None
-    autor: str | None
-    autor_matrix_id: str | None
-    quelle: Quelle
-    event_id: str | None
-    bearbeitet_am: dt.datetime | None
-    zurueckgezogen: bool
-    zurueckgezogen_am: dt.datetime | None
-
-    def als_dict(self, zeitzone: dt.tzinfo) -> dict[str, Any]:
-        """Schlüssel wie `EXPORT_SPALTEN`; Werte JSON-fähig (Zahlen, Wahrheitswerte, `None`)."""
-        return {
-            "meldung_id": self.meldung_id,
-            "zeitpunkt": _zeit(self.zeitpunkt, zeitzone),
-            "themenfeld": self.themenfeld_slug,
-            "themenfeld_name": self.themenfeld_name,
-            "projekt": self.projekt_slug,
-            "projekt_titel": self.projekt_titel,
-            "ampel": self.ampel.value,
-            "ampel_wort": self.ampel.wort,
-            "fortschritt": self.fortschritt,
-            "text": self.text,
-            "herausforderungen": self.herausforderungen,
-            "autor": self.autor,
-            "autor_matrix_id": self.autor_matrix_id,
-            "quelle": self.quelle.value,
-            "event_id": self.event_id,
-            "bearbeitet_am": _zeit(self.bearbeitet_am, zeitzone),
-            "zurueckgezogen": self.zurueckgezogen,
-            "zurueckgezogen_am": _zeit(self.zurueckgezogen_am, zeitzone),
-        }
-
-
-async def statusmeldungen_fuer_export(
-    sitzung: AsyncSession, *, je: int = 1000
-) -> AsyncIterator[list[Exportmeldung]]:
-    """Alle Statusmeldungen, auch zurückgezogene und die archivierter Projekte, zeitlich
-    geordnet, in Portionen zu höchstens `je`.
-
-    Eine Anweisung, deren Ergebnis portionsweise gelesen wird (PostgreSQL: serverseitiger
-    Cursor): auch Hunderttausende Meldungen liegen nie alle zugleich im Speicher. Die
-    Sitzung muss offen bleiben, bis alles gelesen ist.
-    """
-    abfrage = (
-        select(
-            Statusmeldung.id,
-            Statusmeldung.zeitpunkt,
-            Themenfeld.slug.label("themenfeld_slug"),
-            Themenfeld.name.label("themenfeld_name"),
-            Strategieprojekt.slug.label("projekt_slug"),
-            Strategieprojekt.titel.label("projekt_titel"),
-            Statusmeldung.ampel,
-            Statusmeldung.fortschritt,
-            Statusmeldung.text,
-            Statusmeldung.herausforderungen,
-            Person.anzeigename,
-            Person.matrix_id,
-            Statusmeldung.quelle,
-            Statusmeldung.event_id,
-            Statusmeldung.bearbeitet_am,
-            Statusmeldung.zurueckgezogen,
-            Statusmeldung.zurueckgezogen_am,
-        )
-        .join(Strategieprojekt, Strategieprojekt.id == Statusmeldung.projekt_id)
-        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
-        .outerjoin(Person, Person.id == Statusmeldung.autor_id)
-        .order_by(Statusmeldung.zeitpunkt, Statusmeldung.id)
-        .execution_options(yield_per=je)
-    )
-    ergebnis = await sitzung.stream(abfrage)
-    async for portion in ergebnis.partitions(je):
-        yield [
-            Exportmeldung(
-                meldung_id=zeile.id,
-                zeitpunkt=zeile.zeitpunkt,
-                themenfeld_slug=zeile.themenfeld_slug,
-                themenfeld_name=zeile.themenfeld_name,
-                projekt_slug=zeile.projekt_slug,
-                projekt_titel=zeile.projekt_titel,
-                ampel=Ampel(zeile.ampel),
-                fortschritt=zeile.fortschritt,
-                text=zeile.text,
-                herausforderungen=zeile.herausforderungen,
-                autor=zeile.anzeigename,
-                autor_matrix_id=zeile.matrix_id,
-                quelle=Quelle(zeile.quelle),
-                event_id=zeile.event_id,
-                bearbeitet_am=zeile.bearbeitet_am,
-                zurueckgezogen=bool(zeile.zurueckgezogen),
-                zurueckgezogen_am=zeile.zurueckgezogen_am,
-            )
-            for zeile in portion
-        ]
-
-
-# Was eine Tabellenkalkulation am Anfang einer Zelle als Formel liest (CSV-Injektion): `=`, `+`,
-# `-`, `@`, und Tab oder Wagenrücklauf davor. So wird aus einem Meldungstext wie
-# `=HYPERLINK("https://…?"&A2; "Details")` beim Öffnen kein Aufruf nach außen.
-_FORMELANFANG = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_wert(wert: Any) -> str:
-    if wert is None:
-        return ""
-    if isinstance(wert, bool):
-        return "true" if wert else "false"
-    if isinstance(wert, str) and wert.startswith(_FORMELANFANG):
-        # Ein vorangestelltes ' macht die Zelle zu Text; im JSON-Export steht der Wert unverändert.
-        return "'" + wert
-    return str(wert)
-
-
-async def schreibe_export(
-    portionen: AsyncIterable[Sequence[Exportmeldung]],
-    ziel: TextIO,
-    *,
-    format: Literal["csv", "json"],
-    zeitzone: dt.tzinfo,
-) -> int:
-    """Schreibt die Meldungen Portion für Portion nach `ziel`; gibt ihre Zahl zurück.
-
-    CSV nach RFC 4180 (Komma, Anführungszeichen bei Bedarf, UTF-8), Kopfzeile
-    `EXPORT_SPALTEN`. JSON ein Objekt mit Formatangabe und der Liste `meldungen`, von Hand
-    geklammert, damit nie die ganze Liste im Speicher liegt. Beides im README beschrieben.
-    """
-    anzahl = 0
-    if format == "csv":
-        schreiber = csv.writer(ziel)
-        schreiber.writerow(EXPORT_SPALTEN)
-        async for portion in portionen:
-            for meldung in portion:
-                zeile = meldung.als_dict(zeitzone)
-                schreiber.writerow([_csv_wert(zeile[spalte]) for spalte in EXPORT_SPALTEN])
-                anzahl += 1
-        return anzahl
-    kopf = {"format": "klimabot-statusmeldungen", "version": FORMATVERSION}
-    ziel.write(json.dumps(kopf, ensure_ascii=False)[:-1] + ', "meldungen": [')
-    async for portion in portionen:
-        for meldung in portion:
-            trenner = "," if anzahl else ""
-            ziel.write(f"{trenner}\n  {json.dumps(meldung.als_dict(zeitzone), ensure_ascii=False)}")
-            anzahl += 1
-    ziel.write("\n]}\n")
-    return anzahl
