@@ -236,7 +236,8 @@ class Erwartung:
     def _autor(self, meldung: Meldung) -> str | None:
         return None if meldung.autor_id is None else self.autoren[meldung.autor_id]
 
-    def _neueste(self, projekt_id: int, bis: dt.datetime | None = None) -> Meldung | None:
+    def neueste(self, projekt_id: int, bis: dt.datetime | None = None) -> Meldung | None:
+        """Die neueste gültige Meldung des Projekts, mit `bis`: zu diesem Zeitpunkt."""
         for meldung in self.gueltige[projekt_id]:
             if bis is None or meldung.zeitpunkt <= bis:
                 return meldung
@@ -277,7 +278,7 @@ class Erwartung:
             zeitpunkt=None,
             autor=None,
         )
-        meldung = self._neueste(projekt_id)
+        meldung = self.neueste(projekt_id)
         if meldung is None:
             return stand
         return replace(
@@ -304,7 +305,7 @@ class Erwartung:
             ohne = 0
             laufende: list[dt.datetime] = []
             for projekt in self._projekte(feld.id):
-                meldung = self._neueste(projekt.id)
+                meldung = self.neueste(projekt.id)
                 if meldung is None:
                     ohne += 1
                     continue
@@ -328,7 +329,7 @@ class Erwartung:
         ergebnis = []
         for feld in self._aktive_felder():
             for projekt in self._projekte(feld.id):
-                meldung = self._neueste(projekt.id)
+                meldung = self.neueste(projekt.id)
                 if meldung is not None and meldung.ampel is Ampel.ABGESCHLOSSEN:
                     continue
                 frist = dt.timedelta(days=feld.ueberfaellig_nach_tagen)
@@ -371,8 +372,8 @@ class Erwartung:
         ergebnis = []
         for feld in alle_felder:
             for projekt in self._projekte(feld.id, auch_archivierte=True):
-                vorher = self._neueste(projekt.id, von)
-                nachher = self._neueste(projekt.id, bis)
+                vorher = self.neueste(projekt.id, von)
+                nachher = self.neueste(projekt.id, bis)
                 if nachher is None or (vorher is not None and vorher.ampel is nachher.ampel):
                     continue
                 # Rückwärts bis zur ersten Meldung anderer Farbe; die davor setzte den Stand.

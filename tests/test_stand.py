@@ -436,7 +436,7 @@ async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
             for nr, stichtag in enumerate(stichtage):
                 for feld_id, projekte in aktive.items():
                     for projekt_id in projekte:
-                        meldung = erwartung._neueste(projekt_id, stichtag)
+                        meldung = erwartung.neueste(projekt_id, stichtag)
                         erwartet[nr, feld_id, None if meldung is None else meldung.ampel] += 1
             gezaehlt = await anweisungen.genau_eine(ampeln_zu_stichtagen(sitzung, stichtage))
             assert {(z.stichtag, z.themenfeld_id, z.ampel): z.anzahl for z in gezaehlt} == (

@@ -439,7 +439,7 @@ async def test_ampelverlauf_stimmt_mit_nachgerechnetem_ueberein(engine: AsyncEng
     for feld, feldverlauf in zip(aktive_felder, verlauf.felder, strict=True):
         projekte = [p.projekt_id for p in erwartung.letzte_meldungen(feld.themenfeld_id)]
         for stichtag, zaehlung in zip(verlauf.stichtage, feldverlauf.zaehlungen, strict=True):
-            staende = [erwartung._neueste(p, stichtag) for p in projekte]
+            staende = [erwartung.neueste(p, stichtag) for p in projekte]
             erwartet = {a: sum(1 for m in staende if m and m.ampel is a) for a in Ampel}
             assert dict(zaehlung.ampeln) == erwartet, (feld.themenfeld_slug, stichtag)
             assert zaehlung.ohne_meldung == sum(1 for m in staende if m is None)
