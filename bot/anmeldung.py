@@ -8,7 +8,6 @@ import logging
 
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
 from nio.store import SqliteStore
-from sqlalchemy import delete
 
 from bot.client import KlimabotClient
 from bot.config import MatrixEinstellungen
@@ -21,8 +20,7 @@ from bot.geheimnisse import (
     verschluessele,
 )
 from modelle.datenbank import Sitzungsfabrik, tilge_ueberschriebenes
-from modelle.tabellen import Zustand
-from modelle.zustand import lies_zustand, setze_zustand
+from modelle.zustand import lies_zustand, loesche_zustand, setze_zustand
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +225,7 @@ async def _lege_token_ab(
         wert = await asyncio.to_thread(verschluessele, token, tresor, zweck)
     async with sitzungen.begin() as sitzung:
         if wert is None:
-            await sitzung.execute(delete(Zustand).where(Zustand.schluessel == ZUGANGSTOKEN))
+            await loesche_zustand(sitzung, ZUGANGSTOKEN)
         else:
             await setze_zustand(sitzung, ZUGANGSTOKEN, wert)
         if geraet is not None:

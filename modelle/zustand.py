@@ -1,8 +1,8 @@
-"""Was der Bot über Neustarts behält: Werte der Tabelle `zustand` lesen und setzen."""
+"""Was der Bot über Neustarts behält: Werte der Tabelle `zustand` lesen, setzen, löschen."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelle.tabellen import Zustand
@@ -18,3 +18,7 @@ async def setze_zustand(sitzung: AsyncSession, schluessel: str, wert: str) -> No
         sitzung.add(Zustand(schluessel=schluessel, wert=wert))
     else:
         zeile.wert = wert
+
+
+async def loesche_zustand(sitzung: AsyncSession, schluessel: str) -> None:
+    await sitzung.execute(delete(Zustand).where(Zustand.schluessel == schluessel))
