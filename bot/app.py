@@ -17,20 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import alle_befehle
 from befehle.grundlagen import Betrieb, Registratur
+from bot.anmeldung import anmelden, neuer_client
 from bot.ausgang import Zusteller
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
-from bot.matrix import (
-    NioTransport,
-    Syncschleife,
-    anmelden,
-    lies_zustand,
-    neuer_client,
-    setze_zustand,
-)
+from bot.niotransport import NioTransport
 from bot.planer import Planer, Zeitplaner
 from bot.raeume import Raumverwaltung
+from bot.sync import Syncschleife
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
@@ -39,6 +34,7 @@ from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Raum
 from modelle.zeitplan import Zeitplan
+from modelle.zustand import lies_zustand, setze_zustand
 
 log = logging.getLogger(__name__)
 

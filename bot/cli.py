@@ -22,10 +22,10 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from befehle.wochenbericht import als_json, als_markdown, als_text
+from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lade_einstellungen
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
-from bot.matrix import AnmeldungFehlgeschlagen
 from bot.raeume import fremde_mitglieder, strukturraeume
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import (

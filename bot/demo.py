@@ -43,10 +43,11 @@ from nio import (
 from nio.store import SqliteStore
 
 from bot.app import Klimabot, betrieb_aus
+from bot.client import pflege_schluessel
 from bot.config import lade_einstellungen
 from bot.homeserver import HOST, HomeserverFehler, LokalerHomeserver, Zugang, freier_port
 from bot.inhalt import reaktionsinhalt, textnachricht
-from bot.matrix import VERSCHLUESSELUNG, NioTransport, pflege_schluessel
+from bot.niotransport import VERSCHLUESSELUNG, NioTransport
 from bot.planer import Planer
 from bot.transport import Sendefehler
 from modelle.strukturdatei import PersonAngabe, Struktur, parse_struktur

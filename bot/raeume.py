@@ -48,8 +48,9 @@ from modelle.direktraeume import (
     person_im_direktraum,
     trage_direktraum_ein,
 )
-from modelle.tabellen import Raum, Themenfeld, Zustand
+from modelle.tabellen import Raum, Themenfeld
 from modelle.verzeichnis import VerzeichnisSpeicher
+from modelle.zustand import lies_zustand, setze_zustand
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ async def fremde_mitglieder(
     sitzung: AsyncSession,
 ) -> tuple[dt.datetime, dict[str, list[str]]] | None:
     """Was der laufende Bot zuletzt an fremden Mitgliedern sah (für `klimabot check`)."""
-    wert = await sitzung.scalar(select(Zustand.wert).where(Zustand.schluessel == FREMDE_MITGLIEDER))
+    wert = await lies_zustand(sitzung, FREMDE_MITGLIEDER)
     if wert is None:
         return None
     daten = json.loads(wert)
@@ -376,8 +377,4 @@ class Raumverwaltung:
     async def _merke_fremde(self, fremde: Mapping[str, list[str]]) -> None:
         wert = json.dumps({"stand": jetzt().isoformat(), "raeume": dict(fremde)}, sort_keys=True)
         async with self._sitzungen.begin() as sitzung:
-            zeile = await sitzung.get(Zustand, FREMDE_MITGLIEDER)
-            if zeile is None:
-                sitzung.add(Zustand(schluessel=FREMDE_MITGLIEDER, wert=wert))
-            else:
-                zeile.wert = wert
+            await setze_zustand(sitzung, FREMDE_MITGLIEDER, wert)

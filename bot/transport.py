@@ -1,5 +1,5 @@
-"""Die Grenze zum Homeserver für alles Ausgehende. `bot/matrix.py` setzt sie mit matrix-nio um;
-Tests setzen einen Rekorder ein.
+"""Die Grenze zum Homeserver für alles Ausgehende. `bot/niotransport.py` setzt sie mit
+matrix-nio um; Tests setzen einen Rekorder ein.
 
 Die Fehlerarten sagen dem Ausgangskorb, wie er weitermacht – und zwar je Raum, denn ein
 Raum, der nicht will, darf keinen anderen aufhalten:

@@ -35,8 +35,8 @@ from befehle.darstellung import Code, Fett, Nachricht
 from befehle.grundlagen import Antwort
 from bot.ausgang import reihe_antwort_ein
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Zustand
 from modelle.verzeichnis import VerzeichnisSpeicher
+from modelle.zustand import lies_zustand, setze_zustand
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,8 @@ class Schluesselvertrauen:
         gelesen = {p: lies_kreuzsignatur(abfrage, p) for p in personen}
         self._kreuzsignaturen.update(gelesen)
         async with self.sitzungen.begin() as sitzung:
-            zeile = await sitzung.get(Zustand, HAUPTSCHLUESSEL)
-            gemerkt: dict[str, str] = json.loads(zeile.wert) if zeile is not None else {}
+            gespeichert = await lies_zustand(sitzung, HAUPTSCHLUESSEL)
+            gemerkt: dict[str, str] = json.loads(gespeichert) if gespeichert is not None else {}
             geaendert = False
             for person, kreuz in gelesen.items():
                 if kreuz.hauptschluessel is None or gemerkt.get(person) == kreuz.hauptschluessel:
@@ -183,11 +183,7 @@ class Schluesselvertrauen:
                 gemerkt[person] = kreuz.hauptschluessel
                 geaendert = True
             if geaendert:
-                wert = json.dumps(gemerkt, sort_keys=True)
-                if zeile is None:
-                    sitzung.add(Zustand(schluessel=HAUPTSCHLUESSEL, wert=wert))
-                else:
-                    zeile.wert = wert
+                await setze_zustand(sitzung, HAUPTSCHLUESSEL, json.dumps(gemerkt, sort_keys=True))
 
     async def neues_geraet(self, person: str, geraet_id: str, name: str | None) -> None:
         """Eine Person der Struktur hat ein neues (oder geändertes) Gerät."""

@@ -463,7 +463,7 @@ async def _stottern(uebung: Uebung) -> AsyncIterator[list[float]]:
 
 
 async def _wie_die_syncschleife(verarbeitung: Verarbeitung, stapel: list[Ereignis]) -> int:
-    """Verarbeitet einen Stapel wie `bot.matrix.Syncschleife`: wirft ein Ereignis
+    """Verarbeitet einen Stapel wie `bot.sync.Syncschleife`: wirft ein Ereignis
     `DatenbankNichtErreichbar`, kommt nach einer Pause der ganze Stapel noch einmal.
     Gibt zurück, wie oft."""
     wiederholt = 0

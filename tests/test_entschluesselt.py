@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.matrix import VerworfenesEreignis, pruefe_entschluesseltes
+from bot.client import VerworfenesEreignis, pruefe_entschluesseltes
 
 RAUM = "!energie:muenster.de"
 VERSCHLUESSELT = SimpleNamespace(

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.anmeldung import tresorpasswort
 from bot.app import Klimabot
 from bot.cli import main
 from bot.config import Einstellungen, MatrixEinstellungen, lade_einstellungen
@@ -34,7 +35,6 @@ from bot.geheimnisse import (
     schuetze_protokoll,
     verschluessele,
 )
-from bot.matrix import _tresorpasswort
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.tabellen import Zustand
@@ -237,7 +237,7 @@ def test_schluessel_des_tokens_aus_schluesselpasswort_sonst_passwort(
     einstellungen = MatrixEinstellungen.model_validate(
         {"homeserver": "https://hs.example.org", "benutzer": "@bot:example.org", **werte}
     )
-    assert _tresorpasswort(einstellungen) == tresor
+    assert tresorpasswort(einstellungen) == tresor
 
 
 # --- Protokoll --------------------------------------------------------------------------------

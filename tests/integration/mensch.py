@@ -21,9 +21,10 @@ from nio import (
 )
 from nio.store import SqliteStore
 
+from bot.client import pflege_schluessel
 from bot.homeserver import Zugang
 from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
-from bot.matrix import VERSCHLUESSELUNG, NioTransport, pflege_schluessel
+from bot.niotransport import VERSCHLUESSELUNG, NioTransport
 
 Ereignis = dict[str, Any]
 # Ohne Filter liefert Synapse nur die letzten 10 Ereignisse je Raum.

@@ -9,7 +9,8 @@ import sys
 
 from nio import DevicesResponse
 
-from bot.matrix import ZUGANGSTOKEN, lies_zustand
+from bot.anmeldung import ZUGANGSTOKEN
+from modelle.zustand import lies_zustand
 from tests.integration.conftest import Umgebung
 
 KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")

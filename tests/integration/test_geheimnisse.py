@@ -22,9 +22,10 @@ import pytest
 from nio import RoomGetStateEventResponse
 from sqlalchemy import update
 
+from bot.anmeldung import ZUGANGSTOKEN
 from bot.geheimnisse import entschluessele, ist_verschluesselt
-from bot.matrix import ZUGANGSTOKEN, lies_zustand
 from modelle.tabellen import Zustand
+from modelle.zustand import lies_zustand
 from tests.integration import NeuePerson
 from tests.integration.conftest import Umgebung
 
@@ -177,7 +178,7 @@ async def test_kein_geheimnis_in_einer_logzeile_von_start_bis_neuanmeldung(
     await umgebung.stoppe_bot()
 
     namen = {zeile.split(" ", 2)[1].rstrip(":") for zeile in mitschrift.zeilen}
-    for erwartet in ("nio.", "sqlalchemy.engine", "aiosqlite", "bot.matrix", "peewee"):
+    for erwartet in ("nio.", "sqlalchemy.engine", "aiosqlite", "bot.anmeldung", "peewee"):
         assert any(n.startswith(erwartet) for n in namen), (erwartet, sorted(namen))
     _kein_geheimnis_in(mitschrift, **geheimnisse, **{"altes Token": alt, "neues Token": neu})
     _nirgends_lesbar(_datenbankdateien(umgebung.config.parent), alt, neu)

@@ -26,7 +26,7 @@ from befehle import alle_befehle
 from befehle.grundlagen import Registratur
 from bot.homeserver import LokalerHomeserver, Zugang
 from bot.inhalt import textnachricht
-from bot.matrix import NioTransport
+from bot.niotransport import NioTransport
 from bot.verarbeitung import HINWEIS, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.tabellen import Statusmeldung, VerarbeitetesEreignis

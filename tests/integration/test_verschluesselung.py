@@ -24,11 +24,12 @@ from nio.crypto import decrypt_attachment
 from sqlalchemy import func, select, update
 
 from befehle.darstellung import Nachricht
+from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import Klimabot
 from bot.ausgang import NACHRICHT, direktraum, einreihen
 from bot.config import lade_einstellungen
 from bot.inhalt import nachrichteninhalt
-from bot.matrix import VERSCHLUESSELUNG, AnmeldungFehlgeschlagen
+from bot.niotransport import VERSCHLUESSELUNG
 from modelle.tabellen import Statusmeldung, Themenfeld
 from modelle.termine import naechster_arbeitstag
 from tests.integration.conftest import Umgebung
@@ -297,7 +298,7 @@ async def test_fehler_in_der_schluesselpflege_haelt_den_bot_nicht_an(
     async def kaputt(*_argumente: object) -> bool:
         raise RuntimeError("Absicht")
 
-    monkeypatch.setattr("bot.matrix.pflege_schluessel", kaputt)
+    monkeypatch.setattr("bot.sync.pflege_schluessel", kaputt)
     umgebung = verschluesselte_umgebung
     frage = await umgebung.patin.sende(umgebung.raum_energie, "!themen")
     antwort = await umgebung.patin.antwort_auf(frage, von=umgebung.bot_id)
@@ -310,7 +311,7 @@ async def test_neues_geraet_der_patin_steht_im_protokoll_und_liest_die_antwort(
 ) -> None:
     """Vertrauen beim ersten Sehen: ein zweites Gerät (etwa das Handy) bekommt die Schlüssel,
     und das Protokoll nennt es – beim Anmelden wie beim Abmelden."""
-    caplog.set_level(logging.INFO, logger="bot.matrix")
+    caplog.set_level(logging.INFO, logger="bot.client")
     umgebung = verschluesselte_umgebung
     patin, raum, bot_id = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
     handy = await patin.zweites_geraet(tmp_path / "handy")

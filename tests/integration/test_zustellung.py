@@ -18,7 +18,7 @@ from befehle.darstellung import Nachricht
 from befehle.grundlagen import Antwort, Folge
 from bot.ausgang import NACHRICHT, direktraum, einreihen, reihe_antwort_ein
 from bot.inhalt import nachrichteninhalt
-from bot.matrix import NioTransport
+from bot.niotransport import NioTransport
 from modelle.direktraeume import beabsichtige_direktraum
 from modelle.tabellen import Ausgang, Direktraum
 from tests.integration.conftest import Umgebung
