@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.drossel import PAUSE, STOSS
-from bot.inhalt import textnachricht
+from demo.clientinhalt import textnachricht
 from modelle.datenbank import Sitzungsfabrik
 from modelle.struktur import StrukturFehler, parse_struktur
 from modelle.tabellen import Statusmeldung, Strategieprojekt, VerarbeitetesEreignis

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from befehle.grundlagen import Betrieb
 from bot.app import Klimabot, setze_stabsstelle_raum
 from bot.config import lade_einstellungen
-from bot.homeserver import LokalerHomeserver, Zugang
 from bot.planer import Planer
+from demo.homeserver import LokalerHomeserver, Zugang
+from demo.mensch import Mensch
 from modelle.tabellen import Raum
 from tests.integration import NeuePerson
-from tests.integration.mensch import Mensch
 
 _HIER = Path(__file__).parent
 

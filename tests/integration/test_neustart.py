@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from demo.mensch import Rohereignis
 from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Ereignis
 
 KLIMABOT = Path(sys.executable).parent / "klimabot"
 
@@ -37,7 +37,7 @@ def _bot_prozess(config: Path) -> Iterator[subprocess.Popen[bytes]]:
         protokoll.close()
 
 
-def _antworten_auf(ereignisse: list[Ereignis], event_id: str, bot: str) -> list[Ereignis]:
+def _antworten_auf(ereignisse: list[Rohereignis], event_id: str, bot: str) -> list[Rohereignis]:
     return [
         e
         for e in ereignisse

@@ -24,14 +24,14 @@ from sqlalchemy import func, select
 
 from befehle import alle_befehle
 from befehle.grundlagen import Registratur
-from bot.homeserver import LokalerHomeserver, Zugang
-from bot.inhalt import textnachricht
 from bot.matrix import NioTransport
 from bot.verarbeitung import HINWEIS, Verarbeitung
+from demo.clientinhalt import textnachricht
+from demo.homeserver import LokalerHomeserver, Zugang
+from demo.mensch import Mensch, Rohereignis
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.tabellen import Statusmeldung, VerarbeitetesEreignis
 from tests.integration.conftest import Umgebung, _baue_umgebung, _synapse_oder_ueberspringen
-from tests.integration.mensch import Ereignis, Mensch
 from tests.integration.test_neustart import _antworten_auf, _bot_prozess
 
 # Jede gesendete Nachricht trägt ihre Transaktions-ID auch im Inhalt: so zählt der Test, ob
@@ -97,7 +97,7 @@ async def _schliesse(team: list[Teammitglied]) -> None:
         await mitglied.client.close()
 
 
-def _alle(beobachter: Mensch, raum: str) -> list[Ereignis]:
+def _alle(beobachter: Mensch, raum: str) -> list[Rohereignis]:
     return [e for r, e in beobachter.gesehen if r == raum]
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.mensch import Mensch
 from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Mensch
 from tests.kreuzsignatur import Kreuzsignatur, richte_ein
 
 
