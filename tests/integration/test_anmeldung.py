@@ -10,7 +10,7 @@ import sys
 from nio import DevicesResponse
 
 from bot.matrix import ZUGANGSTOKEN, lies_zustand
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")
 

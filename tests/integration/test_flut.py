@@ -15,7 +15,7 @@ from nio import MessageDirection, RoomMessagesResponse
 
 from bot.drossel import STOSS
 from demo.mensch import Mensch, Rohereignis
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 FLUT = 200
 # Der Flutende sendet je GLEICHZEITIG Befehle auf einmal – schneller, als der Bot sie beantworten

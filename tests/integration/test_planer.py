@@ -11,7 +11,7 @@ from sqlalchemy import update
 from demo.mensch import Rohereignis
 from modelle.tabellen import Themenfeld
 from modelle.termine import naechster_arbeitstag
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -20,7 +20,7 @@ from bot.cli import main
 from demo.mensch import Mensch, Rohereignis
 from modelle.tabellen import Raum, Themenfeld, Versand
 from modelle.termine import naechster_arbeitstag
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

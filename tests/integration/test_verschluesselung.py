@@ -32,7 +32,7 @@ from bot.matrix import VERSCHLUESSELUNG, AnmeldungFehlgeschlagen
 from demo.mensch import Mensch, Rohereignis
 from modelle.tabellen import Statusmeldung, Themenfeld
 from modelle.termine import naechster_arbeitstag
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

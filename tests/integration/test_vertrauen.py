@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from demo.mensch import Mensch
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 from tests.kreuzsignatur import Kreuzsignatur, richte_ein
 
 

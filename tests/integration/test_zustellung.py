@@ -22,7 +22,7 @@ from bot.matrix import NioTransport
 from demo.mensch import Mensch, Rohereignis
 from modelle.direktraeume import beabsichtige_direktraum
 from modelle.tabellen import Ausgang, Direktraum
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 
 async def _status_dauer(mensch: Mensch, raum: str, bot_id: str) -> float:
