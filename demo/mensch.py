@@ -83,6 +83,8 @@ class NichtGesehen(TimeoutError):
 
 @dataclass(frozen=True, slots=True)
 class Ankunft:
+    """Ein gesehenes Ereignis, wie die Bank es braucht: wer, was, und wann es ankam."""
+
     event_id: str
     absender: str
     typ: str
