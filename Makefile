@@ -18,15 +18,15 @@ $(STAMP): pyproject.toml
 TEST_PROZESSE ?= 2
 
 test: $(STAMP)
-	$(BIN)/ruff check bot befehle modelle tests bench
-	$(BIN)/ruff format --check bot befehle modelle tests bench
+	$(BIN)/ruff check bot befehle modelle demo tests bench
+	$(BIN)/ruff format --check bot befehle modelle demo tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -n $(TEST_PROZESSE) --dist loadfile $(PYTEST_ARGS)
 
 # Führt den Bot vor: eigener Wegwerf-Synapse auf 127.0.0.1, Beispielstruktur, kurze Szene;
 # läuft dann weiter zum Ausprobieren mit Element, bis Strg+C alles aufräumt.
 demo: $(STAMP)
-	$(BIN)/klimabot demo
+	$(BIN)/klimabot-demo
 
 # Leistungsmessung (Issue 6): eigener Synapse, Klimabot gegen Echo-Bot, Daten in Menge auf
 # SQLite und PostgreSQL; Tabelle auf die Konsole, Rohdaten nach bench/results.json. Nicht Teil

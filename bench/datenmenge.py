@@ -1,6 +1,6 @@
 """Daten in Menge: Befehle und Wochenbericht auf einem Bestand von fünf Jahren Wochenmeldungen.
 
-Der Bestand kommt aus `tests.daten` (deterministisch, mit allem, was echte Daten haben:
+Der Bestand kommt aus `demo.bestand` (deterministisch, mit allem, was echte Daten haben:
 archivierte Felder und Projekte, Pausen, zurückgezogene Meldungen). Gemessen wird der echte
 Weg eines Befehls – `Verarbeitung.verarbeite` mit Transaktion, Entdoppelung, Verzeichnis,
 Handler und Ausgangskorb –, und der Wochenbericht so, wie der Planer ihn zusammenstellt.
@@ -36,11 +36,11 @@ from befehle.diagramm import ampel_diagramm
 from befehle.grundlagen import Antwort, Registratur
 from bot.drossel import Drossel
 from bot.verarbeitung import Ereignis, Verarbeitung
+from demo.bestand import BEGINN, erzeuge_bestand
 from modelle.berichtsdaten import ampel_verlauf
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.tabellen import Statusmeldung, Strategieprojekt
-from tests.daten import BEGINN, erzeuge_bestand
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BOT = "@klimabot:bench.test"

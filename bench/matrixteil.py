@@ -23,7 +23,6 @@ from typing import Any
 import tomli_w
 from nio import AsyncClient, RoomSendResponse
 
-from bench.messperson import Ankunft, Messperson
 from bench.prozesse import (
     Prozess,
     cpu_sekunden,
@@ -33,7 +32,8 @@ from bench.prozesse import (
     synapse_pid,
 )
 from bot.config import MatrixEinstellungen
-from bot.homeserver import LokalerHomeserver, Zugang
+from demo.homeserver import LokalerHomeserver, Zugang
+from demo.mensch import Ankunft, Mensch
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ class Aufbau:
     bot_vs: Zugang
     echo: Zugang
     echo_vs: Zugang
-    person: Messperson
-    person_vs: Messperson
+    person: Mensch
+    person_vs: Mensch
     sender: list[AsyncClient]
     # Zu zweit (Person und Bot), wie die Vergleichszahlen in SYNAPSE.md: für die Latenz.
     raum_bot: str
@@ -207,8 +207,8 @@ async def baue_auf(homeserver: LokalerHomeserver, verzeichnis: Path, *, sender: 
     url = homeserver.url
     bot, bot_vs = konto("klimabot"), konto("klimabot-vs")
     echo, echo_vs = konto("echo"), konto("echo-vs")
-    person = Messperson(url, konto("person"))
-    person_vs = Messperson(url, konto("person-vs"), speicher=verzeichnis / "person-vs")
+    person = Mensch(url, konto("person"))
+    person_vs = Mensch(url, konto("person-vs"), verzeichnis / "person-vs")
     sendende = [konto(f"sender-{n:02d}") for n in range(1, sender + 1)]
     e2e_grund = e2e_im_klimabot()
 
@@ -286,14 +286,20 @@ async def baue_auf(homeserver: LokalerHomeserver, verzeichnis: Path, *, sender: 
     )
 
 
-async def bereitmachen(person: Messperson, variante: Variante, frist: float = 90) -> None:
+async def _sende(person: Mensch, raum_id: str, text: str) -> tuple[str, float]:
+    """Sendet eine Textnachricht; Event-ID und Sendebeginn (perf_counter) für die Messung."""
+    beginn = time.perf_counter()
+    return await person.sende(raum_id, text), beginn
+
+
+async def bereitmachen(person: Mensch, variante: Variante, frist: float = 90) -> None:
     """Sendet, bis die Variante antwortet (Bot noch im ersten Sync, Schlüssel noch unterwegs)."""
     ende = time.monotonic() + frist
     while True:
         await person.lauscht()
-        event_id, _ = await person.sende(variante.raum, variante.text)
+        event_id, _ = await _sende(person, variante.raum, variante.text)
         try:
-            await person.warte_auf(event_id, von=variante.von, frist=4)
+            await person.ankunft(event_id, von=variante.von, frist=4)
             return
         except TimeoutError:
             if time.monotonic() > ende:
@@ -306,8 +312,8 @@ async def bereitmachen(person: Messperson, variante: Variante, frist: float = 90
 
 async def starte(aufbau: Aufbau) -> None:
     """Startet Klimabot und Echo-Bots und wartet, bis jeder antwortet."""
-    await aufbau.person.starten()
-    await aufbau.person_vs.starten()
+    await aufbau.person.lausche_im_hintergrund()
+    await aufbau.person_vs.lausche_im_hintergrund()
     await aufbau.klimabot.start()
     if aufbau.klimabot_vs is not None:
         await aufbau.klimabot_vs.start()
@@ -322,7 +328,7 @@ async def starte(aufbau: Aufbau) -> None:
             log.info("%s antwortet (%.1f s)", variante.name, time.perf_counter() - beginn)
 
 
-def varianten(aufbau: Aufbau) -> list[tuple[Messperson, Variante]]:
+def varianten(aufbau: Aufbau) -> list[tuple[Mensch, Variante]]:
     klar, vs = aufbau.person, aufbau.person_vs
     liste = [
         (klar, Variante("selbst", aufbau.raum_selbst, None, BEFEHL)),
@@ -342,13 +348,13 @@ def varianten(aufbau: Aufbau) -> list[tuple[Messperson, Variante]]:
 # --- 1. Latenz ------------------------------------------------------------------------------
 
 
-async def _probe(person: Messperson, variante: Variante) -> tuple[float, float | None]:
+async def _probe(person: Mensch, variante: Variante) -> tuple[float, float | None]:
     """Rundreise in ms, und wie lange der Bot laut Homeserver brauchte (Zeitstempel der
     Antwort minus Zeitstempel des Befehls, ms): ohne die Wege zur Person und zurück."""
     await person.lauscht()
-    event_id, beginn = await person.sende(variante.raum, variante.text)
-    ankunft = await person.warte_auf(event_id, von=variante.von)
-    befehl = person.ereignisse.get(event_id)
+    event_id, beginn = await _sende(person, variante.raum, variante.text)
+    ankunft = await person.ankunft(event_id, von=variante.von)
+    befehl = person.ankuenfte.get(event_id)
     bot_ms = None
     if variante.von is not None and befehl is not None:
         bot_ms = float(ankunft.server_ts - befehl.server_ts)
@@ -487,8 +493,8 @@ async def wochenbericht(aufbau: Aufbau) -> float:
     """`!bericht`: Sekunden bis die Vorschau des Wochenberichts (mit Diagramm) ankommt."""
     person = aufbau.person
     await person.lauscht()
-    event_id, beginn = await person.sende(aufbau.raum_bot, "!bericht")
-    ankunft = await person.warte_auf(event_id, von=aufbau.bot.user_id, frist=120)
+    event_id, beginn = await _sende(person, aufbau.raum_bot, "!bericht")
+    ankunft = await person.ankunft(event_id, von=aufbau.bot.user_id, frist=120)
     return ankunft.zeit - beginn
 
 
@@ -497,8 +503,8 @@ async def neustart_erste_antwort(aufbau: Aufbau) -> dict[str, float]:
     await aufbau.klimabot.stop()
     person = aufbau.person
     beginn = await aufbau.klimabot.start()
-    event_id, _ = await person.sende(aufbau.raum_bot, BEFEHL)
-    ankunft = await person.warte_auf(event_id, von=aufbau.bot.user_id, frist=60)
+    event_id, _ = await _sende(person, aufbau.raum_bot, BEFEHL)
+    ankunft = await person.ankunft(event_id, von=aufbau.bot.user_id, frist=60)
     return {"start_bis_erste_antwort_s": round(ankunft.zeit - beginn, 3)}
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.echobot import BEREIT, TOKEN_VARIABLE
-from bot.homeserver import Zugang
+from demo.homeserver import Zugang
 
 WURZEL = Path(__file__).resolve().parent.parent
 KLIMABOT = Path(sys.executable).parent / "klimabot"

@@ -70,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATEI",
         help="Konfigurationsdatei (Vorgabe: config.toml, falls vorhanden)",
     )
-    parser = _Parser(prog="klimabot", description="Klimabot – Themenpat*innenmodell im Messenger")
+    parser = _Parser(
+        prog="klimabot",
+        description="Klimabot – Themenpat*innenmodell im Messenger",
+        # Die Vorführung ist eine eigene Anwendung (demo/), nicht Teil des Bots.
+        epilog="Vorführung auf einem Wegwerf-Homeserver: klimabot-demo (oder make demo)",
+    )
     befehle = parser.add_subparsers(dest="befehl", required=True, metavar="BEFEHL")
 
     befehle.add_parser(
@@ -79,15 +84,6 @@ def _parser() -> argparse.ArgumentParser:
     befehle.add_parser(
         "run", parents=[gemeinsam], help="den Bot betreiben (bis SIGTERM/Strg+C)"
     ).set_defaults(ausfuehren=_run)
-    demo = befehle.add_parser(
-        "demo", help="den Bot vorführen: Wegwerf-Homeserver, Beispielstruktur, kurze Szene"
-    )
-    demo.add_argument(
-        "--nur-szene",
-        action="store_true",
-        help="nur die Szene zeigen, dann aufräumen und enden (für Tests und CI)",
-    )
-    demo.set_defaults(ausfuehren=_demo)
 
     db = befehle.add_parser("db", help="Datenbank verwalten").add_subparsers(
         dest="db_befehl", required=True, metavar="BEFEHL"
@@ -176,16 +172,6 @@ def _run(argumente: argparse.Namespace) -> int:
     einstellungen = lade_einstellungen(argumente.config)
     asyncio.run(betreibe(einstellungen))
     return EXIT_OK
-
-
-def _demo(argumente: argparse.Namespace) -> int:
-    # Die Mitschrift soll lesbar bleiben: nur echte Probleme erscheinen als Logzeilen.
-    logging.getLogger("nio").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Erst hier: der Wegwerf-Homeserver und die Szene gehören nicht in den laufenden Bot.
-    from bot.demo import fuehre_vor
-
-    return fuehre_vor(nur_szene=argumente.nur_szene)
 
 
 def _check(argumente: argparse.Namespace) -> int:

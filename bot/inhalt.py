@@ -100,32 +100,3 @@ def reaktionsinhalt(event_id: str, schluessel: str) -> Inhalt:
 
 def _groesse(inhalt: Inhalt) -> int:
     return len(json.dumps(inhalt, ensure_ascii=False).encode())
-
-
-# --- Was ein Client wie Element sendet (für Demo und Tests) --------------------------------
-
-
-def textnachricht(
-    text: str, *, antwort_auf: str | None = None, thread: str | None = None
-) -> Inhalt:
-    """Eine Textnachricht einer Person, auf Wunsch als Antwort und/oder im Thread."""
-    inhalt: Inhalt = {"msgtype": "m.text", "body": text}
-    if thread is not None:
-        inhalt["m.relates_to"] = {
-            "rel_type": "m.thread",
-            "event_id": thread,
-            "is_falling_back": antwort_auf is None,
-            "m.in_reply_to": {"event_id": antwort_auf or thread},
-        }
-    elif antwort_auf is not None:
-        inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": antwort_auf}}
-    return inhalt
-
-
-def bearbeitung(event_id: str, neuer_text: str) -> Inhalt:
-    return {
-        "msgtype": "m.text",
-        "body": f"* {neuer_text}",
-        "m.new_content": {"msgtype": "m.text", "body": neuer_text},
-        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
-    }

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.drossel import PAUSE, STOSS
-from bot.inhalt import textnachricht
+from demo.clientinhalt import textnachricht
 from modelle.datenbank import Sitzungsfabrik
 from modelle.strukturdatei import StrukturFehler, parse_struktur
 from modelle.tabellen import Statusmeldung, Strategieprojekt, VerarbeitetesEreignis

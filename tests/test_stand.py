@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from demo.bestand import BEGINN, erzeuge_bestand
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import (
     Ampelwechsel,
@@ -349,11 +350,11 @@ async def test_ampel_wechsel_nennt_nur_geaenderte_projekte_und_die_ausloesende_m
 async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
     engine: AsyncEngine, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    bestand = daten.erzeuge_bestand()
+    bestand = erzeuge_bestand()
     async with engine.begin() as verbindung:
         await bestand.einfuegen(verbindung)
     erwartung = daten.Erwartung(bestand)
-    ende = daten.BEGINN + dt.timedelta(weeks=156)
+    ende = BEGINN + dt.timedelta(weeks=156)
     # Der Bestand enthält, was die Regeln prüft.
     gueltige = erwartung.gueltige
     assert len(bestand.meldungen) > 30_000
@@ -386,8 +387,8 @@ async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
         zeitraeume = [
             (ende - dt.timedelta(days=7), ende),
             (ende - dt.timedelta(days=365), ende - dt.timedelta(days=180)),
-            (daten.BEGINN - dt.timedelta(days=1), daten.BEGINN + dt.timedelta(days=60)),
-            (daten.BEGINN + dt.timedelta(days=400), daten.BEGINN + dt.timedelta(days=407)),
+            (BEGINN - dt.timedelta(days=1), BEGINN + dt.timedelta(days=60)),
+            (BEGINN + dt.timedelta(days=400), BEGINN + dt.timedelta(days=407)),
         ]
         for von, bis in zeitraeume:
             assert await anweisungen.genau_eine(
@@ -421,13 +422,13 @@ async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
             [ende - dt.timedelta(weeks=k) for k in reversed(range(12))],
             [
                 ende - dt.timedelta(days=3),
-                daten.BEGINN - dt.timedelta(days=1),
+                BEGINN - dt.timedelta(days=1),
                 wechselnd,
                 gleichzeitig,
                 ende + dt.timedelta(days=30),
                 ende - dt.timedelta(days=3),
                 zurueckgezogen,
-                daten.BEGINN + dt.timedelta(days=200),
+                BEGINN + dt.timedelta(days=200),
             ],
             [gleichzeitig - dt.timedelta(days=10), gleichzeitig],
             [ende],

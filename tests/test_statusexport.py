@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
+from demo.bestand import erzeuge_bestand
 from modelle.datenbank import Sitzungsfabrik, erzeuge_sitzungsfabrik
 from modelle.statusexport import (
     EXPORT_SPALTEN,
@@ -21,7 +22,6 @@ from modelle.statusexport import (
     statusmeldungen_fuer_export,
 )
 from modelle.werte import Ampel, Quelle
-from tests import daten
 from tests.woche import Woche, erlebe_woche, erlebe_woche_in
 
 # Sieben Anfangsstände aus dem ersten Import, sechs Meldungen in der Woche (eine davon
@@ -108,7 +108,7 @@ async def test_export_liest_in_portionen(sitzungen: Sitzungsfabrik) -> None:
 
 
 async def test_export_vieler_meldungen_vollstaendig_und_geordnet(engine: AsyncEngine) -> None:
-    bestand = daten.erzeuge_bestand(3, felder=3, projekte_je_feld=5, wochen=40)
+    bestand = erzeuge_bestand(3, felder=3, projekte_je_feld=5, wochen=40)
     async with engine.begin() as verbindung:
         await bestand.einfuegen(verbindung)
     async with erzeuge_sitzungsfabrik(engine)() as sitzung:

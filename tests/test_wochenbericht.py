@@ -24,6 +24,7 @@ from befehle.wochenbericht import (
 )
 from bot.ausgang import HOECHSTENS_VERSUCHE
 from bot.cli import main
+from demo.bestand import erzeuge_bestand
 from modelle.berichtsdaten import (
     Ampelverlauf,
     Feldbericht,
@@ -422,7 +423,7 @@ def test_archiviert_und_wieder_aktiviert_in_derselben_woche_ist_keine_aenderung(
 
 
 async def test_ampelverlauf_stimmt_mit_nachgerechnetem_ueberein(engine: AsyncEngine) -> None:
-    bestand = daten.erzeuge_bestand(7, felder=3, projekte_je_feld=6, wochen=30)
+    bestand = erzeuge_bestand(7, felder=3, projekte_je_feld=6, wochen=30)
     async with engine.begin() as verbindung:
         await bestand.einfuegen(verbindung)
     erwartung = daten.Erwartung(bestand)

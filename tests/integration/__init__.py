@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.homeserver import Zugang
+from demo.homeserver import Zugang
 
 
 class NeuePerson(Protocol):

@@ -11,7 +11,7 @@ from nio import DevicesResponse
 
 from bot.anmeldung import ZUGANGSTOKEN
 from modelle.zustand import lies_zustand
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")
 

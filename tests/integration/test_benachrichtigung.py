@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
+from demo.mensch import Mensch, Rohereignis
 from modelle.tabellen import Themenfeld
 from modelle.termine import naechster_arbeitstag
-from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Ereignis, Mensch
+from tests.integration.umgebung import Umgebung
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -48,7 +48,7 @@ async def _plane(umgebung: Umgebung, tag: dt.date, uhrzeit: dt.time) -> None:
 async def _vom_bot_gemeldet(umgebung: Umgebung, mensch: Mensch, raum: str) -> dict[str, bool]:
     """Je Ereignis des Bots in `raum`, das dieser Person gemeldet wurde: ob es sie pingt."""
 
-    def pingt(meldung: Ereignis) -> bool:
+    def pingt(meldung: Rohereignis) -> bool:
         return any(
             isinstance(aktion, dict)
             and aktion.get("set_tweak") == "highlight"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import Umgebung
+from nio import JoinedMembersResponse
+
+from tests.integration.umgebung import Umgebung
 
 
 async def test_status_energie_wird_mit_tabelle_beantwortet(umgebung: Umgebung) -> None:
@@ -96,6 +98,11 @@ async def test_einladung_von_nicht_erlaubter_person_wird_abgelehnt(umgebung: Umg
             and e["content"].get("membership") == "leave"
         )
     )
+    # Was die Einladende sieht: der Bot ist nicht im Raum und hat dort nichts geschrieben.
+    mitglieder = await umgebung.aussen.client.joined_members(raum)
+    assert isinstance(mitglieder, JoinedMembersResponse), mitglieder
+    assert umgebung.bot_id not in {m.user_id for m in mitglieder.members}
+    assert umgebung.aussen.nachrichten_von(umgebung.bot_id, raum) == []
 
 
 async def test_script_und_markdown_kommen_maskiert_zurueck(umgebung: Umgebung) -> None:

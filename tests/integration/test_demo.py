@@ -1,4 +1,4 @@
-"""`klimabot demo`, wie jemand sie aufruft: eigener Prozess, echte Ausgabe, nichts bleibt liegen."""
+"""`klimabot-demo`, wie jemand sie aufruft: eigener Prozess, echte Ausgabe, nichts bleibt liegen."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from demo.__main__ import main
 
-KLIMABOT = Path(sys.executable).parent / "klimabot"
+# Wie `klimabot-demo`, aber ohne dass das Skript schon installiert sein muss.
+DEMO = [sys.executable, "-m", "demo"]
 FRIST = 90
 # Die Demo wünscht sich Port 8008; zwei zugleich griffen womöglich beide danach. make test
 # verteilt die Tests dateiweise auf seine Prozesse (--dist loadfile): diese laufen nacheinander.
@@ -48,7 +49,7 @@ def _umgebung(**zusatz: str) -> dict[str, str]:
 def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
     echte_datenbank = tmp_path / "echt.db"
     lauf = subprocess.run(
-        [str(KLIMABOT), "demo", "--nur-szene"],
+        [*DEMO, "--nur-szene"],
         capture_output=True,
         text=True,
         timeout=FRIST,
@@ -82,7 +83,7 @@ def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
 
 def test_demo_laeuft_bis_strg_c_und_raeumt_dann_auf() -> None:
     prozess = subprocess.Popen(
-        [str(KLIMABOT), "demo"],
+        DEMO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -122,5 +123,5 @@ def test_ohne_synapse_erklaert_die_demo_den_weg(
 ) -> None:
     # Ein None in sys.modules lässt find_spec „nicht installiert“ melden.
     monkeypatch.setitem(sys.modules, "synapse", None)
-    assert main(["demo", "--nur-szene"]) == 2
+    assert main(["--nur-szene"]) == 2
     assert "make demo" in capsys.readouterr().err

@@ -14,8 +14,8 @@ from typing import Any
 from nio import MessageDirection, RoomMessagesResponse
 
 from bot.drossel import STOSS
-from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Ereignis, Mensch
+from demo.mensch import Mensch, Rohereignis
+from tests.integration.umgebung import Umgebung
 
 FLUT = 200
 # Der Flutende sendet je GLEICHZEITIG Befehle auf einmal – schneller, als der Bot sie beantworten
@@ -34,7 +34,7 @@ async def _antwortzeit(mensch: Mensch, raum_id: str, bot_id: str) -> float:
     return dauer
 
 
-async def _verlauf(mensch: Mensch, raum_id: str) -> list[Ereignis]:
+async def _verlauf(mensch: Mensch, raum_id: str) -> list[Rohereignis]:
     """Der ganze Raum, seitenweise vom Ende her: ein Sync nach der Flut zeigt nur ihr Ende."""
     await mensch.synchronisiere(timeout_ms=0)
     ereignisse: list[dict[str, Any]] = []

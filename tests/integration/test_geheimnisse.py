@@ -27,7 +27,7 @@ from bot.geheimnisse import entschluessele, ist_verschluesselt
 from modelle.tabellen import Zustand
 from modelle.zustand import lies_zustand
 from tests.integration import NeuePerson
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")
 # Alles, was zwischen Bot und Homeserver oder Datenbank geschieht, loggt hier auf DEBUG.

@@ -24,7 +24,7 @@ from nio import (
     WhoamiResponse,
 )
 
-from bot.homeserver import HomeserverFehler, LokalerHomeserver, Zugang
+from demo.homeserver import HomeserverFehler, LokalerHomeserver, Zugang
 from tests.integration import NeuePerson
 
 

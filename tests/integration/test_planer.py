@@ -8,16 +8,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
+from demo.mensch import Rohereignis
 from modelle.tabellen import Themenfeld
 from modelle.termine import naechster_arbeitstag
-from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Ereignis
+from tests.integration.umgebung import Umgebung
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Callable[[str, Ereignis], bool]:
-    def passt(r: str, e: Ereignis) -> bool:
+def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Callable[[str, Rohereignis], bool]:
+    def passt(r: str, e: Rohereignis) -> bool:
         return r == raum and e.get("sender") == umgebung.bot_id and merkmal in str(e.get("content"))
 
     return passt

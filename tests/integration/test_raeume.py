@@ -17,16 +17,16 @@ from nio import RoomCreateResponse
 from sqlalchemy import select, update
 
 from bot.cli import main
+from demo.mensch import Mensch, Rohereignis
 from modelle.tabellen import Raum, Themenfeld, Versand
 from modelle.termine import naechster_arbeitstag
-from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Ereignis, Mensch
+from tests.integration.umgebung import Umgebung
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _mitgliedschaft(bot_id: str, raum: str, stand: str) -> Any:
-    def passt(r: str, e: Ereignis) -> bool:
+    def passt(r: str, e: Rohereignis) -> bool:
         return (
             r == raum
             and e.get("type") == "m.room.member"

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from tests.integration.conftest import Umgebung
+from tests.integration.umgebung import Umgebung
 
 
 async def test_ratenlimit_verzoegert_antworten_verliert_aber_keine(

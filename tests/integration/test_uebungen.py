@@ -24,15 +24,20 @@ from sqlalchemy import func, select
 
 from befehle import alle_befehle
 from befehle.grundlagen import Registratur
-from bot.homeserver import LokalerHomeserver, Zugang
-from bot.inhalt import textnachricht
 from bot.niotransport import NioTransport
 from bot.verarbeitung import HINWEIS, Verarbeitung
+from demo.clientinhalt import textnachricht
+from demo.homeserver import LokalerHomeserver, Zugang
+from demo.mensch import Mensch, Rohereignis
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.tabellen import Statusmeldung, VerarbeitetesEreignis
-from tests.integration.conftest import Umgebung, _baue_umgebung, _synapse_oder_ueberspringen
-from tests.integration.mensch import Ereignis, Mensch
-from tests.integration.test_neustart import _antworten_auf, _bot_prozess
+from tests.integration.umgebung import (
+    Umgebung,
+    antworten_auf,
+    baue_umgebung,
+    bot_prozess,
+    synapse_oder_ueberspringen,
+)
 
 # Jede gesendete Nachricht trägt ihre Transaktions-ID auch im Inhalt: so zählt der Test, ob
 # ein wiederholtes Senden beim Homeserver wirklich nur ein Ereignis ergab.
@@ -97,7 +102,7 @@ async def _schliesse(team: list[Teammitglied]) -> None:
         await mitglied.client.close()
 
 
-def _alle(beobachter: Mensch, raum: str) -> list[Ereignis]:
+def _alle(beobachter: Mensch, raum: str) -> list[Rohereignis]:
     return [e for r, e in beobachter.gesehen if r == raum]
 
 
@@ -108,7 +113,7 @@ async def _warte_auf_antworten(
     ende = time.monotonic() + frist
     while True:
         alle = _alle(beobachter, raum)
-        offen = [b for b in befehle if not _antworten_auf(alle, b, bot)]
+        offen = [b for b in befehle if not antworten_auf(alle, b, bot)]
         if not offen:
             break
         assert time.monotonic() < ende, f"{len(offen)} von {len(befehle)} Befehlen unbeantwortet"
@@ -121,7 +126,7 @@ def _pruefe_genau_einmal(
 ) -> None:
     """Jeder Befehl bekam genau eine Antwort, jede Meldung als Antwort ihr ✅."""
     alle = _alle(beobachter, raum)
-    antworten = {b: _antworten_auf(alle, b, bot) for b in befehle}
+    antworten = {b: antworten_auf(alle, b, bot) for b in befehle}
     assert {b: len(a) for b, a in antworten.items()} == dict.fromkeys(befehle, 1)
     quittungen = {m: antworten[m][0]["content"]["m.relates_to"].get("key") for m in meldungen}
     assert quittungen == dict.fromkeys(meldungen, "✅")
@@ -172,7 +177,7 @@ def neustartbarer_homeserver(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LokalerHomeserver]:
     """Ein eigener Synapse: diese Übung startet ihn neu, andere Tests sollen davon nichts merken."""
-    _synapse_oder_ueberspringen()
+    synapse_oder_ueberspringen()
     with LokalerHomeserver(tmp_path_factory.mktemp("neustartbar")) as server:
         yield server
 
@@ -181,7 +186,7 @@ def neustartbarer_homeserver(
 async def umgebung_neustartbar(
     neustartbarer_homeserver: LokalerHomeserver, tmp_path: Path
 ) -> AsyncIterator[Umgebung]:
-    async for fertig in _baue_umgebung(neustartbarer_homeserver, tmp_path):
+    async for fertig in baue_umgebung(neustartbarer_homeserver, tmp_path):
         yield fertig
 
 
@@ -271,7 +276,7 @@ async def test_sigkill_mitten_im_schub_verliert_nichts_und_antwortet_nie_doppelt
         # Der Schub liegt schon bereit, wenn der Bot startet: er kommt in einem Sync-Stapel.
         await schub(1)
         erster_schub = list(befehle)
-        with _bot_prozess(umgebung.config) as prozess:
+        with bot_prozess(umgebung.config) as prozess:
             ende = time.monotonic() + 30
             while (behandelt := await asyncio.to_thread(_behandelt, datei, erster_schub)) < 3:
                 assert time.monotonic() < ende, "Der Bot fing nicht an"
@@ -282,7 +287,7 @@ async def test_sigkill_mitten_im_schub_verliert_nichts_und_antwortet_nie_doppelt
         # Während der Bot weg ist, geht es weiter.
         await schub(2)
 
-        with _bot_prozess(umgebung.config) as prozess:
+        with bot_prozess(umgebung.config) as prozess:
             await _warte_auf_antworten(patin, raum, bot, befehle)
             prozess.send_signal(signal.SIGTERM)
             assert prozess.wait(timeout=20) == 0
@@ -336,8 +341,8 @@ async def test_kurz_gesperrte_datenbank_verzoegert_nur(umgebung: Umgebung) -> No
     await umgebung.koordination.antwort_auf(frage, von=bot, frist=30)
     await umgebung.patin.ruhe(1)
     alle = _alle(umgebung.patin, raum)
-    assert len(_antworten_auf(alle, meldung, bot)) == 1
-    assert len(_antworten_auf(alle, frage, bot)) == 1
+    assert len(antworten_auf(alle, meldung, bot)) == 1
+    assert len(antworten_auf(alle, frage, bot)) == 1
     assert not [e for e in alle if HINWEIS in e.get("content", {}).get("body", "")]
 
 
@@ -394,8 +399,8 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
     assert HINWEIS in hinweis["content"]["body"]
     assert hinweis["content"]["m.mentions"] == {"user_ids": [patin.user_id]}
     alle = _alle(patin, raum)
-    assert len(_antworten_auf(alle, meldung, bot)) == 1  # nur der Hinweis, kein ✅ danach
-    assert len(_antworten_auf(alle, erneut, bot)) == 1
+    assert len(antworten_auf(alle, meldung, bot)) == 1  # nur der Hinweis, kein ✅ danach
+    assert len(antworten_auf(alle, erneut, bot)) == 1
     assert await _meldungen_je_ereignis(klimabot.sitzungen, [meldung, erneut]) == {
         meldung: 0,
         erneut: 1,

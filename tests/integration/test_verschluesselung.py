@@ -30,10 +30,10 @@ from bot.ausgang import NACHRICHT, direktraum, einreihen
 from bot.config import lade_einstellungen
 from bot.inhalt import nachrichteninhalt
 from bot.niotransport import VERSCHLUESSELUNG
+from demo.mensch import Mensch, Rohereignis
 from modelle.tabellen import Statusmeldung, Themenfeld
 from modelle.termine import naechster_arbeitstag
-from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Ereignis, Mensch
+from tests.integration.umgebung import Umgebung
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -60,14 +60,14 @@ def _nirgends_im_server(umgebung: Umgebung, *geheimnisse: str) -> None:
 
 
 def _vom_bot(umgebung: Umgebung, raum: str, merkmal: str) -> Any:
-    def passt(r: str, e: Ereignis) -> bool:
+    def passt(r: str, e: Rohereignis) -> bool:
         return r == raum and e.get("sender") == umgebung.bot_id and merkmal in str(e.get("content"))
 
     return passt
 
 
 def _antwort_mit(event_id: str, bot_id: str, text: str) -> Any:
-    def passt(_r: str, e: Ereignis) -> bool:
+    def passt(_r: str, e: Rohereignis) -> bool:
         inhalt = e.get("content", {})
         bezug = inhalt.get("m.relates_to", {}).get("m.in_reply_to", {})
         return (

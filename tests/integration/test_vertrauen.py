@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Mensch
+from demo.mensch import Mensch
+from tests.integration.umgebung import Umgebung
 from tests.kreuzsignatur import Kreuzsignatur, richte_ein
 
 

@@ -19,10 +19,10 @@ from befehle.grundlagen import Antwort, Folge
 from bot.ausgang import NACHRICHT, direktraum, einreihen, reihe_antwort_ein
 from bot.inhalt import nachrichteninhalt
 from bot.niotransport import NioTransport
+from demo.mensch import Mensch, Rohereignis
 from modelle.direktraeume import beabsichtige_direktraum
 from modelle.tabellen import Ausgang, Direktraum
-from tests.integration.conftest import Umgebung
-from tests.integration.mensch import Ereignis, Mensch
+from tests.integration.umgebung import Umgebung
 
 
 async def _status_dauer(mensch: Mensch, raum: str, bot_id: str) -> float:
@@ -84,8 +84,8 @@ async def test_abfrage_fuer_raum_ohne_bot_verzoegert_die_antwort_im_anderen_raum
 
 def _nachricht_mit(
     text: str, bot_id: str, raum: str | None = None
-) -> Callable[[str, Ereignis], bool]:
-    def passt(r: str, e: Ereignis) -> bool:
+) -> Callable[[str, Rohereignis], bool]:
+    def passt(r: str, e: Rohereignis) -> bool:
         return (
             e.get("sender") == bot_id
             and text in str(e.get("content", {}).get("body"))

@@ -1,4 +1,4 @@
-"""Ein Wegwerf-Synapse auf 127.0.0.1 für die Integrationstests und `klimabot demo`.
+"""Ein Wegwerf-Synapse auf 127.0.0.1 für die Integrationstests, die Demo und die Bank.
 
 Der Homeserver läuft als eigener Prozess; die API hier ist bewusst synchron, damit eine
 sitzungsweite pytest-Fixture sie ohne Ereignisschleife nutzen kann. Die Demo ruft sie über
