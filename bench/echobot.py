@@ -32,12 +32,12 @@ from typing import Any
 from nio import (
     AsyncClient,
     AsyncClientConfig,
-    MessageDirection,
-    RoomMessagesResponse,
     RoomMessageText,
     SyncResponse,
 )
 from nio.store import SqliteStore
+
+from demo.luecke import nachholen
 
 log = logging.getLogger("echobot")
 
@@ -87,25 +87,6 @@ class Echobot:
             await client.keys_claim(client.get_users_for_key_claiming())
         await client.send_to_device_messages()
 
-    async def luecke(self, raum_id: str, von: str) -> list[Any]:
-        """Was ein abgeschnittener Sync ausließ, älteste zuerst (bis zu Bekanntem)."""
-        gesammelt: list[Any] = []
-        start = von
-        for _ in range(50):
-            seite = await self.client.room_messages(
-                raum_id, start=start, direction=MessageDirection.back, limit=100
-            )
-            if not isinstance(seite, RoomMessagesResponse) or not seite.chunk:
-                break
-            for ereignis in seite.chunk:
-                if ereignis.event_id in self.beantwortet:
-                    return list(reversed(gesammelt))
-                gesammelt.append(ereignis)
-            if not seite.end or seite.end == start:
-                break
-            start = seite.end
-        return list(reversed(gesammelt))
-
     async def antworten(self, raum_id: str, ereignis: Any) -> None:
         if (
             not isinstance(ereignis, RoomMessageText)
@@ -142,7 +123,10 @@ class Echobot:
             for raum_id, raum in antwort.rooms.join.items():
                 ereignisse = list(raum.timeline.events)
                 if raum.timeline.limited and raum.timeline.prev_batch:
-                    ereignisse = await self.luecke(raum_id, raum.timeline.prev_batch) + ereignisse
+                    fehlend = await nachholen(
+                        self.client, raum_id, raum.timeline.prev_batch, bekannt=self.beantwortet
+                    )
+                    ereignisse = fehlend + ereignisse
                 for ereignis in ereignisse:
                     await self.antworten(raum_id, ereignis)
             await self.schluesselpflege()

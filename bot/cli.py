@@ -25,7 +25,7 @@ from befehle.wochenbericht import als_json, als_markdown, als_text
 from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lade_einstellungen
-from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
+from bot.geheimnisse import richte_protokoll_ein, schuetze_protokoll, zu_offene_dateien
 from bot.raeume import fremde_mitglieder, strukturraeume
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import (
@@ -142,10 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    schuetze_protokoll()
+    richte_protokoll_ein()
     argumente = _parser().parse_args(argv)
     ausfuehren: Callable[[argparse.Namespace], int] = argumente.ausfuehren
     umask = os.umask(0o077) if argumente.befehl in NUR_FUER_DEN_BOT else None

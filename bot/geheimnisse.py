@@ -266,3 +266,12 @@ def schuetze_protokoll(*geheimnisse: str | SecretStr | None) -> None:
     """
     merke_geheimnisse(*geheimnisse)
     _SCHWAERZUNG.richte_ein()
+
+
+def richte_protokoll_ein() -> None:
+    """Das Protokoll eines Kommandozeilenprogramms: Warnungen und Schlimmeres mit Zeit und
+    Herkunft auf stderr, jede Zeile geschwärzt (siehe `schuetze_protokoll`)."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    schuetze_protokoll()

@@ -46,15 +46,8 @@ def nachrichteninhalt(
     }
     if projekte:
         inhalt[PROJEKTE] = list(projekte)
-    if thread_wurzel is not None:
-        inhalt["m.relates_to"] = {
-            "rel_type": "m.thread",
-            "event_id": thread_wurzel,
-            "is_falling_back": antwort_auf is None,
-            "m.in_reply_to": {"event_id": antwort_auf or thread_wurzel},
-        }
-    elif antwort_auf is not None:
-        inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": antwort_auf}}
+    if (bezug := beziehung(antwort_auf=antwort_auf, thread_wurzel=thread_wurzel)) is not None:
+        inhalt["m.relates_to"] = bezug
     if _groesse(inhalt) > MAX_INHALT_BYTES:
         return nachrichteninhalt(
             Nachricht().absatz(
@@ -65,6 +58,21 @@ def nachrichteninhalt(
             thread_wurzel=thread_wurzel,
         )
     return inhalt
+
+
+def beziehung(*, antwort_auf: str | None, thread_wurzel: str | None) -> Inhalt | None:
+    """`m.relates_to` einer Antwort und/oder Zeile im Thread, wie Element sie schreibt: im Thread
+    mit Rückfall auf eine einfache Antwort (an die Wurzel, wenn auf nichts anderes)."""
+    if thread_wurzel is not None:
+        return {
+            "rel_type": "m.thread",
+            "event_id": thread_wurzel,
+            "is_falling_back": antwort_auf is None,
+            "m.in_reply_to": {"event_id": antwort_auf or thread_wurzel},
+        }
+    if antwort_auf is not None:
+        return {"m.in_reply_to": {"event_id": antwort_auf}}
+    return None
 
 
 def bildinhalt(

@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from bot.geheimnisse import schuetze_protokoll
+from bot.geheimnisse import richte_protokoll_ein
 from demo.vorfuehrung import fuehre_vor
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    schuetze_protokoll()
+    richte_protokoll_ein()
     argumente = _parser().parse_args(argv)
     # Die Mitschrift soll lesbar bleiben: nur echte Probleme erscheinen als Logzeilen.
     logging.getLogger("nio").setLevel(logging.ERROR)

@@ -6,7 +6,7 @@ Für die simulierten Menschen in Demo, Tests und Bank; was der Bot selbst sendet
 
 from __future__ import annotations
 
-from bot.inhalt import Inhalt
+from bot.inhalt import Inhalt, beziehung
 
 
 def textnachricht(
@@ -14,15 +14,8 @@ def textnachricht(
 ) -> Inhalt:
     """Eine Textnachricht einer Person, auf Wunsch als Antwort und/oder im Thread."""
     inhalt: Inhalt = {"msgtype": "m.text", "body": text}
-    if thread is not None:
-        inhalt["m.relates_to"] = {
-            "rel_type": "m.thread",
-            "event_id": thread,
-            "is_falling_back": antwort_auf is None,
-            "m.in_reply_to": {"event_id": antwort_auf or thread},
-        }
-    elif antwort_auf is not None:
-        inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": antwort_auf}}
+    if (bezug := beziehung(antwort_auf=antwort_auf, thread_wurzel=thread)) is not None:
+        inhalt["m.relates_to"] = bezug
     return inhalt
 
 

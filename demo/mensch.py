@@ -31,10 +31,8 @@ from nio import (
     AsyncClientConfig,
     JoinResponse,
     LoginResponse,
-    MessageDirection,
     ProfileSetDisplayNameResponse,
     RoomCreateResponse,
-    RoomMessagesResponse,
     RoomRedactResponse,
     RoomSendResponse,
     SyncResponse,
@@ -47,6 +45,7 @@ from bot.niotransport import VERSCHLUESSELUNG, NioTransport
 from bot.transport import Sendefehler
 from demo.clientinhalt import bearbeitung, textnachricht
 from demo.homeserver import Zugang
+from demo.luecke import nachholen
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ Rohereignis = dict[str, Any]
 _T = TypeVar("_T")
 
 # Nur, was jemand ansieht. Ohne Grenze liefert Synapse nur die letzten 10 Ereignisse je Raum;
-# was über die Grenze hinausgeht, holt `_luecke` nach, wie Element es tut.
+# was über die Grenze hinausgeht, holt `demo.luecke.nachholen` nach, wie Element es tut.
 FILTER: dict[str, Any] = {
     "presence": {"not_types": ["*"]},
     "account_data": {"not_types": ["*"]},
@@ -355,7 +354,10 @@ class Mensch:
             self._einladungen.pop(raum_id, None)
             ereignisse = [e.source for e in raum.timeline.events]
             if raum.timeline.limited and raum.timeline.prev_batch:
-                ereignisse = await self._luecke(raum_id, raum.timeline.prev_batch) + ereignisse
+                fehlend = await nachholen(
+                    self.client, raum_id, raum.timeline.prev_batch, bekannt=self.ankuenfte
+                )
+                ereignisse = [e.source for e in fehlend] + ereignisse
             for ereignis in ereignisse:
                 self._vermerke(raum_id, ereignis, zeit)
                 neu = True
@@ -370,25 +372,6 @@ class Mensch:
                 self._neu.notify_all()
         await pflege_schluessel(self.client)
         return True
-
-    async def _luecke(self, raum_id: str, von: str) -> list[Rohereignis]:
-        """Was ein abgeschnittener Sync ausließ, älteste zuerst (bis zu schon Vermerktem)."""
-        gesammelt: list[Rohereignis] = []
-        start = von
-        for _ in range(50):
-            seite = await self.client.room_messages(
-                raum_id, start=start, direction=MessageDirection.back, limit=100
-            )
-            if not isinstance(seite, RoomMessagesResponse) or not seite.chunk:
-                break
-            for ereignis in seite.chunk:
-                if ereignis.event_id in self.ankuenfte:
-                    return list(reversed(gesammelt))
-                gesammelt.append(ereignis.source)
-            if not seite.end or seite.end == start:
-                break
-            start = seite.end
-        return list(reversed(gesammelt))
 
     def _vermerke(self, raum_id: str, roh: Rohereignis, zeit: float) -> None:
         self.gesehen.append((raum_id, roh))
