@@ -7,8 +7,8 @@ Fehlergrenze in `bot/`, die es protokolliert und „Interner Fehler (Ref. …)�
 from __future__ import annotations
 
 from befehle.berechtigung import pruefe_befehl
-from befehle.darstellung import Code, Fett, Nachricht, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Benutzerfehler, UnbekannterBefehl
+from befehle.nachricht import Code, Fett, Nachricht, gekuerzt
 
 
 async def beantworte(anfrage: Anfrage, name: str, argumenttext: str) -> Antwort:

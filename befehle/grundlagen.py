@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from befehle.darstellung import Code, Nachricht, gekuerzt
+from befehle.nachricht import Code, Nachricht, gekuerzt
 from modelle.verzeichnis import Verzeichnis
 from modelle.werte import normalisiere
 from modelle.zeitplan import Zeitplan

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from befehle.berechtigung import darf, meldefelder, wer_darf
-from befehle.darstellung import Code, Fett, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import (
     Anfrage,
     Antwort,
@@ -16,6 +15,7 @@ from befehle.grundlagen import (
     befehl,
     ein_optionales_wort,
 )
+from befehle.nachricht import Code, Fett, Nachricht, Teil, gekuerzt
 
 
 @befehl(

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from befehle import meldung as meldebefehl
 from befehle.berechtigung import darf_zurueckziehen, pruefe_meldung
-from befehle.darstellung import Code, Nachricht, gekuerzt
-from befehle.format import ampel as ampeltext
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler
-from befehle.meldungstext import Meldungsinhalt, lies_meldungsinhalt
+from befehle.meldungsleser import Meldungsinhalt, lies_meldungsinhalt
+from befehle.nachricht import Code, Nachricht, gekuerzt
+from befehle.schreibweise import ampel as ampeltext
 from befehle.suche import finde_projekt, finde_projekt_unter
 from modelle.meldungen import meldung_zum_ereignis, ziehe_zurueck
 from modelle.stand import projektstand

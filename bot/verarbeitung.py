@@ -88,8 +88,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
 from befehle.berechtigung import handelt_im_raum
-from befehle.darstellung import Erwaehnung, Nachricht
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Betrieb, Registratur
+from befehle.nachricht import Erwaehnung, Nachricht
 from bot.ausgang import (
     NACHRICHT,
     REAKTION,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from befehle import alle_befehle
-from befehle.darstellung import Nachricht
 from befehle.grundlagen import Anfrage, Antwort, Berechtigung, Registratur, befehl, keine_argumente
+from befehle.nachricht import Nachricht
 from bot.verarbeitung import Verarbeitung
 from modelle.datenbank import Sitzungsfabrik
 from tests.testbot import (

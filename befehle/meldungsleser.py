@@ -1,4 +1,4 @@
-"""Den Inhalt einer Statusmeldung lesen: `gelb, 40 %, Ausschreibung verzögert sich`.
+"""Den Text einer Statusmeldung lesen: `gelb, 40 %, Ausschreibung verzögert sich`.
 
 Gleich für `!meldung` (nach dem Projektnamen) und für Antworten auf Projektzeilen.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from befehle.darstellung import gekuerzt
 from befehle.grundlagen import Argumentfehler
+from befehle.nachricht import gekuerzt
 from modelle.werte import Ampel, ohne_steuerzeichen
 
 MAX_TEXT = 4000
