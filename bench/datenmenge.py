@@ -35,7 +35,8 @@ from befehle.bericht import wochenbericht_antwort
 from befehle.diagramm import ampel_diagramm
 from befehle.grundlagen import Antwort, Registratur
 from bot.drossel import Drossel
-from bot.verarbeitung import Ereignis, Verarbeitung
+from bot.ereignis import Ereignis
+from bot.verarbeitung import Verarbeitung
 from modelle.berichtsdaten import ampel_verlauf
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema

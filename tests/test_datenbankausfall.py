@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from befehle import alle_befehle
 from befehle.grundlagen import Registratur
 from bot.ausgang import Zusteller
+from bot.ereignis import Ereignis
 from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
 from bot.transport import NichtImRaum
-from bot.verarbeitung import HINWEIS, DatenbankNichtErreichbar, Ereignis, Verarbeitung
+from bot.verarbeitung import HINWEIS, DatenbankNichtErreichbar, Verarbeitung
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur

@@ -8,7 +8,7 @@ import pytest
 
 from befehle import alle_befehle
 from befehle.grundlagen import Anfrage, Antwort, Registratur, befehl, keine_argumente
-from bot.verarbeitung import Ereignis
+from bot.ereignis import Ereignis
 from tests.testbot import AUSSENSTEHENDE, PATIN_ENERGIE, RAUM_ENERGIE, Testbot
 
 

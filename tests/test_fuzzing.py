@@ -57,9 +57,9 @@ from befehle.grundlagen import Argumentfehler, Benutzerfehler, Registratur
 from befehle.meldungsleser import MAX_TEXT, lies_meldungsinhalt
 from befehle.nachricht import Code, Fett, Kursiv, Nachricht
 from befehle.suche import finde_feld_oder_projekt
+from bot.ereignis import Ereignis
 from bot.inhalt import MAX_INHALT_BYTES, nachrichteninhalt
 from bot.inhalt import PROJEKTE as PROJEKTBEZUG
-from bot.verarbeitung import Ereignis
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur

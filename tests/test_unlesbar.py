@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot.ereignis import Ereignis
 from bot.inhalt import textnachricht
-from bot.verarbeitung import Ereignis
 from tests.testbot import KOORDINATION_ENERGIE, PATIN_ENERGIE, RAUM_ENERGIE, Testbot
 
 

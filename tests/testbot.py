@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 from befehle import alle_befehle
 from befehle.grundlagen import Registratur
 from bot.ausgang import Zusteller
+from bot.ereignis import Ereignis
 from bot.inhalt import bearbeitung, reaktionsinhalt, textnachricht
 from bot.transport import Mitgliedschaft, NichtImRaum
-from bot.verarbeitung import Ereignis, Verarbeitung
+from bot.verarbeitung import Verarbeitung
 from modelle.datenbank import Sitzungsfabrik
 
 BOT = "@klimabot:muenster.de"
