@@ -215,14 +215,16 @@ class Verarbeitung:
         bot_id: str,
         praefix: str,
         zeitzone: ZoneInfo,
-        betrieb: Betrieb | None = None,
-        nach_commit: Callable[[Sequence[Ausgang]], None] = lambda _eintraege: None,
-        transport: Transport | None = None,
-        geduld: float = 30.0,
-        uhr: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        drossel: Drossel | None = None,
+        betrieb: Betrieb,
+        nach_commit: Callable[[Sequence[Ausgang]], None],
+        transport: Transport | None,
+        geduld: float,
+        uhr: Callable[[], dt.datetime],
+        drossel: Drossel,
     ) -> None:
-        """`nach_commit` bekommt die eben festgeschriebenen Einträge des Ausgangskorbs
+        """Gebaut wird sie wie im Betrieb mit `bot.app.baue_verarbeitung`.
+
+        `nach_commit` bekommt die eben festgeschriebenen Einträge des Ausgangskorbs
         (`Zusteller.uebergib`); `transport` sendet den Hinweis bei einem Datenbankausfall
         (ohne ihn: nur Protokoll);
         `geduld` sind die Sekunden, die ein Ausfall dauern darf, bevor Ereignisse aufgegeben
@@ -233,7 +235,7 @@ class Verarbeitung:
         self._bot_id = bot_id
         self._praefix = praefix
         self._zeitzone = zeitzone
-        self._betrieb = betrieb or Betrieb()
+        self._betrieb = betrieb
         self._nach_commit = nach_commit
         self._transport = transport
         self._geduld = geduld
@@ -246,7 +248,7 @@ class Verarbeitung:
         self._unvermerkt: set[str] = set()  # aufgegeben, aber noch nicht als behandelt vermerkt
         self._ungewiss: set[str] = set()  # Commit abgebrochen: nie aufgeben, erst nachsehen
         self._uhr = uhr
-        self._drossel = drossel or Drossel()
+        self._drossel = drossel
         # Was die Drossel schon durchließ: bringt die Sync-Schleife einen Stapel nach einem
         # Datenbankfehler noch einmal, zählt dasselbe Ereignis nicht doppelt.
         self._durchgelassen = _Gedaechtnis(GEDAECHTNIS)

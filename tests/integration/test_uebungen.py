@@ -15,19 +15,17 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import ClientError
 from nio import AsyncClient, AsyncClientConfig, RoomSendResponse
 from sqlalchemy import func, select
 
-from befehle import alle_befehle
-from befehle.grundlagen import Registratur
+from bot.app import baue_verarbeitung
 from bot.homeserver import LokalerHomeserver, Zugang
 from bot.inhalt import textnachricht
 from bot.niotransport import NioTransport
-from bot.verarbeitung import HINWEIS, Verarbeitung
+from bot.verarbeitung import HINWEIS
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.tabellen import Statusmeldung, VerarbeitetesEreignis
 from tests.integration.conftest import Umgebung, _baue_umgebung, _synapse_oder_ueberspringen
@@ -354,12 +352,10 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
     # Eine Verarbeitung mit kurzer Geduld und kurzer SQLite-Wartezeit (im Betrieb 30 s und
     # 15 s); Transport und Ausgangskorb sind die des laufenden Bots.
     engine = erzeuge_engine(_datenbank_url(umgebung), connect_args={"timeout": 0.5})
-    klimabot.sync._verarbeitung = Verarbeitung(
-        sitzungen=erzeuge_sitzungsfabrik(engine),
-        registratur=Registratur(alle_befehle()),
+    klimabot.sync._verarbeitung = baue_verarbeitung(
+        klimabot.einstellungen,
+        erzeuge_sitzungsfabrik(engine),
         bot_id=bot,
-        praefix="!",
-        zeitzone=ZoneInfo("Europe/Berlin"),
         nach_commit=klimabot.zusteller.uebergib,
         transport=NioTransport(klimabot.client),
         geduld=2,
