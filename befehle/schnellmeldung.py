@@ -1,8 +1,9 @@
 """Meldungen ohne Befehl: Antwort auf eine Projektzeile, Reaktion, Bearbeiten, Löschen.
 
-`bot/` erkennt am Matrix-Ereignis, was gemeint ist, und ruft die passende Funktion; hier
-steht, was das für die Meldungen bedeutet. `None` heißt: das war keine Meldung (etwa ein
-„Danke!“ als Antwort), der Bot schweigt.
+`bot/ereignis.py` erkennt am Matrix-Ereignis, was gemeint ist, `bot/verarbeitung.py` ruft die
+passende Funktion; hier steht, was das für die Meldungen bedeutet. `None` heißt: das war keine
+Meldung, der Bot schweigt. Erwartete Probleme werfen `Benutzerfehler`; zur Antwort werden sie
+an der Fehlergrenze in `bot/verarbeitung.py`.
 """
 
 from __future__ import annotations
