@@ -3,7 +3,7 @@
 Eine Abfrage besteht aus einem Kopf, der die Zuständigen erwähnt, und je Projekt einer
 eigenen Zeile (einem eigenen Ereignis im Thread des Kopfs). So lässt sich jede Zeile für
 sich beantworten: mit einer Antwort im Thread oder einem Tipp auf 🟢 🟡 🔴 ✅. Titel und
-Namen werden gekürzt wie in Tabellen (`format.GROSSZUEGIG`).
+Namen werden gekürzt wie in Tabellen (`schreibweise.GROSSZUEGIG`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from befehle import format
-from befehle.darstellung import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
-from befehle.format import GROSSZUEGIG
+from befehle import schreibweise
+from befehle.nachricht import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
+from befehle.schreibweise import GROSSZUEGIG
 from modelle.stand import Projektstand
 from modelle.verzeichnis import FeldEintrag, PersonEintrag
 
@@ -32,7 +32,7 @@ def abfrage_kopf(
     if zustaendige:
         nachricht.absatz(
             [
-                *format.erwaehnungen(zustaendige),
+                *schreibweise.erwaehnungen(zustaendige),
                 ": wie stehen Ihre Strategieprojekte? Je Projekt folgt eine Zeile im Thread.",
             ]
         )
@@ -48,11 +48,11 @@ def abfrage_kopf(
 
 
 def abfrage_zeile(stand: Projektstand, jetzt: dt.datetime, zeitzone: ZoneInfo) -> Nachricht:
-    wann = format.meldungsalter(stand, jetzt, zeitzone)
+    wann = schreibweise.meldungsalter(stand, jetzt, zeitzone)
     zeile: list[Teil] = [
-        f"{format.ampel(stand.ampel)} ",
+        f"{schreibweise.ampel(stand.ampel)} ",
         Fett(GROSSZUEGIG.titel_von(stand.projekt_titel)),
-        f" ({stand.projekt_slug}) · {format.fortschritt(stand.fortschritt)} · "
+        f" ({stand.projekt_slug}) · {schreibweise.fortschritt(stand.fortschritt)} · "
         + (wann if stand.ist_anfangsstand else f"letzte Meldung {wann}"),
     ]
     return Nachricht().absatz(zeile)
@@ -67,7 +67,7 @@ def erinnerung(
     nummer: int,
 ) -> Nachricht:
     """Erinnerung im Raum des Themenfelds; sie trägt den Projektbezug, also kann man antworten."""
-    wann = format.alter(stand.zeitpunkt, jetzt, zeitzone)
+    wann = schreibweise.alter(stand.zeitpunkt, jetzt, zeitzone)
     nachricht = Nachricht().absatz(
         [
             f"⏰ Erinnerung{' (2.)' if nummer >= 2 else ''}: ",
@@ -79,7 +79,9 @@ def erinnerung(
         ]
     )
     if zustaendige:
-        nachricht.absatz([*format.erwaehnungen(zustaendige), ": bitte kurz den Stand melden."])
+        nachricht.absatz(
+            [*schreibweise.erwaehnungen(zustaendige), ": bitte kurz den Stand melden."]
+        )
     nachricht.absatz(
         "Antwort auf diese Nachricht genügt, z. B. „grün, 60 %, läuft nach Plan“, "
         "oder ein Tipp auf 🟢 🟡 🔴 ✅."
@@ -100,7 +102,7 @@ def erinnerung_direkt(
     Die Anrede erwähnt sie: So pingt die Nachricht auch, wenn sie den Direktraum auf „nur
     Erwähnungen“ gestellt hat.
     """
-    wann = format.alter(stand.zeitpunkt, jetzt, zeitzone)
+    wann = schreibweise.alter(stand.zeitpunkt, jetzt, zeitzone)
     seit = f"seit {wann.removeprefix('vor ')}" if stand.zeitpunkt else "noch nie"
     return Nachricht().absatz(
         [

@@ -1,14 +1,14 @@
-"""Einen geparsten Befehl beantworten: finden, Berechtigung prüfen, Argumente lesen, ausführen.
+"""Einen Befehlsaufruf beantworten: finden, Berechtigung prüfen, Argumente lesen, ausführen.
 
-Erwartete Probleme (`Benutzerfehler`) werden hier zur Antwort; alles andere geht an die
-Fehlergrenze in `bot/`, die es protokolliert und „Interner Fehler (Ref. …)“ antwortet.
+Erwartete Probleme bleiben `Benutzerfehler`; hier kommt nur dazu, was erst der Befehl weiß
+(Verwendung und Beispiel, „Meinten Sie …?“). Zur Antwort werden sie – wie alles andere, dann
+als „Interner Fehler (Ref. …)“ – an der Fehlergrenze in `bot/verarbeitung.py`.
 """
 
 from __future__ import annotations
 
 from befehle.berechtigung import pruefe_befehl
-from befehle.darstellung import Code, Fett, Nachricht, gekuerzt
-from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Benutzerfehler, UnbekannterBefehl
+from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, UnbekannterBefehl
 
 
 async def beantworte(anfrage: Anfrage, name: str, argumenttext: str) -> Antwort:
@@ -16,24 +16,11 @@ async def beantworte(anfrage: Anfrage, name: str, argumenttext: str) -> Antwort:
     try:
         befehl = anfrage.registratur.finde(name)
     except UnbekannterBefehl as fehler:
-        nachricht = Nachricht()
-        zeile: list[str | Code | Fett] = [f"Den Befehl „{gekuerzt(name)}“ kenne ich nicht."]
-        if fehler.vorschlaege:
-            vorschlag = anfrage.registratur.finde(fehler.vorschlaege[0]).name
-            zeile += [" Meinten Sie ", Code(f"{praefix}{vorschlag}"), "?"]
-        zeile += [" Alle Befehle: ", Code(f"{praefix}hilfe")]
-        return Antwort(nachricht.absatz(zeile))
-    except Benutzerfehler as fehler:
-        return Antwort(fehler.nachricht)
+        raise fehler.mit_wegweiser(praefix) from None
+    pruefe_befehl(anfrage.verzeichnis, anfrage.absender, befehl.berechtigung)
     try:
-        pruefe_befehl(anfrage.verzeichnis, anfrage.absender, befehl.berechtigung)
-        try:
-            argumente = befehl.lese_argumente(argumenttext)
-        except Argumentfehler as fehler:
-            return Antwort(befehl.verwendung(praefix, fehler.nachricht.text))
+        argumente = befehl.lese_argumente(argumenttext)
         return await befehl.ausfuehren(anfrage, argumente)
     except Argumentfehler as fehler:
         # Auch Handler dürfen die Verwendung zeigen, wenn erst die Daten verraten, was falsch war.
-        return Antwort(befehl.verwendung(praefix, fehler.nachricht.text))
-    except Benutzerfehler as fehler:
-        return fehler.antwort()
+        raise Argumentfehler(befehl.verwendung(praefix, fehler.nachricht.text)) from None

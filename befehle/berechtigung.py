@@ -7,8 +7,8 @@ Meldung zurück. Lesen dürfen alle in den Räumen des Bots.
 
 from __future__ import annotations
 
-from befehle.darstellung import Nachricht
 from befehle.grundlagen import Berechtigung, Verweigert
+from befehle.nachricht import Nachricht
 from modelle.verzeichnis import FeldEintrag, Verzeichnis
 from modelle.werte import Rolle
 

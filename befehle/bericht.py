@@ -1,6 +1,7 @@
-"""`!bericht` – der Wochenbericht als Vorschau; denselben Bericht sendet der Zeitplaner freitags.
+"""Befehl `!bericht`: der Wochenbericht als Vorschau – denselben sendet der Zeitplaner freitags.
 
 Nur der geplante erwähnt die Stabsstelle im Kopf und pingt sie; die Vorschau nennt niemanden.
+Die Darstellung (Nachrichten, Text, Markdown, JSON) steht in `befehle.berichtsausgabe`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from befehle import format
-from befehle.darstellung import Kursiv
+from befehle import schreibweise
+from befehle.berichtsausgabe import feldnachrichten, kopf, zustellnachricht
 from befehle.diagramm import DiagrammFehler, ampel_diagramm
 from befehle.grundlagen import (
     Anfrage,
@@ -25,7 +26,7 @@ from befehle.grundlagen import (
     befehl,
     keine_argumente,
 )
-from befehle.wochenbericht import feldnachrichten, kopf, zustellnachricht
+from befehle.nachricht import Kursiv
 from modelle.berichtsdaten import ampel_verlauf, stelle_wochenbericht_zusammen
 from modelle.tabellen import Versandart
 from modelle.versand import letzter_wochenbericht, versaeumte_seit
@@ -75,7 +76,7 @@ async def wochenbericht_antwort(
         hinweise.append(Kursiv("Vorschau – der geplante Wochenbericht kommt trotzdem."))
     if verspaetet:
         hinweise.append(Kursiv("Verspätet: der Klimabot war zur geplanten Zeit nicht erreichbar."))
-    anrede = [*format.erwaehnungen(an), ": "] if an else []
+    anrede = [*schreibweise.erwaehnungen(an), ": "] if an else []
     if diagramm is None:
         hinweise.append(Kursiv("Das Ampeldiagramm ließ sich diesmal nicht zeichnen."))
         nachricht.absatz([*anrede, "Details je Themenfeld stehen im Thread."], *hinweise)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from befehle.darstellung import Code, Nachricht, gekuerzt
+from befehle.nachricht import Code, Nachricht, Teil, gekuerzt
 from modelle.verzeichnis import Verzeichnis
 from modelle.werte import normalisiere
 from modelle.zeitplan import Zeitplan
@@ -219,14 +219,27 @@ class Registratur:
             return next(iter(passende.values()))
         if len(passende) > 1:
             raise Benutzerfehler(f"„{name}“ ist mehrdeutig: " + ", ".join(sorted(passende)) + ".")
-        raise UnbekannterBefehl(name, difflib.get_close_matches(schluessel, self._namen, n=1))
+        aehnlich = difflib.get_close_matches(schluessel, self._namen, n=1)
+        raise UnbekannterBefehl(name, self._namen[aehnlich[0]].name if aehnlich else None)
 
     def sichtbar_fuer(self, darf: Callable[[Berechtigung], bool]) -> Iterable[Befehl[Any]]:
         return (b for b in self.befehle if darf(b.berechtigung))
 
 
 class UnbekannterBefehl(Benutzerfehler):
-    def __init__(self, name: str, vorschlaege: list[str]) -> None:
+    """Kein Befehl heißt so; `vorschlag` ist der Name des ähnlichsten, wenn einer ähnelt."""
+
+    def __init__(self, name: str, vorschlag: str | None) -> None:
         self.name = name
-        self.vorschlaege = vorschlaege
-        super().__init__(f"Den Befehl „{gekuerzt(name)}“ kenne ich nicht.")
+        self.vorschlag = vorschlag
+        self.satz = f"Den Befehl „{gekuerzt(name)}“ kenne ich nicht."
+        super().__init__(self.satz)
+
+    def mit_wegweiser(self, praefix: str, *, vorschlag_vorweg: str = "") -> Benutzerfehler:
+        """Derselbe Fehler mit „Meinten Sie `!status`?“ und dem Weg zu allen Befehlen;
+        `vorschlag_vorweg="hilfe "` schlägt `!hilfe status` vor."""
+        zeile: list[Teil] = [self.satz]
+        if self.vorschlag is not None:
+            zeile += [" Meinten Sie ", Code(f"{praefix}{vorschlag_vorweg}{self.vorschlag}"), "?"]
+        zeile += [" Alle Befehle: ", Code(f"{praefix}hilfe")]
+        return Benutzerfehler(Nachricht().absatz(zeile))

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from befehle.berechtigung import darf, meldefelder, wer_darf
-from befehle.darstellung import Code, Fett, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import (
     Anfrage,
     Antwort,
     Befehl,
-    Benutzerfehler,
     Berechtigung,
     UnbekannterBefehl,
     befehl,
     ein_optionales_wort,
 )
+from befehle.nachricht import Code, Fett, Nachricht, Teil
 
 
 @befehl(
@@ -40,7 +39,7 @@ async def hilfe(anfrage: Anfrage, name: str | None) -> Antwort:
     try:
         gesucht = anfrage.registratur.finde(name)
     except UnbekannterBefehl as fehler:
-        raise Benutzerfehler(_unbekannt(anfrage, fehler)) from None
+        raise fehler.mit_wegweiser(anfrage.praefix, vorschlag_vorweg="hilfe ") from None
     return Antwort(erklaerung(anfrage, gesucht))
 
 
@@ -106,13 +105,3 @@ def _eigene_rolle(anfrage: Anfrage, gesucht: Befehl[Any]) -> str:
             return "Sie dürfen das für alle Themenfelder."
         return "Sie dürfen das für: " + ", ".join(f.name for f in felder) + "."
     return "Sie dürfen das."
-
-
-def _unbekannt(anfrage: Anfrage, fehler: UnbekannterBefehl) -> Nachricht:
-    praefix = anfrage.praefix
-    zeile: list[Teil] = [f"Den Befehl „{gekuerzt(fehler.name)}“ kenne ich nicht."]
-    if fehler.vorschlaege:
-        vorschlag = anfrage.registratur.finde(fehler.vorschlaege[0]).name
-        zeile += [" Meinten Sie ", Code(f"{praefix}hilfe {vorschlag}"), "?"]
-    zeile += [" Alle Befehle: ", Code(f"{praefix}hilfe")]
-    return Nachricht().absatz(zeile)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from befehle.berechtigung import pruefe_meldung
-from befehle.darstellung import Nachricht
 from befehle.grundlagen import (
     Anfrage,
     Antwort,
@@ -13,7 +12,8 @@ from befehle.grundlagen import (
     Berechtigung,
     befehl,
 )
-from befehle.meldungstext import Meldungsinhalt, lies_meldungsinhalt
+from befehle.meldungsleser import Meldungsinhalt, lies_meldungsinhalt
+from befehle.nachricht import Nachricht
 from befehle.suche import bezeichnung, finde_projekt
 from modelle.meldungen import speichere_meldung
 from modelle.verzeichnis import ProjektEintrag

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from befehle import format
-from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil
+from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
+from befehle.nachricht import Code, Fett, Kursiv, Nachricht, Teil
 from befehle.suche import bezeichnung, finde_feld
 from modelle.verzeichnis import FeldEintrag
 
@@ -39,14 +39,14 @@ def feldprojekte(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
     liste = anfrage.verzeichnis.projekte_von(feld.id)
     kopf: list[Teil] = [
         Fett(f"Themenfeld {feld.name}"),
-        f" – {format.anzahl(len(liste), 'Projekt', 'Projekte')}",
+        f" – {schreibweise.anzahl(len(liste), 'Projekt', 'Projekte')}",
     ]
     if not liste:
         return Antwort(
             Nachricht().absatz(kopf).absatz("Dieses Themenfeld hat keine aktiven Projekte.")
         )
 
-    def baue(breite: format.Zellbreite) -> Nachricht:
+    def baue(breite: schreibweise.Zellbreite) -> Nachricht:
         nachricht = Nachricht().absatz(kopf)
         nachricht.liste([Code(p.slug), " – ", breite.titel_von(p.titel)] for p in liste)
         return nachricht.absatz(
@@ -58,15 +58,15 @@ def feldprojekte(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
             ]
         )
 
-    return Antwort(format.passend(baue), projekte=tuple(p.slug for p in liste))
+    return Antwort(schreibweise.passend(baue), projekte=tuple(p.slug for p in liste))
 
 
 def alle_projekte(anfrage: Anfrage) -> Antwort:
     """Alle Felder: keine Projektbezüge, eine Antwort darauf wäre zu vieldeutig."""
     verzeichnis = anfrage.verzeichnis
-    gesamt = format.anzahl(len(verzeichnis.projekte), "aktives Projekt", "aktive Projekte")
+    gesamt = schreibweise.anzahl(len(verzeichnis.projekte), "aktives Projekt", "aktive Projekte")
 
-    def baue(breite: format.Zellbreite) -> Nachricht:
+    def baue(breite: schreibweise.Zellbreite) -> Nachricht:
         nachricht = Nachricht().absatz([Fett("Strategieprojekte"), f" – {gesamt}"])
         for feld in verzeichnis.felder:
             liste = verzeichnis.projekte_von(feld.id)
@@ -79,4 +79,4 @@ def alle_projekte(anfrage: Anfrage) -> Antwort:
             ["Nur ein Themenfeld: ", Code(f"{anfrage.praefix}projekte <themenfeld>")]
         )
 
-    return Antwort(format.passend(baue))
+    return Antwort(schreibweise.passend(baue))

@@ -1,8 +1,9 @@
 """Meldungen ohne Befehl: Antwort auf eine Projektzeile, Reaktion, Bearbeiten, Löschen.
 
-`bot/` erkennt am Matrix-Ereignis, was gemeint ist, und ruft die passende Funktion; hier
-steht, was das für die Meldungen bedeutet. `None` heißt: das war keine Meldung (etwa ein
-„Danke!“ als Antwort), der Bot schweigt.
+`bot/ereignis.py` erkennt am Matrix-Ereignis, was gemeint ist, `bot/verarbeitung.py` ruft die
+passende Funktion; hier steht, was das für die Meldungen bedeutet. `None` heißt: das war keine
+Meldung, der Bot schweigt. Erwartete Probleme werfen `Benutzerfehler`; zur Antwort werden sie
+an der Fehlergrenze in `bot/verarbeitung.py`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ from collections.abc import Sequence
 
 from befehle import meldung as meldebefehl
 from befehle.berechtigung import darf_zurueckziehen, pruefe_meldung
-from befehle.darstellung import Code, Nachricht, gekuerzt
-from befehle.format import ampel as ampeltext
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler
-from befehle.meldungstext import Meldungsinhalt, lies_meldungsinhalt
+from befehle.meldungsleser import (
+    Meldungsinhalt,
+    beginnt_mit_ampel,
+    erstes_wort_und_rest,
+    lies_meldungsinhalt,
+)
+from befehle.nachricht import Code, Nachricht, gekuerzt
+from befehle.schreibweise import ampel as ampeltext
 from befehle.suche import finde_projekt, finde_projekt_unter
-from modelle.meldungen import meldung_zum_ereignis, ziehe_zurueck
+from modelle.meldungen import aendere_meldung, meldung_zum_ereignis, ziehe_zurueck
 from modelle.stand import projektstand
 from modelle.verzeichnis import ProjektEintrag
 from modelle.werte import Ampel, Quelle
@@ -29,19 +35,14 @@ def _genannte(anfrage: Anfrage, slugs: Sequence[str]) -> list[ProjektEintrag]:
     return [p for p in anfrage.verzeichnis.projekte if p.slug in slugs]
 
 
-def _beginnt_mit_ampel(text: str) -> bool:
-    erstes = text.strip().split(maxsplit=1)[0] if text.strip() else ""
-    return Ampel.aus_eingabe(erstes.strip(",;:.")) is not None
-
-
 def _projekt_und_rest(
     anfrage: Anfrage, kandidaten: list[ProjektEintrag], text: str
 ) -> tuple[ProjektEintrag, str] | Antwort | None:
     """Bei einem Projekt gilt der ganze Text ihm; bei mehreren muss es vorweg genannt sein."""
-    if len(kandidaten) == 1 and _beginnt_mit_ampel(text):
+    if len(kandidaten) == 1 and beginnt_mit_ampel(text):
         return kandidaten[0], text
-    erstes, _, rest = text.strip().partition(" ")
-    if len(kandidaten) > 1 and _beginnt_mit_ampel(erstes):
+    erstes, rest = erstes_wort_und_rest(text)
+    if len(kandidaten) > 1 and beginnt_mit_ampel(erstes):
         beispiel = f"{kandidaten[0].slug} {gekuerzt(text.strip())}"
         return Antwort(
             Nachricht().absatz(
@@ -56,7 +57,7 @@ def _projekt_und_rest(
         fund = finde_projekt_unter(kandidaten, erstes, anfrage.praefix)
     except Benutzerfehler:
         return None
-    if not _beginnt_mit_ampel(rest):
+    if not beginnt_mit_ampel(rest):
         return None
     return fund.eintrag, rest
 
@@ -71,12 +72,11 @@ async def melde_per_antwort(anfrage: Anfrage, projekte: Sequence[str], text: str
 
 
 async def melde_per_reaktion(
-    anfrage: Anfrage, projekte: Sequence[str], schluessel: str
+    anfrage: Anfrage, projekte: Sequence[str], ampel: Ampel
 ) -> Antwort | None:
     """Ein Tipp auf 🟢 🟡 🔴 ✅ an der Nachricht eines Projekts: nur die Ampel."""
-    ampel = Ampel.aus_eingabe(schluessel)
     kandidaten = _genannte(anfrage, projekte)
-    if ampel is None or len(kandidaten) != 1:
+    if len(kandidaten) != 1:
         return None
     projekt = kandidaten[0]
     bisher = await projektstand(anfrage.sitzung, projekt.id)
@@ -131,12 +131,15 @@ async def bearbeite(anfrage: Anfrage, original_event_id: str, neuer_text: str) -
         feld = anfrage.verzeichnis.feld(eintrag.themenfeld_id)
         assert feld is not None  # das Verzeichnis kennt nur Projekte aktiver Felder
         pruefe_meldung(anfrage.verzeichnis, anfrage.absender, feld)
-    gespeichert.projekt_id = projekt.id
-    gespeichert.ampel = inhalt.ampel
-    gespeichert.fortschritt = inhalt.fortschritt
-    gespeichert.text = inhalt.text
-    gespeichert.herausforderungen = inhalt.herausforderungen
-    gespeichert.bearbeitet_am = anfrage.jetzt
+    aendere_meldung(
+        gespeichert,
+        projekt_id=projekt.id,
+        ampel=inhalt.ampel,
+        fortschritt=inhalt.fortschritt,
+        text=inhalt.text,
+        herausforderungen=inhalt.herausforderungen,
+        zeitpunkt=anfrage.jetzt,
+    )
     return Antwort(
         Nachricht().absatz(
             f"Meldung aktualisiert: {ampeltext(inhalt.ampel)}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from befehle import format
-from befehle.darstellung import Fett, Kursiv, Nachricht, Teil
+from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
+from befehle.nachricht import Fett, Kursiv, Nachricht, Teil
 from befehle.suche import bezeichnung, finde_feld_oder_projekt
 from modelle.stand import feld_uebersicht, letzte_meldungen, projektstand
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag
@@ -50,7 +50,7 @@ async def gesamtstatus(anfrage: Anfrage) -> Antwort:
     for feld in felder:
         zaehlung = " ".join(f"{a.emoji} {feld.ampeln[a]}" for a in Ampel)
         ohne = f"⚪ {feld.ohne_meldung}"
-        still = format.alter(feld.aelteste_meldung, anfrage.jetzt, anfrage.zeitzone)
+        still = schreibweise.alter(feld.aelteste_meldung, anfrage.jetzt, anfrage.zeitzone)
         zeilen.append([feld.themenfeld_name, f"{zaehlung} {ohne}", still])
         textzeilen.append(
             [Fett(feld.themenfeld_name), f": {zaehlung} {ohne} · älteste Meldung {still}"]
@@ -68,26 +68,26 @@ async def feldstatus(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
             Nachricht().absatz(kopf).absatz("Dieses Themenfeld hat keine aktiven Projekte.")
         )
 
-    def baue(breite: format.Zellbreite) -> Nachricht:
+    def baue(breite: schreibweise.Zellbreite) -> Nachricht:
         zeilen: list[list[Teil | list[Teil]]] = []
         textzeilen: list[list[Teil]] = []
         for stand in staende:
-            wann = format.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
+            wann = schreibweise.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
             titel = breite.titel_von(stand.projekt_titel)
             herausforderung = breite.text_von(stand.herausforderungen or "")
             zeilen.append(
                 [
                     [Fett(titel), " (", stand.projekt_slug, ")"],
-                    format.ampel(stand.ampel),
-                    format.fortschritt(stand.fortschritt),
+                    schreibweise.ampel(stand.ampel),
+                    schreibweise.fortschritt(stand.fortschritt),
                     wann,
                     herausforderung,
                 ]
             )
             textzeile: list[Teil] = [
-                f"{format.ampel(stand.ampel)} ",
+                f"{schreibweise.ampel(stand.ampel)} ",
                 Fett(titel),
-                f" ({stand.projekt_slug}) · {format.fortschritt(stand.fortschritt)} · {wann}",
+                f" ({stand.projekt_slug}) · {schreibweise.fortschritt(stand.fortschritt)} · {wann}",
             ]
             if herausforderung:
                 textzeile.append(f" · {herausforderung}")
@@ -103,7 +103,7 @@ async def feldstatus(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
             f"z. B. „{staende[0].projekt_slug} gelb, 40 %, Ausschreibung läuft“."
         )
 
-    return Antwort(format.passend(baue), projekte=tuple(s.projekt_slug for s in staende))
+    return Antwort(schreibweise.passend(baue), projekte=tuple(s.projekt_slug for s in staende))
 
 
 async def projektstatus(anfrage: Anfrage, projekt: ProjektEintrag) -> Antwort:
@@ -115,11 +115,11 @@ async def projektstatus(anfrage: Anfrage, projekt: ProjektEintrag) -> Antwort:
     if stand.ampel is None or stand.zeitpunkt is None:
         nachricht.absatz("Zu diesem Projekt gibt es noch keine Meldung.")
     else:
-        wann = format.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
+        wann = schreibweise.meldungsalter(stand, anfrage.jetzt, anfrage.zeitzone)
         von = f" von {stand.autor}" if stand.autor else ""
         zeilen: list[Teil | list[Teil]] = [
-            [Fett("Ampel:"), " ", format.ampel(stand.ampel)],
-            [Fett("Fortschritt:"), " ", format.fortschritt(stand.fortschritt)],
+            [Fett("Ampel:"), " ", schreibweise.ampel(stand.ampel)],
+            [Fett("Fortschritt:"), " ", schreibweise.fortschritt(stand.fortschritt)],
             [Fett("Letzte Meldung:"), " ", f"{wann}{von}"],
         ]
         if stand.text:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from befehle.darstellung import Code, Fett, Nachricht, gekuerzt
 from befehle.grundlagen import Benutzerfehler
+from befehle.nachricht import Code, Fett, Nachricht, gekuerzt
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag, Verzeichnis
 from modelle.werte import normalisiere
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from befehle import format
-from befehle.darstellung import Code, Fett, Nachricht, Teil
+from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, befehl, keine_argumente
+from befehle.nachricht import Code, Fett, Nachricht, Teil
 from modelle.werte import Rolle
 
 
@@ -24,14 +24,16 @@ async def themen(anfrage: Anfrage, _: None) -> Antwort:
     verzeichnis = anfrage.verzeichnis
     praefix = anfrage.praefix
     felder = verzeichnis.felder
-    nachricht = Nachricht().absatz(Fett(format.anzahl(len(felder), "Themenfeld", "Themenfelder")))
+    nachricht = Nachricht().absatz(
+        Fett(schreibweise.anzahl(len(felder), "Themenfeld", "Themenfelder"))
+    )
     if not felder:
         return Antwort(nachricht.absatz("Es gibt noch keine aktiven Themenfelder."))
     zeilen: list[list[Teil | list[Teil]]] = []
     textzeilen: list[list[Teil]] = []
     for feld in felder:
         zahl = len(verzeichnis.projekte_von(feld.id))
-        projekte = format.anzahl(zahl, "Projekt", "Projekte")
+        projekte = schreibweise.anzahl(zahl, "Projekt", "Projekte")
         patin = ", ".join(p.anzeigename for p in verzeichnis.personen_mit(Rolle.PATIN, feld.id))
         aliase = ", ".join(feld.aliase)
         zeilen.append([Fett(feld.name), Code(feld.slug), aliase or "–", str(zahl), patin or "–"])

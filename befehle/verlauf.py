@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from befehle import format
-from befehle.darstellung import HOECHSTENS_BYTES, Fett, Kursiv, Nachricht, Teil, gekuerzt
+from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, befehl
+from befehle.nachricht import HOECHSTENS_BYTES, Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.suche import bezeichnung, finde_projekt
 from modelle.stand import Meldungseintrag
 from modelle.stand import verlauf as meldungsverlauf
@@ -98,9 +98,9 @@ def _tabelle(anfrage: Anfrage, kopf: list[Teil], meldungen: Sequence[Meldungsein
 
 def _zeile(anfrage: Anfrage, meldung: Meldungseintrag) -> list[Teil]:
     return [
-        format.datum(meldung.zeitpunkt, anfrage.zeitzone),
-        format.ampel(meldung.ampel),
-        format.fortschritt(meldung.fortschritt),
+        schreibweise.datum(meldung.zeitpunkt, anfrage.zeitzone),
+        schreibweise.ampel(meldung.ampel),
+        schreibweise.fortschritt(meldung.fortschritt),
         meldung.text or "–",
         meldung.herausforderungen or "–",
         _von(meldung),
@@ -109,8 +109,8 @@ def _zeile(anfrage: Anfrage, meldung: Meldungseintrag) -> list[Teil]:
 
 def _textzeile(anfrage: Anfrage, meldung: Meldungseintrag) -> list[Teil]:
     teile: list[Teil] = [
-        Fett(format.datum(meldung.zeitpunkt, anfrage.zeitzone)),
-        f" · {format.ampel(meldung.ampel)} · {format.fortschritt(meldung.fortschritt)}",
+        Fett(schreibweise.datum(meldung.zeitpunkt, anfrage.zeitzone)),
+        f" · {schreibweise.ampel(meldung.ampel)} · {schreibweise.fortschritt(meldung.fortschritt)}",
     ]
     if meldung.text:
         teile.append(f" · {meldung.text}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
+from befehle.nachricht import Code, Fett, Kursiv, Nachricht, Teil
 from befehle.suche import bezeichnung, finde_feld
 from modelle.verzeichnis import FeldEintrag, PersonEintrag, Verzeichnis
 from modelle.werte import Rolle

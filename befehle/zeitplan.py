@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from befehle import format
+from befehle import schreibweise
 from befehle.berechtigung import ist_stabsstelle, pruefe_befehl
-from befehle.darstellung import Code, Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Berechtigung, befehl
+from befehle.nachricht import Code, Fett, Kursiv, Nachricht, Teil, gekuerzt
 from befehle.suche import bezeichnung, finde_feld
 from modelle.strukturimport import setze_abfrage
 from modelle.termine import (
@@ -207,16 +207,18 @@ def termin_text(termin: dt.datetime | None, zone: ZoneInfo) -> str:
     """„Di 07.04.2026, 09:00 Uhr“ in Ortszeit."""
     if termin is None:
         return "kein Termin in den nächsten vier Jahren"
-    return f"{_WOCHENTAGE[termin.astimezone(zone).weekday()]} {format.zeitpunkt(termin, zone)}"
+    return (
+        f"{_WOCHENTAGE[termin.astimezone(zone).weekday()]} {schreibweise.zeitpunkt(termin, zone)}"
+    )
 
 
 def dauer(spanne: dt.timedelta) -> str:
     sekunden = int(spanne.total_seconds())
     if sekunden % 86400 == 0:
-        return format.anzahl(sekunden // 86400, "Tag", "Tage")
+        return schreibweise.anzahl(sekunden // 86400, "Tag", "Tage")
     if sekunden % 3600 == 0:
-        return format.anzahl(sekunden // 3600, "Stunde", "Stunden")
-    return format.anzahl(sekunden // 60, "Minute", "Minuten")
+        return schreibweise.anzahl(sekunden // 3600, "Stunde", "Stunden")
+    return schreibweise.anzahl(sekunden // 60, "Minute", "Minuten")
 
 
 # --- Ändern -------------------------------------------------------------------------------

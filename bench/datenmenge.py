@@ -30,12 +30,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import befehle.bericht
-from befehle import alle_befehle
 from befehle.bericht import wochenbericht_antwort
 from befehle.diagramm import ampel_diagramm
-from befehle.grundlagen import Antwort, Registratur
-from bot.drossel import Drossel
-from bot.verarbeitung import Ereignis, Verarbeitung
+from befehle.grundlagen import Antwort
+from bot.app import baue_verarbeitung
+from bot.config import BotEinstellungen, Einstellungen
+from bot.ereignis import Ereignis
 from demo.bestand import BEGINN, erzeuge_bestand
 from modelle.berichtsdaten import ampel_verlauf
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
@@ -178,16 +178,10 @@ async def _miss(
     """Misst verzahnt; mit `wiederholungen=0` nur eine Runde, um Anweisungen zu zählen."""
     sitzungen = erzeuge_sitzungsfabrik(engine)
     zaehler = Zaehler(engine)
-    verarbeitung = Verarbeitung(
-        sitzungen=sitzungen,
-        registratur=Registratur(alle_befehle()),
-        bot_id=BOT,
-        praefix="!",
-        zeitzone=BERLIN,
-        # Hunderte Befehle einer Person im selben Augenblick: gemessen wird die Verarbeitung,
-        # nicht die Drossel.
-        drossel=Drossel(stoss=None),
-    )
+    # Hunderte Befehle einer Person im selben Augenblick: gemessen wird die Verarbeitung,
+    # nicht die Drossel (`flut_stoss = 0` schaltet die Flutgrenze ab wie in der Konfiguration).
+    einstellungen = Einstellungen.model_construct(bot=BotEinstellungen(flut_stoss=0))
+    verarbeitung = baue_verarbeitung(einstellungen, sitzungen, bot_id=BOT)
     # „Jetzt“ ist das Ende des Bestands: der Wochenbericht hat eine volle Woche Meldungen.
     jetzt = BEGINN + dt.timedelta(weeks=groesse.wochen)
     nummern = itertools.count(1)

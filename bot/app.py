@@ -8,7 +8,9 @@ import datetime as dt
 import hashlib
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from nio import AsyncClient
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import alle_befehle
-from befehle.grundlagen import Betrieb, Registratur
+from befehle.grundlagen import Befehl, Betrieb, Registratur
 from bot.anmeldung import anmelden, neuer_client
 from bot.ausgang import Zusteller
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
@@ -26,13 +28,15 @@ from bot.niotransport import NioTransport
 from bot.planer import Planer, Zeitplaner
 from bot.raeume import Raumverwaltung
 from bot.sync import Syncschleife
+from bot.transport import Transport
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
+from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur
-from modelle.tabellen import Raum
+from modelle.tabellen import Ausgang, Raum
 from modelle.zeitplan import Zeitplan
 from modelle.zustand import lies_zustand, setze_zustand
 
@@ -82,6 +86,38 @@ def betrieb_aus(einstellungen: Einstellungen) -> Betrieb:
         wochenbericht=Zeitplan.aus_text(zeitplan.wochenbericht),
         erinnerung=Zeitplan.aus_text(zeitplan.erinnerung),
         nachholfrist=dt.timedelta(hours=zeitplan.nachholfrist_stunden),
+    )
+
+
+def baue_verarbeitung(
+    einstellungen: Einstellungen,
+    sitzungen: Sitzungsfabrik,
+    *,
+    bot_id: str,
+    nach_commit: Callable[[Sequence[Ausgang]], None] = lambda _eintraege: None,
+    transport: Transport | None = None,
+    befehle: Sequence[Befehl[Any]] | None = None,
+    geduld: float = 30.0,
+    uhr: Callable[[], dt.datetime] = jetzt,
+) -> Verarbeitung:
+    """Die Verarbeitung, wie `klimabot run` sie betreibt: alle Befehle, Präfix, Zeitzone,
+    Zeitplan und Flutgrenze aus den Einstellungen. Tests und Messungen bauen sie hier ebenso
+    und geben nur anders vor, was sie prüfen: `befehle` (Vorgabe: `alle_befehle()`), `geduld`
+    und `uhr` (siehe `Verarbeitung`). Ohne `transport` geht der Hinweis „Bitte später erneut
+    versuchen“ bei einem Datenbankausfall nur ins Protokoll – er wird direkt gesendet, weil
+    der Ausgangskorb in der Datenbank liegt."""
+    return Verarbeitung(
+        sitzungen=sitzungen,
+        registratur=Registratur(list(alle_befehle() if befehle is None else befehle)),
+        bot_id=bot_id,
+        praefix=einstellungen.bot.befehlspraefix,
+        zeitzone=ZoneInfo(einstellungen.bot.zeitzone),
+        betrieb=betrieb_aus(einstellungen),
+        nach_commit=nach_commit,
+        transport=transport,
+        geduld=geduld,
+        uhr=uhr,
+        drossel=Drossel(stoss=einstellungen.bot.flut_stoss or None),
     )
 
 
@@ -136,17 +172,12 @@ class Klimabot:
         transport = NioTransport(client, vertrauen)
         zusteller = Zusteller(sitzungen, transport)
         vertrauen.nach_commit = zusteller.wecken
-        verarbeitung = Verarbeitung(
-            sitzungen=sitzungen,
-            registratur=Registratur(alle_befehle()),
+        verarbeitung = baue_verarbeitung(
+            einstellungen,
+            sitzungen,
             bot_id=matrix.benutzer,
-            praefix=einstellungen.bot.befehlspraefix,
-            zeitzone=zeitzone,
-            betrieb=betrieb,
             nach_commit=zusteller.uebergib,
-            # Für „Bitte später erneut versuchen“, wenn die Datenbank (samt Ausgangskorb) fehlt.
             transport=transport,
-            drossel=Drossel(stoss=einstellungen.bot.flut_stoss or None),
         )
         raeume = Raumverwaltung(client, matrix, sitzungen)
         sync = Syncschleife(

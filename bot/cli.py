@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from befehle.wochenbericht import als_json, als_markdown, als_text
+from befehle.berichtsausgabe import als_json, als_markdown, als_text
 from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
 from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lade_einstellungen

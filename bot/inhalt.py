@@ -18,7 +18,7 @@ import base64
 import json
 from typing import Any
 
-from befehle.darstellung import Nachricht
+from befehle.nachricht import Nachricht
 
 PROJEKTE = "de.klimabot.projekte"
 # Nur im Ausgangskorb: Bilddaten, die vor dem Senden hochgeladen werden. Geht nie hinaus.

@@ -34,9 +34,10 @@ from sqlalchemy import select
 from bot.anmeldung import SCHLUESSEL_GERAET
 from bot.client import VerworfenesEreignis, pflege_schluessel
 from bot.config import MatrixEinstellungen
+from bot.ereignis import Ereignis
 from bot.raeume import Raumverwaltung
 from bot.transport import VoruebergehenderFehler
-from bot.verarbeitung import DatenbankNichtErreichbar, Ereignis, Verarbeitung
+from bot.verarbeitung import DatenbankNichtErreichbar, Verarbeitung
 from bot.vertrauen import Schluesselvertrauen
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
 from modelle.tabellen import VerarbeitetesEreignis

@@ -1,10 +1,12 @@
 """Ein eingehendes Matrix-Ereignis wird genau einmal behandelt.
 
-Hier gibt es kein nio: Ereignisse kommen als rohes JSON (wie der Homeserver sie schickt)
-und werden in einer Transaktion behandelt – Wirkung (z. B. die Statusmeldung), Antwort
-im Ausgangskorb und der Vermerk „behandelt“ werden gemeinsam gespeichert oder gar nicht.
-Das ist die eine Fehlergrenze: Was ein Handler wirft, wird protokolliert und mit
-„Interner Fehler (Ref. …)“ beantwortet; die Sync-Schleife läuft weiter.
+Hier gibt es kein nio: Ereignisse kommen als rohes JSON (wie der Homeserver sie schickt),
+`bot.ereignis` sagt, was sie vom Bot wollen, und sie werden in einer Transaktion behandelt –
+Wirkung (z. B. die Statusmeldung), Antwort im Ausgangskorb und der Vermerk „behandelt“
+werden gemeinsam gespeichert oder gar nicht. Das ist die eine Fehlergrenze: Ein erwartetes
+Problem (`Benutzerfehler`) wird zur Antwort mit seiner Nachricht; was ein Handler sonst
+wirft, wird protokolliert und mit „Interner Fehler (Ref. …)“ beantwortet; die
+Sync-Schleife läuft weiter.
 
 Wenn die Datenbank ausfällt
 ---------------------------
@@ -30,11 +32,12 @@ wird vollständig zurückgerollt, halb Geschriebenes gibt es nicht. Dann gilt:
   gesendete bekommen noch einen eigenen Versuch. Das zählt, weil eine gesperrte
   SQLite-Datei jeden Versuch bis zu ihrer Wartezeit (15 s) aufhält. Die Sendezeit ist die
   des Homeservers: Geht seine Uhr nach, gilt das Urteil ein wenig zu lange.
-- Einen Hinweis bekommt, wem der Bot sonst geantwortet hätte: Befehle, Antworten und
-  Bearbeitungen, die wie eine Meldung aussehen, Ampel-Reaktionen. Auch Befehle, die nur
-  lesen (`!status`): ohne den Vermerk „behandelt“ käme ihre Antwort womöglich doppelt.
-  Unterhaltung wird still übergangen, ebenso eine Löschung (worauf sollte ein Hinweis
-  antworten?); das Protokoll nennt jedes aufgegebene Ereignis.
+- Einen Hinweis bekommt, wem der Bot sonst geantwortet hätte – dieselbe Entscheidung wie für
+  die Behandlung (`bot.ereignis.hinweisziel`): Befehle, Antworten im Meldungsformat,
+  Ampel-Reaktionen und Bearbeitungen, deren neuer Text ein Befehl ist oder wie eine Meldung
+  aussieht. Auch Befehle, die nur lesen (`!status`): ohne den Vermerk „behandelt“ käme ihre
+  Antwort womöglich doppelt. Unterhaltung wird still übergangen, ebenso eine Löschung
+  (worauf sollte ein Hinweis antworten?); das Protokoll nennt jedes aufgegebene Ereignis.
 - Bricht die Verbindung *beim Commit* ab, ist offen, ob gespeichert wurde. Dann kein
   Hinweis (er könnte falsch sein), sondern `DatenbankNichtErreichbar`: Die Sync-Schleife
   wiederholt den Stapel, bis die Datenbank antwortet und der Vermerk Klarheit schafft.
@@ -74,10 +77,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -88,8 +90,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
 from befehle.berechtigung import handelt_im_raum
-from befehle.darstellung import Erwaehnung, Nachricht
 from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Betrieb, Registratur
+from befehle.nachricht import Erwaehnung, Nachricht
 from bot.ausgang import (
     NACHRICHT,
     REAKTION,
@@ -100,6 +102,17 @@ from bot.ausgang import (
     verwerfe_eingereihtes,
 )
 from bot.drossel import Anlass, Drossel, Urteil
+from bot.ereignis import (
+    Ampelreaktion,
+    Anliegen,
+    Bearbeitung,
+    Befehlsaufruf,
+    Ereignis,
+    Loeschung,
+    Meldungsantwort,
+    anliegen,
+    hinweisziel,
+)
 from bot.inhalt import nachrichteninhalt, reaktionsinhalt
 from bot.transport import (
     BegrenzterFehler,
@@ -113,7 +126,6 @@ from modelle.datenbank import Sitzungsfabrik, einfuegen_ohne_konflikt, nicht_err
 from modelle.direktraeume import person_im_direktraum
 from modelle.tabellen import Ausgang, VerarbeitetesEreignis
 from modelle.verzeichnis import Verzeichnis, VerzeichnisSpeicher
-from modelle.werte import Ampel
 
 log = logging.getLogger(__name__)
 
@@ -185,93 +197,8 @@ class _Ausfall:
         self.seit = None
 
 
-# Zeitstempel, die ein Homeserver plausibel setzt; alles außerhalb gilt als kaputtes Ereignis.
-_FRUEHESTENS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-_SPAETESTENS = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Ereignis:
-    event_id: str
-    raum_id: str
-    absender: str
-    typ: str
-    inhalt: dict[str, Any]
-    zeitpunkt: dt.datetime
-    # Bei m.room.redaction: das gelöschte Ereignis (oben im Ereignis bis Raumversion 10,
-    # im Inhalt ab Version 11).
-    redacts: str | None = None
-
-    @classmethod
-    def aus_json(cls, raum_id: str, roh: dict[str, Any]) -> Ereignis | None:
-        """Liest ein Ereignis aus dem Sync; `None` für alles, was nicht die nötige Form hat."""
-        event_id, absender, typ = roh.get("event_id"), roh.get("sender"), roh.get("type")
-        inhalt, ts = roh.get("content"), roh.get("origin_server_ts")
-        if not (
-            isinstance(event_id, str)
-            and isinstance(absender, str)
-            and isinstance(typ, str)
-            and isinstance(inhalt, dict)
-            and isinstance(ts, int)
-            and not isinstance(ts, bool)
-        ):
-            return None
-        redacts = roh.get("redacts", inhalt.get("redacts"))
-        try:
-            zeitpunkt = dt.datetime.fromtimestamp(ts / 1000, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-        if not _FRUEHESTENS <= zeitpunkt < _SPAETESTENS:
-            # Den Zeitstempel setzt der Server des Absenders, auch ein fremder. Am Rand des
-            # Kalenders (Jahr 1, 9999) scheitert jede Datumsrechnung – gespeichert auch jede
-            # spätere, etwa jeder `!status` des Projekts.
-            return None
-        return cls(
-            event_id=event_id,
-            raum_id=raum_id,
-            absender=absender,
-            typ=typ,
-            inhalt=inhalt,
-            zeitpunkt=zeitpunkt,
-            redacts=redacts if isinstance(redacts, str) else None,
-        )
-
-    @property
-    def beziehung(self) -> dict[str, Any]:
-        bezug = self.inhalt.get("m.relates_to")
-        return bezug if isinstance(bezug, dict) else {}
-
-    @property
-    def thread_wurzel(self) -> str | None:
-        if self.beziehung.get("rel_type") == "m.thread":
-            wurzel = self.beziehung.get("event_id")
-            return wurzel if isinstance(wurzel, str) else None
-        return None
-
-    @property
-    def antwort_auf(self) -> str | None:
-        """Worauf sich eine Antwort bezieht: die zitierte Nachricht, sonst die Thread-Wurzel."""
-        zitat = self.beziehung.get("m.in_reply_to")
-        zitiert = zitat.get("event_id") if isinstance(zitat, dict) else None
-        if isinstance(zitiert, str) and not self.beziehung.get("is_falling_back", False):
-            return zitiert
-        return self.thread_wurzel or (zitiert if isinstance(zitiert, str) else None)
-
-
-# Alte Clients stellen Antworten ein Zitat voran: "> <@a:b> …\n> …\n\n".
-_ANTWORTZITAT = re.compile(r"\A(?:>[^\n]*\n)+\n?")
-
-
-def _text(inhalt: dict[str, Any]) -> str | None:
-    body = inhalt.get("body")
-    if not isinstance(body, str):
-        return None
-    return _ANTWORTZITAT.sub("", body).strip()
-
-
-def _wie_meldung(text: str) -> bool:
-    """Steht vorn (nach einem Projektnamen) eine Ampel, wie in `gelb, 40 %, …`?"""
-    return any(Ampel.aus_eingabe(wort.strip(",;:.")) is not None for wort in text.split()[:2])
+def _befehl(anfrage: Anfrage, aufruf: Befehlsaufruf) -> Awaitable[Antwort]:
+    return beantworte(anfrage, aufruf.name, aufruf.argumente)
 
 
 def _kurz(fehler: BaseException | None) -> str:
@@ -288,14 +215,16 @@ class Verarbeitung:
         bot_id: str,
         praefix: str,
         zeitzone: ZoneInfo,
-        betrieb: Betrieb | None = None,
-        nach_commit: Callable[[Sequence[Ausgang]], None] = lambda _eintraege: None,
-        transport: Transport | None = None,
-        geduld: float = 30.0,
-        uhr: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        drossel: Drossel | None = None,
+        betrieb: Betrieb,
+        nach_commit: Callable[[Sequence[Ausgang]], None],
+        transport: Transport | None,
+        geduld: float,
+        uhr: Callable[[], dt.datetime],
+        drossel: Drossel,
     ) -> None:
-        """`nach_commit` bekommt die eben festgeschriebenen Einträge des Ausgangskorbs
+        """Gebaut wird sie wie im Betrieb mit `bot.app.baue_verarbeitung`.
+
+        `nach_commit` bekommt die eben festgeschriebenen Einträge des Ausgangskorbs
         (`Zusteller.uebergib`); `transport` sendet den Hinweis bei einem Datenbankausfall
         (ohne ihn: nur Protokoll);
         `geduld` sind die Sekunden, die ein Ausfall dauern darf, bevor Ereignisse aufgegeben
@@ -306,7 +235,7 @@ class Verarbeitung:
         self._bot_id = bot_id
         self._praefix = praefix
         self._zeitzone = zeitzone
-        self._betrieb = betrieb or Betrieb()
+        self._betrieb = betrieb
         self._nach_commit = nach_commit
         self._transport = transport
         self._geduld = geduld
@@ -319,7 +248,7 @@ class Verarbeitung:
         self._unvermerkt: set[str] = set()  # aufgegeben, aber noch nicht als behandelt vermerkt
         self._ungewiss: set[str] = set()  # Commit abgebrochen: nie aufgeben, erst nachsehen
         self._uhr = uhr
-        self._drossel = drossel or Drossel()
+        self._drossel = drossel
         # Was die Drossel schon durchließ: bringt die Sync-Schleife einen Stapel nach einem
         # Datenbankfehler noch einmal, zählt dasselbe Ereignis nicht doppelt.
         self._durchgelassen = _Gedaechtnis(GEDAECHTNIS)
@@ -333,17 +262,18 @@ class Verarbeitung:
         if ereignis.absender == self._bot_id or ereignis.event_id in self._erledigt:
             return
         ereignis = self._gedeckelt(ereignis)
-        if not await self._gedrosselt_weiter(ereignis):
+        gemeint = anliegen(ereignis, self._praefix)
+        if not await self._gedrosselt_weiter(ereignis, gemeint):
             return
         pause = ERSTE_PAUSE
         erster_fehlschlag = True
         while True:
             if self._abgewartet(ereignis) and ereignis.event_id not in self._ungewiss:
-                await self._aufgeben(ereignis)
+                await self._aufgeben(ereignis, gemeint)
                 return
             beginn = time.monotonic()
             try:
-                eintraege = await self._versuch(ereignis)
+                eintraege = await self._versuch(ereignis, gemeint)
             except _NichtGespeichert as fehlschlag:
                 ursache = fehlschlag.__cause__
                 jetzt = time.monotonic()
@@ -352,7 +282,7 @@ class Verarbeitung:
                     raise DatenbankNichtErreichbar(str(ursache)) from ursache
                 dauer = self._ausfall.dauer(jetzt)
                 if dauer >= self._geduld:
-                    await self._aufgeben(ereignis)
+                    await self._aufgeben(ereignis, gemeint)
                     return
                 if erster_fehlschlag:
                     log.warning(
@@ -395,11 +325,11 @@ class Verarbeitung:
             )
         return dataclasses.replace(ereignis, zeitpunkt=empfangen)
 
-    async def _gedrosselt_weiter(self, ereignis: Ereignis) -> bool:
+    async def _gedrosselt_weiter(self, ereignis: Ereignis, gemeint: Anliegen | None) -> bool:
         """Fragt die Drossel; `False`: übergangen oder mit „Bitte etwas langsamer“ beantwortet."""
         if ereignis.event_id in self._durchgelassen:
             return True
-        ziel = self._hinweisziel(ereignis)
+        ziel = hinweisziel(gemeint)
         urteil = self._drossel.ereignis(
             ereignis.absender, ereignis.zeitpunkt.timestamp(), meint_den_bot=ziel is not None
         )
@@ -450,7 +380,7 @@ class Verarbeitung:
             and ereignis.zeitpunkt <= bestaetigt
         )
 
-    async def _versuch(self, ereignis: Ereignis) -> list[Ausgang]:
+    async def _versuch(self, ereignis: Ereignis, gemeint: Anliegen | None) -> list[Ausgang]:
         """Ein Versuch in einer Transaktion: alles wird gespeichert oder nichts.
 
         Gibt die eingereihten Einträge des Ausgangskorbs zurück (festgeschrieben, mit ID).
@@ -463,7 +393,7 @@ class Verarbeitung:
             try:
                 try:
                     if not await self._schon_behandelt(sitzung, ereignis.event_id):
-                        await self._behandle(sitzung, ereignis)
+                        await self._behandle(sitzung, ereignis, gemeint)
                     await sitzung.flush()
                 except Exception as fehler:
                     if nicht_erreichbar(fehler):
@@ -510,10 +440,10 @@ class Verarbeitung:
             await sitzung.flush()
         return offen
 
-    async def _aufgeben(self, ereignis: Ereignis) -> None:
+    async def _aufgeben(self, ereignis: Ereignis, gemeint: Anliegen | None) -> None:
         self._erledigt.merke(ereignis.event_id)
         self._unvermerkt.add(ereignis.event_id)
-        ziel = self._hinweisziel(ereignis)
+        ziel = hinweisziel(gemeint)
         log.warning(
             "Datenbank seit %.0f s nicht erreichbar: %s %s von %s in %s aufgegeben (%s)",
             self._ausfall.dauer(time.monotonic()),
@@ -525,42 +455,6 @@ class Verarbeitung:
         )
         if ziel is not None:
             await self._sende_hinweis(ereignis, ziel)
-
-    def _hinweisziel(self, ereignis: Ereignis) -> str | None:
-        """Worauf der Hinweis antwortet – nur wo der Bot sonst auch geantwortet hätte."""
-        bezug = ereignis.beziehung
-        if ereignis.typ == "m.reaction":
-            ziel, schluessel = bezug.get("event_id"), bezug.get("key")
-            if (
-                bezug.get("rel_type") == "m.annotation"
-                and isinstance(ziel, str)
-                and isinstance(schluessel, str)
-                and Ampel.aus_eingabe(schluessel) is not None
-            ):
-                return ziel
-            return None
-        if ereignis.typ != "m.room.message":
-            return None
-        if bezug.get("rel_type") == "m.replace":
-            ziel, neu = bezug.get("event_id"), ereignis.inhalt.get("m.new_content")
-            text = _text(neu) if isinstance(neu, dict) else None
-            if isinstance(ziel, str) and text is not None and self._meint_den_bot(text):
-                return ziel
-            return None
-        text = _text(ereignis.inhalt)
-        if text is None:
-            return None
-        if self._ist_befehl(text) or (ereignis.antwort_auf is not None and _wie_meldung(text)):
-            return ereignis.event_id
-        return None
-
-    def _ist_befehl(self, text: str) -> bool:
-        return text.startswith(self._praefix) and bool(
-            text[len(self._praefix) :].partition(" ")[0].strip()
-        )
-
-    def _meint_den_bot(self, text: str) -> bool:
-        return self._ist_befehl(text) or _wie_meldung(text)
 
     async def _sende_hinweis(self, ereignis: Ereignis, ziel: str) -> None:
         """Sendet den Hinweis direkt; dieselbe Transaktions-ID macht jeden Versuch zu einem."""
@@ -686,9 +580,13 @@ class Verarbeitung:
             betrieb=self._betrieb,
         )
 
-    async def _behandle(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
+    async def _behandle(
+        self, sitzung: AsyncSession, ereignis: Ereignis, gemeint: Anliegen | None
+    ) -> None:
+        if gemeint is None:
+            return
         try:
-            await self._behandle_hier(sitzung, ereignis)
+            await self._behandle_hier(sitzung, ereignis, gemeint)
         except _NichtHier:
             log.info(
                 "%s von %s in %s übergangen: kein Raum des Bots",
@@ -697,90 +595,64 @@ class Verarbeitung:
                 ereignis.raum_id,
             )
 
-    async def _behandle_hier(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
-        match ereignis.typ:
-            case "m.room.message":
-                await self._nachricht(sitzung, ereignis)
-            case "m.reaction":
-                await self._reaktion(sitzung, ereignis)
-            case "m.room.redaction" if ereignis.redacts:
+    async def _behandle_hier(
+        self, sitzung: AsyncSession, ereignis: Ereignis, gemeint: Anliegen
+    ) -> None:
+        match gemeint:
+            case Befehlsaufruf():
                 anfrage = await self._anfrage(sitzung, ereignis)
-                antwort = await schnellmeldung.zurueckziehen(anfrage, ereignis.redacts)
-                if antwort is not None:
-                    self._antworte(sitzung, ereignis, antwort, bezug=None)
+                await self._antworte_auf(
+                    sitzung, ereignis, _befehl(anfrage, gemeint), gemeint.bezug
+                )
+            case Meldungsantwort(auf=auf, text=text):
+                nachricht = await bot_nachricht(sitzung, auf)
+                if nachricht is None or not nachricht.projekte:
+                    return
+                anfrage = await self._anfrage(sitzung, ereignis)
+                arbeit = schnellmeldung.melde_per_antwort(anfrage, nachricht.projekte, text)
+                await self._antworte_auf(sitzung, ereignis, arbeit, gemeint.bezug)
+            case Ampelreaktion(ampel=ampel, bezug=ziel):
+                nachricht = await bot_nachricht(sitzung, ziel)
+                if nachricht is None or not nachricht.projekte:
+                    return
+                anfrage = await self._anfrage(sitzung, ereignis)
+                arbeit = schnellmeldung.melde_per_reaktion(anfrage, nachricht.projekte, ampel)
+                await self._antworte_auf(
+                    sitzung, ereignis, arbeit, ziel, thread_wurzel=nachricht.thread_wurzel
+                )
+            case Bearbeitung(text=text, bezug=ziel, befehl=befehl):
+                anfrage = await self._anfrage(sitzung, ereignis)
+                arbeit = schnellmeldung.bearbeite(anfrage, ziel, text)
+                if not await self._antworte_auf(sitzung, ereignis, arbeit, ziel) and befehl:
+                    # Keine Meldung dazu, aber ein Befehl: vertippt, per Bearbeiten korrigiert.
+                    await self._antworte_auf(
+                        sitzung, ereignis, _befehl(anfrage, befehl), befehl.bezug
+                    )
+            case Loeschung(geloescht=geloescht):
+                anfrage = await self._anfrage(sitzung, ereignis)
+                arbeit = schnellmeldung.zurueckziehen(anfrage, geloescht)
+                await self._antworte_auf(sitzung, ereignis, arbeit, None)
 
-    async def _nachricht(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
-        if ereignis.beziehung.get("rel_type") == "m.replace":
-            await self._bearbeitung(sitzung, ereignis)
-            return
-        text = _text(ereignis.inhalt)
-        if text is None:
-            return
-        if text.startswith(self._praefix) and len(text) > len(self._praefix):
-            await self._befehl(sitzung, ereignis, text)
-            return
-        bezug = ereignis.antwort_auf
-        if bezug is None:
-            return
-        nachricht = await bot_nachricht(sitzung, bezug)
-        if nachricht is None or not nachricht.projekte:
-            return
-        anfrage = await self._anfrage(sitzung, ereignis)
-        antwort = await self._sicher(
-            schnellmeldung.melde_per_antwort(anfrage, nachricht.projekte, text)
-        )
-        if antwort is not None:
-            self._antworte(sitzung, ereignis, antwort, bezug=ereignis.event_id)
-
-    async def _befehl(self, sitzung: AsyncSession, ereignis: Ereignis, text: str) -> None:
-        name, _, argumente = text[len(self._praefix) :].partition(" ")
-        if not name.strip():
-            return
-        anfrage = await self._anfrage(sitzung, ereignis)
-        antwort = await beantworte(anfrage, name.strip(), argumente.strip())
-        self._antworte(sitzung, ereignis, antwort, bezug=ereignis.event_id)
-
-    async def _reaktion(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
-        bezug = ereignis.beziehung
-        ziel, schluessel = bezug.get("event_id"), bezug.get("key")
-        if bezug.get("rel_type") != "m.annotation" or not (
-            isinstance(ziel, str) and isinstance(schluessel, str)
-        ):
-            return
-        nachricht = await bot_nachricht(sitzung, ziel)
-        if nachricht is None or not nachricht.projekte:
-            return
-        anfrage = await self._anfrage(sitzung, ereignis)
-        antwort = await self._sicher(
-            schnellmeldung.melde_per_reaktion(anfrage, nachricht.projekte, schluessel)
-        )
-        if antwort is not None:
-            self._antworte(
-                sitzung, ereignis, antwort, bezug=ziel, thread_wurzel=nachricht.thread_wurzel
-            )
-
-    async def _bearbeitung(self, sitzung: AsyncSession, ereignis: Ereignis) -> None:
-        ziel = ereignis.beziehung.get("event_id")
-        neu = ereignis.inhalt.get("m.new_content")
-        text = _text(neu) if isinstance(neu, dict) else None
-        if not isinstance(ziel, str) or text is None:
-            return
-        anfrage = await self._anfrage(sitzung, ereignis)
-        antwort = await self._sicher(schnellmeldung.bearbeite(anfrage, ziel, text))
-        if antwort is not None:
-            self._antworte(sitzung, ereignis, antwort, bezug=ziel)
-        elif text.startswith(self._praefix):
-            # Ein vertippter Befehl, per Bearbeiten korrigiert: jetzt beantworten.
-            await self._befehl(sitzung, ereignis, text)
-
-    @staticmethod
-    async def _sicher(arbeit: Any) -> Antwort | None:
-        """Erwartete Probleme einer Schnellmeldung werden zur Antwort statt zum Fehler."""
+    async def _antworte_auf(
+        self,
+        sitzung: AsyncSession,
+        ereignis: Ereignis,
+        arbeit: Awaitable[Antwort | None],
+        bezug: str | None,
+        *,
+        thread_wurzel: str | None = None,
+    ) -> bool:
+        """Wartet die Arbeit eines Handlers ab und reiht ihre Antwort ein – die eine Stelle, an
+        der ein erwartetes Problem (`Benutzerfehler`) zur Antwort wird. `False`: Der Handler
+        hatte nichts zu sagen (`None`)."""
         try:
-            ergebnis: Antwort | None = await arbeit
+            antwort = await arbeit
         except Benutzerfehler as fehler:
-            return fehler.antwort()
-        return ergebnis
+            antwort = fehler.antwort()
+        if antwort is None:
+            return False
+        self._antworte(sitzung, ereignis, antwort, bezug=bezug, thread_wurzel=thread_wurzel)
+        return True
 
     def _antworte(
         self,

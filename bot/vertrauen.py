@@ -31,8 +31,8 @@ import vodozemac
 from nio import Api
 
 from befehle.berechtigung import personen_der_struktur
-from befehle.darstellung import Code, Fett, Nachricht
 from befehle.grundlagen import Antwort
+from befehle.nachricht import Code, Fett, Nachricht
 from bot.ausgang import reihe_antwort_ein
 from modelle.datenbank import Sitzungsfabrik
 from modelle.verzeichnis import VerzeichnisSpeicher

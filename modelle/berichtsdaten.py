@@ -1,7 +1,7 @@
 """Der Wochenbericht als Daten: was sich in einem Zeitraum getan hat, je Themenfeld,
 dazu der Ampelverlauf fürs Diagramm und die nicht zugestellten Nachrichten.
 
-Dieses Modul stellt zusammen, `befehle.wochenbericht` stellt dar. Die Zahl der
+Dieses Modul stellt zusammen, `befehle.berichtsausgabe` stellt dar. Die Zahl der
 Datenbankabfragen hängt nicht von der Zahl der Projekte oder Meldungen ab (fünf für den
 Bericht, zwei für den Ampelverlauf); gerechnet wird danach in Python, nur die Ampeln je
 Stichtag zählt schon die Datenbank.

@@ -56,6 +56,26 @@ async def meldung_zum_ereignis(
     return None if zeile is None else (zeile[0], zeile[1])
 
 
+def aendere_meldung(
+    meldung: Statusmeldung,
+    *,
+    projekt_id: int,
+    ampel: Ampel,
+    fortschritt: int | None,
+    text: str,
+    herausforderungen: str | None,
+    zeitpunkt: dt.datetime,
+) -> None:
+    """Übernimmt den bearbeiteten Inhalt (auch ein anderes Projekt); `zeitpunkt` ist der der
+    Bearbeitung, der Zeitpunkt der Meldung selbst bleibt."""
+    meldung.projekt_id = projekt_id
+    meldung.ampel = ampel
+    meldung.fortschritt = fortschritt
+    meldung.text = text
+    meldung.herausforderungen = herausforderungen
+    meldung.bearbeitet_am = zeitpunkt
+
+
 def ziehe_zurueck(meldung: Statusmeldung, zeitpunkt: dt.datetime) -> None:
     """Zieht die Meldung zurück; sie bleibt für die Nachvollziehbarkeit gespeichert."""
     meldung.zurueckgezogen = True

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from befehle.darstellung import Nachricht
 from befehle.grundlagen import Antwort, Bild, Folge
+from befehle.nachricht import Nachricht
 from bot.ausgang import (
     HOECHSTENS_VERSUCHE,
     NACHRICHT,

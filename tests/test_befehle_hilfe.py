@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 
 from befehle import alle_befehle
-from befehle.darstellung import Nachricht
-from befehle.grundlagen import Anfrage, Antwort, Berechtigung, Registratur, befehl, keine_argumente
-from bot.verarbeitung import Verarbeitung
+from befehle.grundlagen import Anfrage, Antwort, Berechtigung, befehl, keine_argumente
+from befehle.nachricht import Nachricht
 from modelle.datenbank import Sitzungsfabrik
 from tests.testbot import (
     AUSSENSTEHENDE,
-    BERLIN,
-    BOT,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
     STABSSTELLE,
@@ -37,14 +34,7 @@ async def archivieren(anfrage: Anfrage, _: None) -> Antwort:
 @pytest.fixture
 def bot_mit_stabsstellenbefehl(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Testbot:
     """Der Testbot mit einem zusätzlichen, nur der Stabsstelle erlaubten Befehl."""
-    testbot.verarbeitung = Verarbeitung(
-        sitzungen=sitzungen,
-        registratur=Registratur([*alle_befehle(), archivieren]),
-        bot_id=BOT,
-        praefix="!",
-        zeitzone=BERLIN,
-    )
-    return testbot
+    return Testbot(sitzungen, befehle=[*alle_befehle(), archivieren])
 
 
 async def test_ohne_rolle_zeigt_hilfe_nur_auskunft_und_nicht_meldung(testbot: Testbot) -> None:

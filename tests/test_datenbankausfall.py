@@ -24,12 +24,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from befehle import alle_befehle
-from befehle.grundlagen import Registratur
+from bot.app import baue_verarbeitung
 from bot.ausgang import Zusteller
+from bot.ereignis import Ereignis
 from bot.inhalt import reaktionsinhalt
 from bot.transport import NichtImRaum
-from bot.verarbeitung import HINWEIS, DatenbankNichtErreichbar, Ereignis, Verarbeitung
+from bot.verarbeitung import HINWEIS, DatenbankNichtErreichbar, Verarbeitung
 from demo.clientinhalt import bearbeitung, textnachricht
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.strukturdatei import lies_struktur
@@ -38,12 +38,12 @@ from modelle.tabellen import Ausgang, Statusmeldung, VerarbeitetesEreignis
 from tests import datenbanken
 from tests.conftest import BEISPIEL
 from tests.testbot import (
-    BERLIN,
     BOT,
     KOORDINATION_ENERGIE,
     PATIN_ENERGIE,
     RAUM_ENERGIE,
     STABSSTELLE,
+    VORGABEN,
     Gesendet,
     Testbot,
 )
@@ -164,12 +164,10 @@ class Uebung:
 
     def neue_verarbeitung(self, sitzungen: Sitzungsfabrik | None = None) -> Verarbeitung:
         """Eine Verarbeitung wie nach einem Neustart: nichts im Gedächtnis."""
-        return Verarbeitung(
-            sitzungen=sitzungen or self.sitzungen,
-            registratur=Registratur(alle_befehle()),
+        return baue_verarbeitung(
+            VORGABEN,
+            sitzungen or self.sitzungen,
             bot_id=BOT,
-            praefix="!",
-            zeitzone=BERLIN,
             transport=self.bot.rekorder,
             geduld=GEDULD,
         )

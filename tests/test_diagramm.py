@@ -3,7 +3,6 @@ scheitert das Zeichnen, geht der Wochenbericht ohne Bild hinaus."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -11,26 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from befehle.diagramm import DiagrammFehler, ampel_diagramm
-from modelle.berichtsdaten import Ampelverlauf, Ampelzaehlung, Feldverlauf
-from modelle.werte import Ampel
-from tests.testbot import BERLIN, STABSSTELLE, Testbot
+from tests.ampelverlauf import beispielverlauf
+from tests.testbot import STABSSTELLE, Testbot
 
 WURZEL = Path(__file__).resolve().parent.parent
-
-
-def _verlauf(gruen: Any = 3) -> Ampelverlauf:
-    stichtage = tuple(
-        dt.datetime(2026, 11, 27, 14, tzinfo=BERLIN) - dt.timedelta(weeks=k)
-        for k in reversed(range(12))
-    )
-    zaehlung = Ampelzaehlung(ampeln={a: 1 for a in Ampel} | {Ampel.GRUEN: gruen}, ohne_meldung=2)
-    feld = Feldverlauf("energie", "Energie", (zaehlung,) * len(stichtage))
-    return Ampelverlauf(stichtage, (feld,))
 
 
 def _kind(monkeypatch: pytest.MonkeyPatch, programm: str) -> None:
@@ -47,8 +34,8 @@ def test_bot_prozess_laedt_beim_zeichnen_kein_matplotlib() -> None:
     skript = (
         "import json, sys\n"
         "from befehle.diagramm import ampel_diagramm\n"
-        "from tests.test_diagramm import _verlauf\n"
-        "png = ampel_diagramm(_verlauf())\n"
+        "from tests.ampelverlauf import beispielverlauf\n"
+        "png = ampel_diagramm(beispielverlauf())\n"
         "geladen = sorted(m for m in sys.modules if m.partition('.')[0] == 'matplotlib')\n"
         "print(json.dumps({'png': png[:8].hex(), 'geladen': geladen}))\n"
     )
@@ -62,7 +49,7 @@ def test_bot_prozess_laedt_beim_zeichnen_kein_matplotlib() -> None:
 
 def test_fehler_beim_zeichnen_kommt_als_diagrammfehler_mit_grund() -> None:
     with pytest.raises(DiagrammFehler, match="TypeError"):
-        ampel_diagramm(_verlauf(gruen="viele"))
+        ampel_diagramm(beispielverlauf(gruen="viele"))
 
 
 def test_abgestuerzter_zeichenprozess_wird_diagrammfehler(
@@ -70,7 +57,7 @@ def test_abgestuerzter_zeichenprozess_wird_diagrammfehler(
 ) -> None:
     _kind(monkeypatch, STIRBT)
     with pytest.raises(DiagrammFehler, match="Exitcode 3"):
-        ampel_diagramm(_verlauf())
+        ampel_diagramm(beispielverlauf())
 
 
 def test_haengender_zeichenprozess_wird_nach_dem_zeitlimit_beendet(
@@ -83,7 +70,7 @@ def test_haengender_zeichenprozess_wird_nach_dem_zeitlimit_beendet(
     )
     beginn = time.monotonic()
     with pytest.raises(DiagrammFehler, match="nach 1 s nicht fertig"):
-        ampel_diagramm(_verlauf(), zeitlimit_s=1)
+        ampel_diagramm(beispielverlauf(), zeitlimit_s=1)
     assert time.monotonic() - beginn < 5
     pid = int(pid_datei.read_text())
     with pytest.raises(ProcessLookupError):
@@ -120,5 +107,5 @@ def test_zeichenprozess_laedt_nichts_aus_dem_arbeitsverzeichnis(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
 
-    assert ampel_diagramm(_verlauf()).startswith(b"\x89PNG")
+    assert ampel_diagramm(beispielverlauf()).startswith(b"\x89PNG")
     assert not spur.exists(), spur.read_text()

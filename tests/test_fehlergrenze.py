@@ -7,8 +7,9 @@ import logging
 import pytest
 
 from befehle import alle_befehle
-from befehle.grundlagen import Anfrage, Antwort, Registratur, befehl, keine_argumente
-from bot.verarbeitung import Ereignis
+from befehle.grundlagen import Anfrage, Antwort, befehl, keine_argumente
+from bot.ereignis import Ereignis
+from modelle.datenbank import Sitzungsfabrik
 from tests.testbot import AUSSENSTEHENDE, PATIN_ENERGIE, RAUM_ENERGIE, Testbot
 
 
@@ -19,10 +20,16 @@ async def kaputt(anfrage: Anfrage, _argumente: None) -> Antwort:
     raise RuntimeError("Absicht")
 
 
+@pytest.fixture
+def bot_mit_kaputtem_befehl(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Testbot:
+    """Der Testbot (mit seiner Struktur) und zusätzlich dem Befehl `!kaputt`."""
+    return Testbot(sitzungen, befehle=[*alle_befehle(), kaputt])
+
+
 async def test_handlerfehler_gibt_referenz_und_es_geht_weiter(
-    testbot: Testbot, caplog: pytest.LogCaptureFixture
+    bot_mit_kaputtem_befehl: Testbot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    testbot.verarbeitung._registratur = Registratur([*alle_befehle(), kaputt])
+    testbot = bot_mit_kaputtem_befehl
     with caplog.at_level(logging.ERROR):
         antwort = await testbot.sende("!kaputt", als=AUSSENSTEHENDE)
     assert antwort.text.startswith("Interner Fehler (Ref. ")

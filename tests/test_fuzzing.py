@@ -10,7 +10,7 @@ Löschen) wirklich erreicht werden. Geprüft wird auf zwei Ebenen:
   `Ereignis.aus_json` und die echte `Verarbeitung` auf einer echten, migrierten Datenbank; der
   Ausgangskorb stellt an den Rekorder zu. Danach gilt: keine Ausnahme, nichts im
   Fehlerprotokoll, kein „Interner Fehler“, jede Sendung passt in ein Matrix-Ereignis, ihr HTML
-  besteht nur aus den Bausteinen von `befehle.darstellung`, niemand wird wegen fremden Texts
+  besteht nur aus den Bausteinen von `befehle.nachricht`, niemand wird wegen fremden Texts
   angepingt.
 - Ohne Datenbank: dieselben Ereignisse durch jeden Parser, die Suche und die Darstellung. Ein
   Ereignis durch die ganze Verarbeitung kostet ~5–15 ms (Transaktion, Verzeichnis, Handler,
@@ -53,13 +53,13 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 
 from befehle import alle_befehle
-from befehle.darstellung import Code, Fett, Kursiv, Nachricht
 from befehle.grundlagen import Argumentfehler, Benutzerfehler, Registratur
-from befehle.meldungstext import MAX_TEXT, lies_meldungsinhalt
+from befehle.meldungsleser import MAX_TEXT, lies_meldungsinhalt
+from befehle.nachricht import Code, Fett, Kursiv, Nachricht
 from befehle.suche import finde_feld_oder_projekt
+from bot.ereignis import Ereignis
 from bot.inhalt import MAX_INHALT_BYTES, nachrichteninhalt
 from bot.inhalt import PROJEKTE as PROJEKTBEZUG
-from bot.verarbeitung import Ereignis
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur
@@ -602,7 +602,7 @@ def _kurz(roh: Any) -> str:
 
 # --- Was jede Sendung erfüllen muss --------------------------------------------------------
 
-# Was `befehle.darstellung` an HTML erzeugt – und sonst nichts.
+# Was `befehle.nachricht` an HTML erzeugt – und sonst nichts.
 ERLAUBTE_TAGS = frozenset(
     {"p", "br", "ul", "li", "strong", "em", "code", "a"}  # Absätze, Listen, Auszeichnung
     | {"table", "thead", "tbody", "tr", "th", "td"}

@@ -14,8 +14,8 @@ import json
 import pytest
 from sqlalchemy import update
 
-from befehle.darstellung import Nachricht, gekuerzt_auf
-from befehle.meldungstext import MAX_TEXT
+from befehle.meldungsleser import MAX_TEXT
+from befehle.nachricht import Nachricht, gekuerzt_auf
 from bot.inhalt import MAX_INHALT_BYTES
 from modelle.datenbank import Sitzungsfabrik
 from modelle.strukturdatei import parse_struktur

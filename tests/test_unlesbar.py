@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.verarbeitung import Ereignis
+from bot.ereignis import Ereignis
 from demo.clientinhalt import textnachricht
 from tests.testbot import KOORDINATION_ENERGIE, PATIN_ENERGIE, RAUM_ENERGIE, Testbot
 

@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from befehle import format
-from befehle.diagramm import Zeichenauftrag, ampel_diagramm, zeichne
-from befehle.wochenbericht import (
+from befehle import schreibweise
+from befehle.berichtsausgabe import (
     als_json,
     als_markdown,
     als_text,
@@ -22,6 +21,7 @@ from befehle.wochenbericht import (
     kopf,
     zustellnachricht,
 )
+from befehle.diagramm import Zeichenauftrag, ampel_diagramm, zeichne
 from bot.ausgang import HOECHSTENS_VERSUCHE
 from bot.cli import main
 from demo.bestand import erzeuge_bestand
@@ -246,8 +246,8 @@ async def test_kopf_nennt_zeitraum_ampeln_wechsel_und_ueberfaellige(
 ) -> None:
     woche = await erlebe_woche(sitzungen)
     bericht = await _bericht(sitzungen, woche)
-    von = format.datum(woche.von, BERLIN)
-    bis = format.datum(woche.bis, BERLIN)
+    von = schreibweise.datum(woche.von, BERLIN)
+    bis = schreibweise.datum(woche.bis, BERLIN)
     assert kopf(bericht, BERLIN).text == (
         f"*📊 Wochenbericht {von} – {bis}*\n\n"
         "🟢 5 grün · 🟡 1 gelb · 🔴 0 rot · ✅ 1 abgeschlossen · ⚪ 1 ohne Meldung "
@@ -263,10 +263,10 @@ async def test_feldnachricht_klartext_lesbar_html_maskiert(sitzungen: Sitzungsfa
     nachrichten = feldnachrichten(bericht, BERLIN)
     assert len(nachrichten) == 3
     energie, slugs = nachrichten[0]
-    tag = {n: format.datum(woche.von + dt.timedelta(days=n), BERLIN) for n in range(8)}
-    heute = format.datum(dt.datetime.now(dt.UTC), BERLIN)
-    vor_60 = format.datum(woche.von - dt.timedelta(days=53), BERLIN)
-    ausgelassen = format.zeitpunkt(woche.ausgelassen, BERLIN)
+    tag = {n: schreibweise.datum(woche.von + dt.timedelta(days=n), BERLIN) for n in range(8)}
+    heute = schreibweise.datum(dt.datetime.now(dt.UTC), BERLIN)
+    vor_60 = schreibweise.datum(woche.von - dt.timedelta(days=53), BERLIN)
+    ausgelassen = schreibweise.zeitpunkt(woche.ausgelassen, BERLIN)
     assert energie.text == (
         "*Themenfeld Energie* · 🟢 3 · 🟡 1 · 🔴 0 · ✅ 1 (5 Projekte)\n\n"
         "*Ampelwechsel*\n\n"

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from befehle import alle_befehle
-from befehle.grundlagen import Registratur
+from befehle.grundlagen import Befehl
+from bot.app import baue_verarbeitung
 from bot.ausgang import Zusteller
+from bot.config import Einstellungen
+from bot.ereignis import Ereignis
 from bot.inhalt import reaktionsinhalt
 from bot.transport import Mitgliedschaft, NichtImRaum
-from bot.verarbeitung import Ereignis, Verarbeitung
 from demo.clientinhalt import bearbeitung, textnachricht
 from modelle.datenbank import Sitzungsfabrik
 
@@ -33,6 +35,9 @@ RAUM_MOBILITAET = "#klima-mobilitaet:muenster.de"
 # der Stabsstelle (dort zeigt `!status` alle Felder). Die `testbot`-Fixture trägt ihn ein.
 RAUM_STABSSTELLE = "!stabsstelle:muenster.de"
 BERLIN = ZoneInfo("Europe/Berlin")
+# Die Vorgaben der Konfiguration (Präfix „!“, Europe/Berlin, Flutgrenze, Zeitplan) – ohne
+# `KLIMABOT_…`-Variablen aus der Umgebung des Testlaufs.
+VORGABEN = Einstellungen.model_construct()
 
 
 @dataclass
@@ -157,15 +162,17 @@ class Antworten:
 class Testbot:
     __test__ = False  # kein Testfall, auch wenn der Name so beginnt
 
-    def __init__(self, sitzungen: Sitzungsfabrik, *, praefix: str = "!") -> None:
+    def __init__(
+        self, sitzungen: Sitzungsfabrik, *, befehle: Sequence[Befehl[Any]] | None = None
+    ) -> None:
+        """`befehle`: statt aller Befehle diese (etwa mit einem Befehl nur für den Test)."""
         self.rekorder = Rekorder()
         self.zusteller = Zusteller(sitzungen, self.rekorder)
-        self.verarbeitung = Verarbeitung(
-            sitzungen=sitzungen,
-            registratur=Registratur(alle_befehle()),
+        self.verarbeitung = baue_verarbeitung(
+            VORGABEN,
+            sitzungen,
             bot_id=BOT,
-            praefix=praefix,
-            zeitzone=BERLIN,
+            befehle=befehle,
             # Der Testbot lebt in seiner eigenen Zeit: Tests stellen `jetzt` vor. Auch die
             # Drossel rechnet mit ihr (mit den Zeitpunkten der Ereignisse).
             uhr=lambda: self.jetzt,

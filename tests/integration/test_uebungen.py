@@ -15,17 +15,15 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import ClientError
 from nio import AsyncClient, AsyncClientConfig, RoomSendResponse
 from sqlalchemy import func, select
 
-from befehle import alle_befehle
-from befehle.grundlagen import Registratur
+from bot.app import baue_verarbeitung
 from bot.niotransport import NioTransport
-from bot.verarbeitung import HINWEIS, Verarbeitung
+from bot.verarbeitung import HINWEIS
 from demo.clientinhalt import textnachricht
 from demo.homeserver import LokalerHomeserver, Zugang
 from demo.mensch import Mensch, Rohereignis
@@ -359,12 +357,10 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
     # Eine Verarbeitung mit kurzer Geduld und kurzer SQLite-Wartezeit (im Betrieb 30 s und
     # 15 s); Transport und Ausgangskorb sind die des laufenden Bots.
     engine = erzeuge_engine(_datenbank_url(umgebung), connect_args={"timeout": 0.5})
-    klimabot.sync._verarbeitung = Verarbeitung(
-        sitzungen=erzeuge_sitzungsfabrik(engine),
-        registratur=Registratur(alle_befehle()),
+    klimabot.sync._verarbeitung = baue_verarbeitung(
+        klimabot.einstellungen,
+        erzeuge_sitzungsfabrik(engine),
         bot_id=bot,
-        praefix="!",
-        zeitzone=ZoneInfo("Europe/Berlin"),
         nach_commit=klimabot.zusteller.uebergib,
         transport=NioTransport(klimabot.client),
         geduld=2,

@@ -23,7 +23,7 @@ from nio import DevicesResponse
 from nio.crypto import decrypt_attachment
 from sqlalchemy import func, select, update
 
-from befehle.darstellung import Nachricht
+from befehle.nachricht import Nachricht
 from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import Klimabot
 from bot.ausgang import NACHRICHT, direktraum, einreihen

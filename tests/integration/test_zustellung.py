@@ -14,8 +14,8 @@ from collections.abc import Callable
 from nio import JoinedRoomsResponse
 from sqlalchemy import select
 
-from befehle.darstellung import Nachricht
 from befehle.grundlagen import Antwort, Folge
+from befehle.nachricht import Nachricht
 from bot.ausgang import NACHRICHT, direktraum, einreihen, reihe_antwort_ein
 from bot.inhalt import nachrichteninhalt
 from bot.niotransport import NioTransport

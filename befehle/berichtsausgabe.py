@@ -1,8 +1,9 @@
-"""Der Wochenbericht für Menschen: eine kurze Kopfnachricht, je Themenfeld eine Nachricht.
+"""Darstellung des Wochenberichts: eine kurze Kopfnachricht, je Themenfeld eine Nachricht.
 
 Im Raum der Stabsstelle steht der Kopf in der Zeitleiste und die Themenfelder im Thread
 darunter; die Kommandozeile gibt dasselbe als Text, Markdown oder JSON aus. Alle Formen
-entstehen aus denselben Abschnitten, damit sie nie auseinanderlaufen.
+entstehen aus denselben Abschnitten, damit sie nie auseinanderlaufen. Den Befehl `!bericht`
+und das Zusammenstellen der Antwort enthält `befehle.bericht`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from befehle import format
-from befehle.darstellung import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
+from befehle import schreibweise
+from befehle.nachricht import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
 from modelle.berichtsdaten import Feldbericht, NichtZugestellt, Wochenbericht
 from modelle.werte import Ampel
 
@@ -56,14 +57,14 @@ def _zeitraum(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
     # Der Zeitraum schließt `bis` ein und `von` aus: sein letzter Tag ist der des letzten
     # eingeschlossenen Augenblicks, damit „bis 21.11., 00:00 Uhr“ als 20.11. erscheint.
     letzter = bericht.bis - dt.timedelta(microseconds=1)
-    return f"{format.datum(bericht.von, zeitzone)} – {format.datum(letzter, zeitzone)}"
+    return f"{schreibweise.datum(bericht.von, zeitzone)} – {schreibweise.datum(letzter, zeitzone)}"
 
 
-def _projekt(titel: str, slug: str, breite: format.Zellbreite) -> tuple[Teil, ...]:
+def _projekt(titel: str, slug: str, breite: schreibweise.Zellbreite) -> tuple[Teil, ...]:
     return (Fett(breite.titel_von(titel)), f" ({slug})")
 
 
-def _autor(autor: str | None, breite: format.Zellbreite) -> str:
+def _autor(autor: str | None, breite: schreibweise.Zellbreite) -> str:
     # Ohne Autor*in ist eine Meldung nur als Anfangsstand aus der Strukturdatei entstanden.
     return breite.name_von(autor) if autor else "Strukturdatei"
 
@@ -76,15 +77,15 @@ def _zitat(text: str) -> str:
 
 
 def _kopfzeilen(bericht: Wochenbericht) -> tuple[str, str]:
-    projekte = format.anzahl(bericht.projekte, "Projekt", "Projekte")
-    felder = format.anzahl(len(bericht.felder), "Themenfeld", "Themenfeldern")
+    projekte = schreibweise.anzahl(bericht.projekte, "Projekt", "Projekte")
+    felder = schreibweise.anzahl(len(bericht.felder), "Themenfeld", "Themenfeldern")
     stand = (
         f"{_zaehlung(bericht.ampeln, bericht.ohne_meldung, mit_worten=True)} "
         f"({projekte} in {felder})"
     )
     bewegung = [
-        format.anzahl(bericht.anzahl_wechsel, "Ampelwechsel", "Ampelwechsel"),
-        f"{format.anzahl(bericht.anzahl_ueberfaellig, 'Projekt', 'Projekte')} überfällig",
+        schreibweise.anzahl(bericht.anzahl_wechsel, "Ampelwechsel", "Ampelwechsel"),
+        f"{schreibweise.anzahl(bericht.anzahl_ueberfaellig, 'Projekt', 'Projekte')} überfällig",
     ]
     for anzahl, einzahl, mehrzahl in (
         (bericht.anzahl_neu, "neues Projekt", "neue Projekte"),
@@ -98,7 +99,7 @@ def _kopfzeilen(bericht: Wochenbericht) -> tuple[str, str]:
         ),
     ):
         if anzahl:
-            bewegung.append(format.anzahl(anzahl, einzahl, mehrzahl))
+            bewegung.append(schreibweise.anzahl(anzahl, einzahl, mehrzahl))
     return stand, " · ".join(bewegung)
 
 
@@ -115,7 +116,9 @@ def kopf(bericht: Wochenbericht, zeitzone: ZoneInfo) -> Nachricht:
 # --- Je Themenfeld ------------------------------------------------------------------------
 
 
-def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite) -> _Abschnitt | None:
+def _wechsel(
+    feld: Feldbericht, zeitzone: ZoneInfo, breite: schreibweise.Zellbreite
+) -> _Abschnitt | None:
     eintraege = [w for w in feld.wechsel if w.neu is not Ampel.ABGESCHLOSSEN]
     if not eintraege:
         return None
@@ -126,8 +129,8 @@ def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite) -
             *_projekt(w.projekt_titel, w.projekt_slug, breite),
             " – archiviert" if w.archiviert else "",
         )
-        richtung = f"{format.ampel(w.alt)} → {format.ampel(w.neu)}"
-        gemeldet = f"{_autor(w.autor, breite)}, {format.datum(w.zeitpunkt, zeitzone)}"
+        richtung = f"{schreibweise.ampel(w.alt)} → {schreibweise.ampel(w.neu)}"
+        gemeldet = f"{_autor(w.autor, breite)}, {schreibweise.datum(w.zeitpunkt, zeitzone)}"
         meldung = breite.text_von(w.text)
         zellen.append((projekt, (richtung,), (gemeldet,), (meldung or "–",)))
         text = f": {_zitat(meldung)}" if meldung else ""
@@ -141,7 +144,7 @@ def _wechsel(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite) -
 
 
 def _rot_gelb(
-    feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite
+    feld: Feldbericht, zeitzone: ZoneInfo, breite: schreibweise.Zellbreite
 ) -> _Abschnitt | None:
     if not feld.rot_gelb:
         return None
@@ -149,13 +152,13 @@ def _rot_gelb(
     zeilen = []
     for p in feld.rot_gelb:
         projekt = _projekt(p.projekt_titel, p.projekt_slug, breite)
-        fortschritt = format.fortschritt(p.fortschritt)
-        seit = format.datum(p.zeitpunkt, zeitzone)
+        fortschritt = schreibweise.fortschritt(p.fortschritt)
+        seit = schreibweise.datum(p.zeitpunkt, zeitzone)
         herausforderungen = breite.text_von(p.herausforderungen or "")
         zellen.append(
             (
                 projekt,
-                (format.ampel(p.ampel),),
+                (schreibweise.ampel(p.ampel),),
                 (fortschritt,),
                 (herausforderungen or "–",),
                 (seit,),
@@ -164,7 +167,7 @@ def _rot_gelb(
         herausforderung = f" · Herausforderung: {herausforderungen}" if herausforderungen else ""
         zeilen.append(
             (
-                f"{format.ampel(p.ampel)} ",
+                f"{schreibweise.ampel(p.ampel)} ",
                 *projekt,
                 f" · {fortschritt} · Meldung vom {seit}{herausforderung}",
             )
@@ -178,7 +181,7 @@ def _rot_gelb(
 
 
 def _ueberfaellig(
-    feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite
+    feld: Feldbericht, zeitzone: ZoneInfo, breite: schreibweise.Zellbreite
 ) -> _Abschnitt | None:
     if not feld.ueberfaellig:
         return None
@@ -190,11 +193,11 @@ def _ueberfaellig(
             wann = "noch nie gemeldet"
         else:
             wann = (
-                f"{format.datum(p.letzte_meldung, zeitzone)}, "
-                f"vor {format.anzahl(p.tage_ohne_meldung or 0, 'Tag', 'Tagen')}"
+                f"{schreibweise.datum(p.letzte_meldung, zeitzone)}, "
+                f"vor {schreibweise.anzahl(p.tage_ohne_meldung or 0, 'Tag', 'Tagen')}"
             )
-        zellen.append((projekt, (wann,), (format.ampel(p.letzte_ampel),)))
-        zusatz = f" ({format.ampel(p.letzte_ampel)})" if p.letzte_ampel else ""
+        zellen.append((projekt, (wann,), (schreibweise.ampel(p.letzte_ampel),)))
+        zusatz = f" ({schreibweise.ampel(p.letzte_ampel)})" if p.letzte_ampel else ""
         meldung = f"letzte Meldung {wann}" if p.letzte_meldung else wann
         zeilen.append((*projekt, f" · {meldung}{zusatz}"))
     return _Abschnitt(
@@ -209,20 +212,22 @@ def _liste(titel: str, punkte: Sequence[tuple[Teil, ...]]) -> _Abschnitt | None:
     return _Abschnitt(titel, (), (), tuple(punkte)) if punkte else None
 
 
-def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite) -> _Feldinhalt:
+def _feldinhalt(
+    feld: Feldbericht, zeitzone: ZoneInfo, breite: schreibweise.Zellbreite
+) -> _Feldinhalt:
     """Die Abschnitte eines Themenfelds; Benutzertext je Zelle höchstens so breit wie `breite`."""
     zaehlung = _zaehlung(feld.ampeln, feld.ohne_meldung, mit_worten=False)
-    anzahl = format.anzahl(feld.projekte, "Projekt", "Projekte")
+    anzahl = schreibweise.anzahl(feld.projekte, "Projekt", "Projekte")
     kopfzeile: tuple[Teil, ...] = (
         Fett(f"Themenfeld {feld.themenfeld_name}"),
         f" · {zaehlung} ({anzahl})" if feld.projekte else "",
     )
     neu = [
         (
-            f"{format.ampel(p.ampel)} ",
+            f"{schreibweise.ampel(p.ampel)} ",
             *_projekt(p.projekt_titel, p.projekt_slug, breite),
             f" – {'wieder aktiviert' if p.wieder_aktiviert else 'angelegt'} am "
-            f"{format.datum(p.zeitpunkt, zeitzone)} von {breite.name_von(p.wer)}",
+            f"{schreibweise.datum(p.zeitpunkt, zeitzone)} von {breite.name_von(p.wer)}",
         )
         for p in feld.neu
     ]
@@ -230,7 +235,7 @@ def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite
         (
             f"{Ampel.ABGESCHLOSSEN.emoji} ",
             *_projekt(w.projekt_titel, w.projekt_slug, breite),
-            f" – {_autor(w.autor, breite)}, {format.datum(w.zeitpunkt, zeitzone)}"
+            f" – {_autor(w.autor, breite)}, {schreibweise.datum(w.zeitpunkt, zeitzone)}"
             + (f": {_zitat(breite.text_von(w.text))}" if w.text else ""),
         )
         for w in feld.abgeschlossen
@@ -238,13 +243,14 @@ def _feldinhalt(feld: Feldbericht, zeitzone: ZoneInfo, breite: format.Zellbreite
     archiviert = [
         (
             *_projekt(p.projekt_titel, p.projekt_slug, breite),
-            f" – archiviert am {format.datum(p.zeitpunkt, zeitzone)} von {breite.name_von(p.wer)}",
+            f" – archiviert am {schreibweise.datum(p.zeitpunkt, zeitzone)}"
+            f" von {breite.name_von(p.wer)}",
         )
         for p in feld.archiviert
     ]
     ausgelassen: list[tuple[Teil, ...]] = [
         (
-            f"Abfrage vom {format.zeitpunkt(z, zeitzone)} – der Klimabot war zu lange "
+            f"Abfrage vom {schreibweise.zeitpunkt(z, zeitzone)} – der Klimabot war zu lange "
             "nicht erreichbar, sie wurde nicht nachgeholt",
         )
         for z in feld.uebersprungene_abfragen
@@ -295,13 +301,13 @@ def feldnachrichten(
     """Je aktivem Themenfeld eine Nachricht und die Slugs der Projekte, die sie nennt.
 
     Benutzertext wird je Zelle gekürzt, so knapp wie nötig, damit jede Nachricht in ein
-    Matrix-Ereignis passt (`format.passend`).
+    Matrix-Ereignis passt (`schreibweise.passend`).
     """
     return [(_feldnachricht(feld, zeitzone), feld.projektslugs) for feld in bericht.felder]
 
 
 def _feldnachricht(feld: Feldbericht, zeitzone: ZoneInfo) -> Nachricht:
-    return format.passend(lambda breite: _als_nachricht(_feldinhalt(feld, zeitzone, breite)))
+    return schreibweise.passend(lambda breite: _als_nachricht(_feldinhalt(feld, zeitzone, breite)))
 
 
 # --- Nicht zugestellt ----------------------------------------------------------------------
@@ -333,8 +339,8 @@ def _nicht_zugestellt(eintrag: NichtZugestellt, zeitzone: ZoneInfo) -> tuple[Tei
         fehler = fehler[: _FEHLER_HOECHSTENS - 1].rstrip() + "…"
     return (
         *_wohin(eintrag),
-        f": {was} – erstellt {format.zeitpunkt(eintrag.erstellt, zeitzone)}, aufgegeben "
-        f"{format.zeitpunkt(eintrag.aufgegeben, zeitzone)} ({fehler})",
+        f": {was} – erstellt {schreibweise.zeitpunkt(eintrag.erstellt, zeitzone)}, aufgegeben "
+        f"{schreibweise.zeitpunkt(eintrag.aufgegeben, zeitzone)} ({fehler})",
     )
 
 
@@ -416,7 +422,7 @@ def als_markdown(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
         "",
     ]
     for feld in bericht.felder:
-        inhalt = _feldinhalt(feld, zeitzone, format.GROSSZUEGIG)
+        inhalt = _feldinhalt(feld, zeitzone, schreibweise.GROSSZUEGIG)
         zeilen.extend([f"## {_md_text(feld.themenfeld_name)}", ""])
         zaehlung = _zaehlung(feld.ampeln, feld.ohne_meldung, mit_worten=True)
         if feld.projekte:

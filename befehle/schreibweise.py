@@ -1,5 +1,5 @@
-"""Kleine deutsche Darstellungen: Alter einer Meldung, Ampel, Fortschritt, Datum, Erwähnungen;
-wie viel Benutzertext eine Zelle zeigt."""
+"""Kleine deutsche Schreibweisen: Alter einer Meldung, Ampel, Fortschritt, Datum, Anzahl,
+Erwähnungen; wie viel Benutzertext eine Tabellenzelle zeigt."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from befehle.darstellung import HOECHSTENS_BYTES, Erwaehnung, Nachricht, Teil, gekuerzt_auf
+from befehle.nachricht import HOECHSTENS_BYTES, Erwaehnung, Nachricht, Teil, gekuerzt_auf
 from modelle.stand import Projektstand
 from modelle.verzeichnis import PersonEintrag
 from modelle.werte import Ampel

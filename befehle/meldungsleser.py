@@ -1,6 +1,7 @@
-"""Den Inhalt einer Statusmeldung lesen: `gelb, 40 %, Ausschreibung verzögert sich`.
+"""Den Text einer Statusmeldung lesen: `gelb, 40 %, Ausschreibung verzögert sich`.
 
-Gleich für `!meldung` (nach dem Projektnamen) und für Antworten auf Projektzeilen.
+Gleich für `!meldung` (nach dem Projektnamen) und für Antworten auf Projektzeilen; hier steht
+auch, woran man einen solchen Text erkennt (`sieht_wie_meldung_aus`).
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from befehle.darstellung import gekuerzt
 from befehle.grundlagen import Argumentfehler
+from befehle.nachricht import gekuerzt
 from modelle.werte import Ampel, ohne_steuerzeichen
 
 MAX_TEXT = 4000
@@ -35,6 +36,24 @@ def lies_ampel(wort: str) -> Ampel:
     if ampel is None:
         raise Argumentfehler(f"„{gekuerzt(wort)}“ ist keine Ampel. {AMPEL_HINWEIS}")
     return ampel
+
+
+def beginnt_mit_ampel(text: str) -> bool:
+    """Ist das erste Wort eine Ampel (`gelb, 40 %, …`)? So beginnt der Inhalt jeder Meldung."""
+    erstes = text.split(maxsplit=1)[0] if text.strip() else ""
+    return Ampel.aus_eingabe(erstes.strip(",;:.")) is not None
+
+
+def sieht_wie_meldung_aus(text: str) -> bool:
+    """Steht vorn eine Ampel – gleich oder nach einem Wort, dem Projektnamen
+    (`waermeplanung gelb, 40 %`)? Sonst liest der Bot eine Antwort nicht als Meldung."""
+    return beginnt_mit_ampel(text) or beginnt_mit_ampel(erstes_wort_und_rest(text)[1])
+
+
+def erstes_wort_und_rest(text: str) -> tuple[str, str]:
+    """Trennt am ersten Leerzeichen: vorn vielleicht ein Projektname, dahinter der Inhalt."""
+    erstes, _, rest = text.strip().partition(" ")
+    return erstes, rest
 
 
 def lies_meldungsinhalt(text: str) -> Meldungsinhalt:
