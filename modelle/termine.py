@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from modelle.zeitplan import Zeitplan, _cron_werte, _cron_wochentage
+from modelle.zeitplan import Zeitplan, cron_werte, cron_wochentage
 
 # Rückwärts genügt ein gutes Jahr: für die Frage, was fällig ist, zählen Stunden bis
 # Wochen. Vorwärts muss der nächste 29. Februar noch gefunden werden (Cron „0 9 29 2 *“).
@@ -196,14 +196,14 @@ def _regel(zeitplan: Zeitplan) -> _Regel:
         )
     minute, stunde, tag, monat, wochentag = zeitplan.cron
     text = str(zeitplan)
-    minuten = sorted(_cron_werte(minute, "Minute", 0, 59, text))
-    stunden = sorted(_cron_werte(stunde, "Stunde", 0, 23, text))
+    minuten = sorted(cron_werte(minute, "Minute", 0, 59, text))
+    stunden = sorted(cron_werte(stunde, "Stunde", 0, 23, text))
     # `Zeitplan` lässt nur Tag oder Wochentag eingeschränkt zu; dann ist „und“ dasselbe wie
     # das „oder“ von Cron, und beide Mengen dürfen einfach geschnitten werden.
     return _Regel(
-        wochentage=frozenset(_cron_wochentage(wochentag)),
-        monatstage=frozenset(_cron_werte(tag, "Tag", 1, 31, text)),
-        monate=frozenset(_cron_werte(monat, "Monat", 1, 12, text)),
+        wochentage=frozenset(cron_wochentage(wochentag)),
+        monatstage=frozenset(cron_werte(tag, "Tag", 1, 31, text)),
+        monate=frozenset(cron_werte(monat, "Monat", 1, 12, text)),
         uhrzeiten=tuple(dt.time(h, m) for h in stunden for m in minuten),
     )
 

@@ -109,7 +109,7 @@ class Zeitplan:
                 "hour": stunde,
                 "day": tag,
                 "month": monat,
-                "day_of_week": _apscheduler_tage(_cron_wochentage(wochentag)),
+                "day_of_week": _apscheduler_tage(cron_wochentage(wochentag)),
             }
         assert self.uhrzeit is not None
         return {
@@ -199,7 +199,7 @@ def _tage_als_text(tage: tuple[int, ...]) -> str:
 def _pruefe_cron(felder: list[str]) -> tuple[str, str, str, str, str]:
     ausdruck = " ".join(felder)
     for feld, (name, kleinster, groesster) in zip(felder, _CRON_FELDER, strict=True):
-        _cron_werte(feld, name, kleinster, groesster, ausdruck)
+        cron_werte(feld, name, kleinster, groesster, ausdruck)
     minute, stunde, tag, monat, wochentag = felder
     # Cron löst aus, wenn Tag ODER Wochentag passt, APScheduler nur, wenn beide passen.
     if tag != "*" and wochentag != "*":
@@ -211,7 +211,7 @@ def _pruefe_cron(felder: list[str]) -> tuple[str, str, str, str, str]:
     return (minute, stunde, tag, monat, wochentag)
 
 
-def _cron_werte(feld: str, name: str, kleinster: int, groesster: int, ausdruck: str) -> set[int]:
+def cron_werte(feld: str, name: str, kleinster: int, groesster: int, ausdruck: str) -> set[int]:
     werte: set[int] = set()
     for element in feld.split(","):
         treffer = _CRON_ELEMENT.fullmatch(element)
@@ -253,9 +253,9 @@ def _cron_werte(feld: str, name: str, kleinster: int, groesster: int, ausdruck: 
     return werte
 
 
-def _cron_wochentage(feld: str) -> tuple[int, ...]:
+def cron_wochentage(feld: str) -> tuple[int, ...]:
     """Cron-Wochentage (0 und 7 = Sonntag) als Tage ab Montag = 0."""
-    cron_tage = _cron_werte(feld, "Wochentag", 0, 7, feld)
+    cron_tage = cron_werte(feld, "Wochentag", 0, 7, feld)
     return tuple(sorted({(tag - 1) % 7 for tag in cron_tage}))
 
 
