@@ -126,7 +126,7 @@ class Zeichenauftrag:
         )
 
 
-def _kindbefehl() -> list[str]:
+def kindbefehl() -> list[str]:
     """Wie der Zeichenprozess gestartet wird (Tests setzen hier einen scheiternden ein).
 
     Isoliert (`-I`): ohne `-I` stünde das Arbeitsverzeichnis des Bots vorn im Suchpfad, und
@@ -147,7 +147,7 @@ def ampel_diagramm(verlauf: Ampelverlauf, *, zeitlimit_s: float = ZEITLIMIT_S) -
     auftrag = Zeichenauftrag.aus_verlauf(verlauf)
     try:
         lauf = subprocess.run(
-            _kindbefehl(),
+            kindbefehl(),
             input=auftrag.als_json(),
             capture_output=True,
             timeout=zeitlimit_s,

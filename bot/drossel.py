@@ -90,6 +90,11 @@ class Drossel:
         self._gedaechtnis = gedaechtnis
         self._personen: OrderedDict[str, _Person] = OrderedDict()
 
+    @property
+    def gemerkte(self) -> int:
+        """Wie viele Absender*innen die Drossel gerade kennt (höchstens `gedaechtnis`)."""
+        return len(self._personen)
+
     def ereignis(self, absender: str, jetzt: float, *, meint_den_bot: bool) -> Urteil:
         """Zählt ein Ereignis der Person (`jetzt`: sein Zeitpunkt in Sekunden) und sagt, ob es
         behandelt wird."""

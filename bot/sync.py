@@ -113,7 +113,8 @@ class Syncschleife:
         self._vertrauen = vertrauen
         self._einstellungen = einstellungen
         self._sitzungen = sitzungen
-        self._verarbeitung = verarbeitung
+        # Öffentlich: wer den laufenden Bot prüft, kann die Verarbeitung austauschen.
+        self.verarbeitung = verarbeitung
         self._laengste_pause = laengste_pause
         self.bereit = asyncio.Event()
         self._halt = asyncio.Event()
@@ -253,7 +254,7 @@ class Syncschleife:
             log.info("Ereignis %s in %s nachträglich entschlüsselt", event_id, raum_id)
             ereignis = Ereignis.aus_json(raum_id, klar.source)
             if ereignis is not None:
-                await self._verarbeitung.verarbeite(ereignis)
+                await self.verarbeitung.verarbeite(ereignis)
 
     async def _unlesbar(self, raum_id: str, verschluesselt: MegolmEvent) -> None:
         """Ein Ereignis ohne Schlüssel: Schlüssel anfordern, Hinweis geben, später erneut."""
@@ -276,7 +277,7 @@ class Syncschleife:
             log.warning("Schlüsselanforderung gescheitert: %s", fehler)
         ereignis = Ereignis.aus_json(raum_id, verschluesselt.source)
         if ereignis is not None:
-            await self._verarbeitung.nicht_entschluesselbar(ereignis, verschluesselt.session_id)
+            await self.verarbeitung.nicht_entschluesselbar(ereignis, verschluesselt.session_id)
 
     async def _stapel(self, antwort: SyncResponse, *, nachholen: bool) -> bool:
         """Behandelt einen Sync-Stapel; `False`, wenn mittendrin angehalten wurde."""
@@ -300,7 +301,7 @@ class Syncschleife:
                     continue
                 ereignis = Ereignis.aus_json(raum_id, roh.source)
                 if ereignis is not None:
-                    await self._verarbeitung.verarbeite(ereignis)
+                    await self.verarbeitung.verarbeite(ereignis)
         return True
 
     def _eigener_beitritt(self, ereignisse: list[Event]) -> int | None:

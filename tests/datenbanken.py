@@ -60,7 +60,7 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _pg_ausfuehren(url: str, *befehle: str) -> None:
+async def pg_ausfuehren(url: str, *befehle: str) -> None:
     verbindung = await asyncpg.connect(_asyncpg_dsn(url), timeout=10)
     try:
         for befehl in befehle:
@@ -73,7 +73,7 @@ def postgres_laufdatenbank(basis_url: str) -> Iterator[str]:
     """Legt für diesen Testlauf eine eigene Datenbank an, migriert sie und löscht sie danach."""
     name = f"klimabot_test_{os.getpid()}_{secrets.token_hex(4)}"
     try:
-        asyncio.run(_pg_ausfuehren(basis_url, f'CREATE DATABASE "{name}"'))
+        asyncio.run(pg_ausfuehren(basis_url, f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as fehler:
         raise RuntimeError(
             f"{POSTGRES_VARIABLE} ist gesetzt, aber PostgreSQL ist nicht erreichbar: {fehler}"
@@ -83,7 +83,7 @@ def postgres_laufdatenbank(basis_url: str) -> Iterator[str]:
         asyncio.run(_migriere(url))
         yield url
     finally:
-        asyncio.run(_pg_ausfuehren(basis_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_ausfuehren(basis_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def postgres_leeren(url: str) -> None:
@@ -95,4 +95,4 @@ def postgres_leeren(url: str) -> None:
         for t in reversed(Basis.metadata.sorted_tables)
         if t.name != "strukturstand"
     ]
-    asyncio.run(_pg_ausfuehren(url, *befehle))
+    asyncio.run(pg_ausfuehren(url, *befehle))

@@ -22,7 +22,7 @@ WURZEL = Path(__file__).resolve().parent.parent
 
 def _kind(monkeypatch: pytest.MonkeyPatch, programm: str) -> None:
     """Ersetzt den Zeichenprozess durch ein anderes Programm."""
-    monkeypatch.setattr("befehle.diagramm._kindbefehl", lambda: [sys.executable, "-c", programm])
+    monkeypatch.setattr("befehle.diagramm.kindbefehl", lambda: [sys.executable, "-c", programm])
 
 
 STIRBT = "import os; os._exit(3)"

@@ -151,7 +151,7 @@ def test_das_gedaechtnis_bleibt_begrenzt() -> None:
     gedrosselt = Gedrosselt(Drossel(gedaechtnis=100))
     for nummer in range(1000):
         gedrosselt.ereignis(f"@p{nummer}:muenster.de")
-    assert len(gedrosselt.drossel._personen) == 100
+    assert gedrosselt.drossel.gemerkte == 100
     # Wer herausfiel, beginnt mit vollem Eimer.
     assert gedrosselt.ereignis("@p0:muenster.de") is Urteil.BEHANDELN
 

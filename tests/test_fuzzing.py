@@ -554,7 +554,7 @@ class _Spieler:
             return
         vorher = len(self.bot.rekorder.gesendet)
         await self.bot.zusteller.zustellen()
-        nach_event_id = {e: t for t, e in self.bot.rekorder._nach_txn.items()}
+        nach_event_id = {e: t for t, e in self.bot.rekorder.nach_txn.items()}
         for gesendet in self.bot.rekorder.gesendet[vorher:]:
             ausloeser = self.offen.get(nach_event_id[gesendet.event_id], {})
             pruefe_gesendet(gesendet, ausloeser)

@@ -53,7 +53,7 @@ async def leere_engine(
     if basis is None:
         datenbanken.ohne_postgres_ueberspringen()
     name = f"klimabot_migration_{os.getpid()}_{secrets.token_hex(4)}"
-    await datenbanken._pg_ausfuehren(basis, f'CREATE DATABASE "{name}"')
+    await datenbanken.pg_ausfuehren(basis, f'CREATE DATABASE "{name}"')
     engine = erzeuge_engine(
         make_url(basis).set(database=name).render_as_string(hide_password=False)
     )
@@ -61,7 +61,7 @@ async def leere_engine(
         yield engine
     finally:
         await engine.dispose()
-        await datenbanken._pg_ausfuehren(basis, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await datenbanken.pg_ausfuehren(basis, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_neueste_revisionen_wie_alembic() -> None:

@@ -72,7 +72,7 @@ class Rekorder:
 
     gesendet: list[Gesendet] = field(default_factory=list)
     _zaehler: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _nach_txn: dict[str, str] = field(default_factory=dict)
+    nach_txn: dict[str, str] = field(default_factory=dict)
     hochgeladen: list[tuple[str, str, bytes]] = field(default_factory=list)
     direktraeume: list[str] = field(default_factory=list)
     ohne_bot: set[str] = field(default_factory=set)
@@ -93,10 +93,10 @@ class Rekorder:
             raise stoerung.pop(0)
         if raum_id in self.ohne_bot or raum_id in self.verlassen:
             raise NichtImRaum(f"M_FORBIDDEN: {BOT} ist nicht in {raum_id}")
-        if txn_id in self._nach_txn:  # wie der Homeserver: dieselbe Transaktion nur einmal
-            return self._nach_txn[txn_id]
+        if txn_id in self.nach_txn:  # wie der Homeserver: dieselbe Transaktion nur einmal
+            return self.nach_txn[txn_id]
         event_id = f"$bot{next(self._zaehler)}"
-        self._nach_txn[txn_id] = event_id
+        self.nach_txn[txn_id] = event_id
         self.gesendet.append(Gesendet(raum_id, ereignistyp, inhalt, event_id))
         return event_id
 

@@ -357,7 +357,7 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
     # Eine Verarbeitung mit kurzer Geduld und kurzer SQLite-Wartezeit (im Betrieb 30 s und
     # 15 s); Transport und Ausgangskorb sind die des laufenden Bots.
     engine = erzeuge_engine(_datenbank_url(umgebung), connect_args={"timeout": 0.5})
-    klimabot.sync._verarbeitung = baue_verarbeitung(
+    klimabot.sync.verarbeitung = baue_verarbeitung(
         klimabot.einstellungen,
         erzeuge_sitzungsfabrik(engine),
         bot_id=bot,
@@ -379,17 +379,17 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
             await asyncio.sleep(SQLITE_WARTEZEIT_IM_BETRIEB + 1)
         finally:
             await sperre.loesen()
-        assert umgebung._aufgabe is not None
-        assert not umgebung._aufgabe.done()
+        assert umgebung.bot_aufgabe is not None
+        assert not umgebung.bot_aufgabe.done()
         erneut = await patin.sende(raum, "!meldung waermeplanung rot 5% lange gesperrt")
         assert await patin.reaktion_auf(erneut, von=bot, frist=30) == "✅"
         await patin.ruhe(1)
     finally:
         await engine.dispose()
-        aufgabe = umgebung._aufgabe
+        aufgabe = umgebung.bot_aufgabe
         if aufgabe is not None and aufgabe.done():
             # Sonst scheitert erst das Aufräumen der Umgebung, mit weniger klarer Meldung.
-            umgebung.bot, umgebung._aufgabe = None, None
+            umgebung.bot, umgebung.bot_aufgabe = None, None
             raise AssertionError(f"Der Bot hat sich beendet: {aufgabe.exception()!r}")
 
     assert HINWEIS in hinweis["content"]["body"]

@@ -55,11 +55,11 @@ class Umgebung:
     aussen: Mensch
     bot_zugang: Zugang | None = None
     bot: Klimabot | None = None
-    _aufgabe: asyncio.Task[None] | None = None
+    bot_aufgabe: asyncio.Task[None] | None = None
 
     async def starte_bot(self) -> Klimabot:
         bot = await Klimabot.erzeuge(lade_einstellungen(self.config))
-        self.bot, self._aufgabe = bot, asyncio.create_task(bot.laufen())
+        self.bot, self.bot_aufgabe = bot, asyncio.create_task(bot.laufen())
         await asyncio.wait_for(bot.sync.bereit.wait(), timeout=20)
         return bot
 
@@ -101,10 +101,10 @@ class Umgebung:
         )
 
     async def stoppe_bot(self) -> None:
-        if self.bot is not None and self._aufgabe is not None:
+        if self.bot is not None and self.bot_aufgabe is not None:
             self.bot.anhalten()
-            await asyncio.wait_for(self._aufgabe, timeout=20)
-            self.bot, self._aufgabe = None, None
+            await asyncio.wait_for(self.bot_aufgabe, timeout=20)
+            self.bot, self.bot_aufgabe = None, None
 
 
 def _struktur(
