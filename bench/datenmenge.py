@@ -25,7 +25,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -38,7 +38,7 @@ from bot.config import BotEinstellungen, Einstellungen
 from bot.ereignis import Ereignis
 from demo.bestand import BEGINN, erzeuge_bestand
 from modelle.berichtsdaten import ampel_verlauf
-from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.datenbank import Anweisungen, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.tabellen import Statusmeldung, Strategieprojekt
 
@@ -78,17 +78,6 @@ class Groesse:
 GROSS = Groesse("groß", felder=7, projekte_je_feld=43, wochen=300)
 # Zum Vergleich der Anweisungszahl: ein Zehntel der Projekte, gleich lange Historie.
 KLEIN = Groesse("klein", felder=7, projekte_je_feld=4, wochen=300)
-
-
-class Zaehler:
-    """Zählt SQL-Anweisungen, die über die Leitung gehen (before_cursor_execute)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.anzahl = 0
-        event.listen(engine.sync_engine, "before_cursor_execute", self._eine)
-
-    def _eine(self, *_argumente: Any) -> None:
-        self.anzahl += 1
 
 
 def postgres_basis_url() -> str:
@@ -177,7 +166,8 @@ async def _miss(
 ) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Misst verzahnt; mit `wiederholungen=0` nur eine Runde, um Anweisungen zu zählen."""
     sitzungen = erzeuge_sitzungsfabrik(engine)
-    zaehler = Zaehler(engine)
+    zaehler = Anweisungen()
+    zaehler.beobachte(engine)
     # Hunderte Befehle einer Person im selben Augenblick: gemessen wird die Verarbeitung,
     # nicht die Drossel (`flut_stoss = 0` schaltet die Flutgrenze ab wie in der Konfiguration).
     einstellungen = Einstellungen.model_construct(bot=BotEinstellungen(flut_stoss=0))

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,37 @@ def nicht_erreichbar(fehler: BaseException) -> bool:
     if isinstance(fehler, ConnectionError | TimeoutError | socket.gaierror):
         return True
     return isinstance(fehler, OSError) and fehler.errno in _NETZ_NICHT_ERREICHBAR
+
+
+class Anweisungen:
+    """Schreibt jede SQL-Anweisung mit, die eine Engine an die Datenbank schickt, solange sie
+    beobachtet – für Tests, die eine Zahl von Datenbankaufrufen zusichern, und für die Bank."""
+
+    _EREIGNIS = "before_cursor_execute"
+
+    def __init__(self) -> None:
+        self.gesendet: list[str] = []
+
+    def _mitschreiben(self, _verbindung: Any, _cursor: Any, anweisung: str, *_rest: Any) -> None:
+        self.gesendet.append(anweisung)
+
+    def beobachte(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, self._EREIGNIS, self._mitschreiben)
+
+    def beende(self, engine: AsyncEngine) -> None:
+        event.remove(engine.sync_engine, self._EREIGNIS, self._mitschreiben)
+
+    @property
+    def anzahl(self) -> int:
+        return len(self.gesendet)
+
+
+@contextlib.contextmanager
+def mitgeschrieben(engine: AsyncEngine) -> Iterator[Anweisungen]:
+    """Schreibt die Anweisungen von `engine` mit, bis der Block endet."""
+    mitschrift = Anweisungen()
+    mitschrift.beobachte(engine)
+    try:
+        yield mitschrift
+    finally:
+        mitschrift.beende(engine)

@@ -13,7 +13,7 @@ from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Raum
 from tests import datenbanken
-from tests.anweisungen import Anweisungen, mitgeschrieben
+from tests.anweisungen import Anweisungen
 from tests.aufbau import Aufbau
 from tests.testbot import RAUM_STABSSTELLE, Testbot
 
@@ -65,8 +65,10 @@ def sitzungen(engine: AsyncEngine) -> Sitzungsfabrik:
 @pytest.fixture
 def anweisungen(engine: AsyncEngine) -> Iterator[Anweisungen]:
     """Die SQL-Anweisungen, die der Test über `engine` schickt (siehe tests/anweisungen.py)."""
-    with mitgeschrieben(engine) as mitschrift:
-        yield mitschrift
+    mitschrift = Anweisungen()
+    mitschrift.beobachte(engine)
+    yield mitschrift
+    mitschrift.beende(engine)
 
 
 @pytest.fixture

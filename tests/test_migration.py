@@ -134,11 +134,13 @@ async def test_neue_migration_wird_beim_start_angewandt(leere_engine: AsyncEngin
 async def test_auf_neuestem_stand_laeuft_alembic_nicht(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def upgrade(*_argumente: object) -> None:
-        raise AssertionError("alembic sollte nicht laufen")
+    aufrufe: list[tuple[object, ...]] = []
+    monkeypatch.setattr(command, "upgrade", lambda *argumente: aufrufe.append(argumente))
 
-    monkeypatch.setattr(command, "upgrade", upgrade)
     await aktualisiere_schema(engine)
+
+    assert aufrufe == []
+    assert await ausstehende_migrationen(engine) == []
 
 
 async def test_neustart_laedt_weder_alembic_noch_holidays(tmp_path: Path) -> None:
