@@ -24,19 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelle.direktraeume import PLATZHALTER as DIREKTRAUM_PLATZHALTER
 from modelle.stand import (
-    Ampelwechsel,
-    Projektaenderung,
-    Projektereignis,
     Projektstand,
     aktive_themenfelder,
     alle_letzten_meldungen,
-    ampel_wechsel,
     ampeln_zu_stichtagen,
     ist_ueberfaellig,
-    projektaenderungen,
     still_seit,
 )
 from modelle.tabellen import Ausgang, Direktraum, Raum, Themenfeld
+from modelle.wechsel import (
+    Ampelwechsel,
+    Projektaenderung,
+    Projektereignis,
+    ampel_wechsel,
+    projektaenderungen,
+)
 from modelle.werte import Ampel
 
 # Die Version des Formats von `Wochenbericht.als_dict()`.

@@ -1,5 +1,6 @@
-"""Der Stand der Projekte aus ihren Statusmeldungen, wie Befehle, Abfrage-Nachrichten und
-Wochenbericht ihn lesen, und die Regeln dafür (neueste gültige Meldung, überfällig).
+"""Der Stand der Projekte aus ihren Statusmeldungen – jetzt oder zu einem Zeitpunkt –, wie
+Befehle, Abfrage-Nachrichten und Wochenbericht ihn lesen, und die Regeln dafür (neueste gültige
+Meldung, überfällig). Was sich in einem Zeitraum änderte, liest `modelle.wechsel`.
 
 Jede Funktion schickt genau eine SQL-Anweisung an die Datenbank, gleich wie viele
 Themenfelder, Projekte oder Meldungen es gibt, und gibt kleine unveränderliche Werte
@@ -22,7 +23,6 @@ Gemeinsame Regeln:
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from modelle.basis import UTCZeit
-from modelle.tabellen import Aenderung, Person, Statusmeldung, Strategieprojekt, Themenfeld
+from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
 from modelle.werte import Ampel, Quelle
 
 _T = TypeVar("_T")
@@ -118,29 +118,6 @@ class Meldungseintrag:
 
 
 @dataclass(frozen=True, slots=True)
-class Ampelwechsel:
-    """Ein Projekt, dessen Ampel zu `bis` anders steht als zu `von`.
-
-    Die Meldungsfelder beschreiben die Meldung, mit der das Projekt in den neuen Stand kam:
-    bei grün → gelb (Di) → gelb (Do) die vom Dienstag, denn sie erklärt den Wechsel.
-    """
-
-    projekt_id: int
-    projekt_slug: str
-    projekt_titel: str
-    themenfeld_id: int
-    themenfeld_slug: str
-    # Projekt oder Themenfeld inzwischen archiviert; der Wechsel gehört trotzdem in den Bericht.
-    archiviert: bool
-    alt: Ampel | None
-    neu: Ampel
-    meldung_id: int
-    zeitpunkt: dt.datetime
-    autor: str | None
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class Feldangabe:
     """Ein aktives Themenfeld mit dem, was der Wochenbericht über es wissen muss."""
 
@@ -148,26 +125,6 @@ class Feldangabe:
     themenfeld_slug: str
     themenfeld_name: str
     ueberfaellig_nach_tagen: int
-
-
-class Projektereignis(enum.StrEnum):
-    """Was das Änderungsprotokoll über den Lebenslauf eines Projekts festhält."""
-
-    ANGELEGT = "angelegt"
-    ARCHIVIERT = "archiviert"
-    WIEDER_AKTIVIERT = "wieder aktiviert"
-
-
-@dataclass(frozen=True, slots=True)
-class Projektaenderung:
-    projekt_id: int
-    projekt_slug: str
-    projekt_titel: str
-    themenfeld_id: int
-    themenfeld_slug: str
-    ereignis: Projektereignis
-    zeitpunkt: dt.datetime
-    wer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +143,8 @@ class Stichtagsampel:
 _JUENGSTE = aliased(Statusmeldung, name="juengste")
 
 
-def _gueltig(meldung: type[Statusmeldung]) -> ColumnElement[bool]:
+def gueltig(meldung: type[Statusmeldung]) -> ColumnElement[bool]:
+    """Nur gültige Meldungen zählen: zurückgezogene bleiben stehen, spielen aber nirgends mit."""
     return ~meldung.zurueckgezogen
 
 
@@ -209,7 +167,7 @@ def neueste_meldung(
     wert: InstrumentedAttribute[_T] = getattr(_JUENGSTE, spalte.key)
     abfrage = select(wert).where(
         _JUENGSTE.projekt_id == (Strategieprojekt.id if projekt is None else projekt),
-        _gueltig(_JUENGSTE),
+        gueltig(_JUENGSTE),
     )
     if bis is not None:
         abfrage = abfrage.where(_JUENGSTE.zeitpunkt <= bis)
@@ -252,14 +210,16 @@ _AMPELN: dict[str | None, Ampel | None] = {None: None, **{a.value: a for a in Am
 _QUELLEN = {q.value: q for q in Quelle}
 
 
-def _ampel(wert: str | None) -> Ampel | None:
+def ampel_aus(wert: str | None) -> Ampel | None:
+    """Die Ampel zu einem gespeicherten Wert (leer bleibt leer)."""
     return _AMPELN[wert]
 
 
-# Die Abfragen des Wochenberichts werden einmal gebaut (`functools.cache`) und mit Parametern
-# wie `_zeitpunkt("bis")` ausgeführt: Bauen und Cache-Schlüssel kosten SQLAlchemy je Abfrage
-# ein bis zwei Millisekunden, beim Wochenbericht mehr als alle Ergebniszeilen zusammen.
-def _zeitpunkt(name: str) -> BindParameter[dt.datetime]:
+def zeitpunkt_parameter(name: str) -> BindParameter[dt.datetime]:
+    """Ein Zeitpunkt als Parameter. Die Abfragen des Wochenberichts werden einmal gebaut
+    (`functools.cache`) und mit Parametern wie `zeitpunkt_parameter("bis")` ausgeführt: Bauen
+    und Cache-Schlüssel kosten SQLAlchemy je Abfrage ein bis zwei Millisekunden, beim
+    Wochenbericht mehr als alle Ergebniszeilen zusammen."""
     return bindparam(name, type_=UTCZeit())
 
 
@@ -319,7 +279,7 @@ def _als_projektstand(zeile: _Zeile) -> Projektstand:
         themenfeld_name=themenfeld_name,
         archiviert=bool(archiviert),
         meldung_id=meldung_id,
-        ampel=_ampel(ampel),
+        ampel=ampel_aus(ampel),
         fortschritt=fortschritt,
         text=text,
         herausforderungen=herausforderungen,
@@ -365,7 +325,7 @@ async def alle_letzten_meldungen(
 @functools.cache
 def _alle_letzten_abfrage(*, mit_bis: bool) -> _Abfrage:
     return (
-        _projektstaende(_zeitpunkt("bis") if mit_bis else None)
+        _projektstaende(zeitpunkt_parameter("bis") if mit_bis else None)
         .where(~Strategieprojekt.archiviert, ~Themenfeld.archiviert)
         .order_by(*STRUKTURFOLGE)
     )
@@ -391,74 +351,6 @@ async def aktive_themenfelder(sitzung: AsyncSession) -> list[Feldangabe]:
         )
         for feld_id, slug, name, tage in await sitzung.execute(_aktive_themenfelder_abfrage())
     ]
-
-
-async def projektaenderungen(
-    sitzung: AsyncSession, von: dt.datetime, bis: dt.datetime
-) -> list[Projektaenderung]:
-    """Projekte, die mit `von` < Zeitpunkt ≤ `bis` angelegt, archiviert oder wieder aktiviert
-    wurden, laut Änderungsprotokoll; zeitlich geordnet, auch archivierte Projekte und Felder.
-    """
-    ergebnis = []
-    for (
-        projekt_id,
-        slug,
-        titel,
-        feld_id,
-        feld_slug,
-        feld,
-        neu,
-        zeitpunkt,
-        wer,
-    ) in await sitzung.execute(_projektaenderungen_abfrage(), {"von": von, "bis": bis}):
-        if feld == "angelegt":
-            ereignis = Projektereignis.ANGELEGT
-        elif neu == "ja":
-            ereignis = Projektereignis.ARCHIVIERT
-        else:
-            ereignis = Projektereignis.WIEDER_AKTIVIERT
-        ergebnis.append(
-            Projektaenderung(
-                projekt_id=projekt_id,
-                projekt_slug=slug,
-                projekt_titel=titel,
-                themenfeld_id=feld_id,
-                themenfeld_slug=feld_slug,
-                ereignis=ereignis,
-                zeitpunkt=zeitpunkt,
-                wer=wer,
-            )
-        )
-    return ergebnis
-
-
-@functools.cache
-def _projektaenderungen_abfrage() -> _Abfrage:
-    return (
-        select(
-            Strategieprojekt.id,
-            Strategieprojekt.slug,
-            Strategieprojekt.titel,
-            Themenfeld.id.label("themenfeld_id"),
-            Themenfeld.slug.label("themenfeld_slug"),
-            Aenderung.feld,
-            Aenderung.neu,
-            Aenderung.zeitpunkt,
-            Aenderung.wer,
-        )
-        .select_from(Aenderung)
-        # Das Protokoll nennt Projekte beim Slug; Slugs sind eindeutig und werden nie vergeben,
-        # solange es das Projekt gibt (archiviert wird, nicht gelöscht).
-        .join(Strategieprojekt, Strategieprojekt.slug == Aenderung.objekt)
-        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
-        .where(
-            Aenderung.objekt_art == "projekt",
-            Aenderung.feld.in_(("angelegt", "archiviert")),
-            Aenderung.zeitpunkt > _zeitpunkt("von"),
-            Aenderung.zeitpunkt <= _zeitpunkt("bis"),
-        )
-        .order_by(Aenderung.zeitpunkt, Aenderung.id)
-    )
 
 
 async def ampeln_zu_stichtagen(
@@ -514,7 +406,7 @@ async def ampeln_zu_stichtagen(
 
 
 def _stichtage(anzahl: int) -> list[BindParameter[dt.datetime]]:
-    return [_zeitpunkt(f"grenze_{nr}") for nr in range(anzahl)]
+    return [zeitpunkt_parameter(f"grenze_{nr}") for nr in range(anzahl)]
 
 
 @functools.lru_cache(maxsize=8)
@@ -573,7 +465,7 @@ def _stichtage_im_lauf(anzahl: int) -> _Abfrage:
         .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
         .where(
             *aktiv,
-            _gueltig(Statusmeldung),
+            gueltig(Statusmeldung),
             Statusmeldung.zeitpunkt > grenzen[0],
             Statusmeldung.zeitpunkt <= grenzen[-1],
         )
@@ -724,7 +616,7 @@ async def verlauf(sitzung: AsyncSession, projekt_id: int, anzahl: int = 5) -> li
             Statusmeldung.quelle,
         )
         .outerjoin(Person, Person.id == Statusmeldung.autor_id)
-        .where(Statusmeldung.projekt_id == projekt_id, _gueltig(Statusmeldung))
+        .where(Statusmeldung.projekt_id == projekt_id, gueltig(Statusmeldung))
         .order_by(Statusmeldung.zeitpunkt.desc(), Statusmeldung.id.desc())
         .limit(anzahl)
     )
@@ -750,128 +642,3 @@ async def verlauf(sitzung: AsyncSession, projekt_id: int, anzahl: int = 5) -> li
             quelle,
         ) in await sitzung.execute(abfrage)
     ]
-
-
-async def ampel_wechsel(
-    sitzung: AsyncSession, von: dt.datetime, bis: dt.datetime
-) -> list[Ampelwechsel]:
-    """Projekte, deren Ampel zu `bis` anders steht als zu `von` (`alt` leer: vorher nie gemeldet).
-
-    Der Stand zu einem Zeitpunkt ist die neueste gültige Meldung mit `zeitpunkt` ≤ diesem.
-    Wer zwischendurch wechselte und zurückkam (grün → gelb → grün), hat sich nicht verändert.
-    Archivierte Projekte und Projekte archivierter Felder erscheinen, wenn sie gewechselt haben:
-    gerade abgeschlossene Projekte werden oft in derselben Woche archiviert, und der
-    Wochenbericht soll ihren Abschluss trotzdem nennen.
-    """
-    if von > bis:
-        raise ValueError(f"von ({von.isoformat()}) liegt nach bis ({bis.isoformat()})")
-    return [
-        Ampelwechsel(
-            projekt_id=projekt_id,
-            projekt_slug=slug,
-            projekt_titel=titel,
-            themenfeld_id=feld_id,
-            themenfeld_slug=feld_slug,
-            archiviert=bool(archiviert),
-            alt=_AMPELN[alt],
-            neu=Ampel(neu),
-            meldung_id=meldung_id,
-            zeitpunkt=zeitpunkt,
-            autor=autor,
-            text=text,
-        )
-        for (
-            projekt_id,
-            slug,
-            titel,
-            feld_id,
-            feld_slug,
-            archiviert,
-            alt,
-            neu,
-            meldung_id,
-            zeitpunkt,
-            text,
-            autor,
-        ) in await sitzung.execute(_ampel_wechsel_abfrage(), {"von": von, "bis": bis})
-    ]
-
-
-@functools.cache
-def _ampel_wechsel_abfrage() -> _Abfrage:
-    von = _zeitpunkt("von")
-    bis = _zeitpunkt("bis")
-    # Nur Projekte mit Meldungen zwischen `von` und `bis` können gewechselt haben, und die
-    # Meldung, die den neuen Stand setzte, liegt dort: es ist die neueste, deren Farbe die
-    # von `bis` ist und deren Vorgängerin eine andere Farbe hatte. Die Vorgängerin der
-    # ersten Meldung im Zeitraum ist die zu `von`; ist deren Farbe schon die neue, fällt
-    # das Projekt am Ende ohnehin heraus, darum zählt die erste hier immer als Wechsel.
-    # Die Fensterfunktionen rechnen nur mit Spalten der Meldungen selbst, damit kein
-    # Planer eine Unterabfrage je Meldung wiederholt.
-    neueste_zuerst = (Statusmeldung.zeitpunkt.desc(), Statusmeldung.id.desc())
-    lauf = (
-        select(
-            Statusmeldung.id,
-            Statusmeldung.projekt_id,
-            Statusmeldung.zeitpunkt,
-            Statusmeldung.ampel,
-            func.first_value(Statusmeldung.ampel)
-            .over(partition_by=Statusmeldung.projekt_id, order_by=neueste_zuerst)
-            .label("neu"),
-            # Die nächstältere Meldung; dasselbe Fenster wie oben, also nur eine Sortierung.
-            func.lead(Statusmeldung.ampel)
-            .over(partition_by=Statusmeldung.projekt_id, order_by=neueste_zuerst)
-            .label("vorige"),
-        )
-        .where(
-            _gueltig(Statusmeldung),
-            Statusmeldung.zeitpunkt > von,
-            Statusmeldung.zeitpunkt <= bis,
-        )
-        .subquery("lauf")
-    )
-    wechsel = (
-        select(
-            lauf.c.id,
-            lauf.c.projekt_id,
-            lauf.c.neu,
-            func.row_number()
-            .over(
-                partition_by=lauf.c.projekt_id,
-                order_by=(lauf.c.zeitpunkt.desc(), lauf.c.id.desc()),
-            )
-            .label("nr"),
-            # Der Stand zu `von`, hier, wo die Fensterfunktion die Abfrage zusammenhält: weiter
-            # außen setzten SQLite und PostgreSQL den Indexabstieg überall ein, wo die Spalte
-            # vorkommt, und stiegen je Projekt dreimal ab statt einmal.
-            neueste_meldung(Statusmeldung.ampel, bis=von, projekt=lauf.c.projekt_id).label("alt"),
-        )
-        .where(
-            lauf.c.ampel == lauf.c.neu,
-            or_(lauf.c.vorige.is_(None), lauf.c.vorige != lauf.c.ampel),
-        )
-        .subquery("wechsel")
-    )
-    return (
-        select(
-            Strategieprojekt.id,
-            Strategieprojekt.slug,
-            Strategieprojekt.titel,
-            Themenfeld.id,
-            Themenfeld.slug,
-            or_(Strategieprojekt.archiviert, Themenfeld.archiviert),
-            wechsel.c.alt,
-            wechsel.c.neu,
-            Statusmeldung.id,
-            Statusmeldung.zeitpunkt,
-            Statusmeldung.text,
-            Person.anzeigename,
-        )
-        .select_from(wechsel)
-        .join(Statusmeldung, Statusmeldung.id == wechsel.c.id)
-        .join(Strategieprojekt, Strategieprojekt.id == wechsel.c.projekt_id)
-        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
-        .outerjoin(Person, Person.id == Statusmeldung.autor_id)
-        .where(wechsel.c.nr == 1, or_(wechsel.c.alt.is_(None), wechsel.c.alt != wechsel.c.neu))
-        .order_by(*STRUKTURFOLGE)
-    )

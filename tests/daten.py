@@ -12,13 +12,9 @@ from collections import Counter
 from dataclasses import replace
 
 from demo.bestand import Bestand, Feld, Meldung, Projekt
-from modelle.stand import (
-    Ampelwechsel,
-    Felduebersicht,
-    Meldungseintrag,
-    Projektstand,
-)
+from modelle.stand import Felduebersicht, Meldungseintrag, Projektstand
 from modelle.versand import Ueberfaelligkeit
+from modelle.wechsel import Ampelwechsel
 from modelle.werte import Ampel
 
 

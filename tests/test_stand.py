@@ -16,15 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from demo.bestand import BEGINN, erzeuge_bestand
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import (
-    Ampelwechsel,
     Felduebersicht,
-    ampel_wechsel,
     ampeln_zu_stichtagen,
     feld_uebersicht,
     letzte_meldungen,
     projektstand,
     verlauf,
 )
+from modelle.wechsel import Ampelwechsel, ampel_wechsel
 from modelle.werte import Ampel, Quelle
 from tests import daten
 from tests.anweisungen import Anweisungen

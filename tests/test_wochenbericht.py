@@ -34,8 +34,8 @@ from modelle.berichtsdaten import (
     strukturaenderungen,
 )
 from modelle.datenbank import Sitzungsfabrik, erzeuge_sitzungsfabrik
-from modelle.stand import Projektaenderung, Projektereignis
 from modelle.tabellen import Ausgang, Raum, Themenfeld
+from modelle.wechsel import Projektaenderung, Projektereignis
 from modelle.werte import Ampel
 from tests import daten
 from tests.anweisungen import mitgeschrieben
