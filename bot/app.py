@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from befehle import alle_befehle
 from befehle.grundlagen import Befehl, Betrieb, Registratur
 from bot.anmeldung import anmelden, neuer_client
-from bot.ausgang import Zusteller
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
@@ -31,6 +30,7 @@ from bot.sync import Syncschleife
 from bot.transport import Transport
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
+from bot.zusteller import Zusteller
 from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema

@@ -14,16 +14,7 @@ from sqlalchemy import select
 
 from befehle.grundlagen import Antwort, Bild, Folge
 from befehle.nachricht import Nachricht
-from bot.ausgang import (
-    HOECHSTENS_VERSUCHE,
-    NACHRICHT,
-    Zusteller,
-    direktraum,
-    eingereiht,
-    einreihen,
-    reihe_antwort_ein,
-    verweis,
-)
+from bot.ausgang import NACHRICHT, direktraum, eingereiht, einreihen, reihe_antwort_ein, verweis
 from bot.inhalt import nachrichteninhalt
 from bot.transport import (
     EndgueltigerFehler,
@@ -31,6 +22,7 @@ from bot.transport import (
     UnbekannterFehler,
     VoruebergehenderFehler,
 )
+from bot.zusteller import HOECHSTENS_VERSUCHE, Zusteller
 from modelle.datenbank import Sitzungsfabrik
 from modelle.direktraeume import beabsichtige_direktraum
 from modelle.tabellen import Ausgang, Direktraum

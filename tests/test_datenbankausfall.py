@@ -25,11 +25,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import baue_verarbeitung
-from bot.ausgang import Zusteller
 from bot.ereignis import Ereignis
 from bot.inhalt import reaktionsinhalt
 from bot.transport import NichtImRaum
 from bot.verarbeitung import HINWEIS, DatenbankNichtErreichbar, Verarbeitung
+from bot.zusteller import Zusteller
 from demo.clientinhalt import bearbeitung, textnachricht
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.strukturdatei import lies_struktur

@@ -12,8 +12,9 @@ from nio import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Klimabot, ZustellungAusgefallen
-from bot.ausgang import NACHRICHT, Zusteller, einreihen
+from bot.ausgang import NACHRICHT, einreihen
 from bot.config import Einstellungen, MatrixEinstellungen
+from bot.zusteller import Zusteller
 from modelle.datenbank import Sitzungsfabrik
 from tests.testbot import BOT, Rekorder
 

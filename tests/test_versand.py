@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.ausgang import NACHRICHT, Zusteller, einreihen
+from bot.ausgang import NACHRICHT, einreihen
+from bot.zusteller import Zusteller
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import (
     Aenderung,

@@ -22,8 +22,8 @@ from befehle.berichtsausgabe import (
     zustellnachricht,
 )
 from befehle.diagramm import Zeichenauftrag, ampel_diagramm, zeichne
-from bot.ausgang import HOECHSTENS_VERSUCHE
 from bot.cli import main
+from bot.zusteller import HOECHSTENS_VERSUCHE
 from demo.bestand import erzeuge_bestand
 from modelle.berichtsdaten import (
     Ampelverlauf,

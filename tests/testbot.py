@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from befehle.grundlagen import Befehl
 from bot.app import baue_verarbeitung
-from bot.ausgang import Zusteller
 from bot.config import Einstellungen
 from bot.ereignis import Ereignis
 from bot.inhalt import reaktionsinhalt
 from bot.transport import Mitgliedschaft, NichtImRaum
+from bot.zusteller import Zusteller
 from demo.clientinhalt import bearbeitung, textnachricht
 from modelle.datenbank import Sitzungsfabrik
 

@@ -13,7 +13,7 @@ from tests.integration.umgebung import Umgebung
 async def test_ratenlimit_verzoegert_antworten_verliert_aber_keine(
     gedrosselte_umgebung: Umgebung, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.ausgang")
+    caplog.set_level(logging.INFO, logger="bot.zusteller")
     umgebung = gedrosselte_umgebung
     # Nur die fragende Person darf unbegrenzt senden; der Bot bleibt gedrosselt.
     admin = umgebung.homeserver.registriere(f"admin-{secrets.token_hex(4)}", "pw", admin=True)
