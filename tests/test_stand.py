@@ -131,21 +131,15 @@ async def test_bei_gleichem_zeitpunkt_gewinnt_die_spaetere_id(
 async def test_archivierte_projekte_und_felder_fehlen_in_den_listen(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    alt = await aufbau.feld("altlasten", archiviert=True)
-    aktiv = await aufbau.projekt("aktiv", energie)
-    ruhend = await aufbau.projekt("ruhend", energie, archiviert=True)
-    im_alten_feld = await aufbau.projekt("im-alten-feld", alt)
-    for projekt in (aktiv, ruhend, im_alten_feld):
-        await aufbau.meldung(projekt, ROT, tag(0))
+    bestand = await aufbau.archivbestand(tag(0))
 
     async with sitzungen() as sitzung:
-        staende = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
-        im_archiv = await anweisungen.genau_eine(letzte_meldungen(sitzung, alt))
+        staende = await anweisungen.genau_eine(letzte_meldungen(sitzung, bestand.energie))
+        im_archiv = await anweisungen.genau_eine(letzte_meldungen(sitzung, bestand.alt))
         uebersicht = await anweisungen.genau_eine(feld_uebersicht(sitzung))
-        ruhend_stand = await anweisungen.genau_eine(projektstand(sitzung, ruhend))
-        alt_stand = await anweisungen.genau_eine(projektstand(sitzung, im_alten_feld))
-        aktiv_stand = await anweisungen.genau_eine(projektstand(sitzung, aktiv))
+        ruhend_stand = await anweisungen.genau_eine(projektstand(sitzung, bestand.ruhend))
+        alt_stand = await anweisungen.genau_eine(projektstand(sitzung, bestand.im_alten_feld))
+        aktiv_stand = await anweisungen.genau_eine(projektstand(sitzung, bestand.aktiv))
 
     assert [s.projekt_slug for s in staende] == ["aktiv"]
     assert im_archiv == []

@@ -135,13 +135,7 @@ async def test_zurueckgezogene_meldung_zaehlt_nicht(
 async def test_archivierte_projekte_und_felder_sind_nie_ueberfaellig(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    alt = await aufbau.feld("altlasten", archiviert=True)
-    aktiv = await aufbau.projekt("aktiv", energie)
-    ruhend = await aufbau.projekt("ruhend", energie, archiviert=True)
-    im_alten_feld = await aufbau.projekt("im-alten-feld", alt)
-    for projekt in (aktiv, ruhend, im_alten_feld):
-        await aufbau.meldung(projekt, ROT, tag(0))
+    await aufbau.archivbestand(tag(0))
 
     async with sitzungen() as sitzung:
         still = await anweisungen.genau_eine(ueberfaellige_projekte(sitzung, jetzt=tag(15)))
