@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -56,12 +57,13 @@ def sqlite_kopie(vorlage: Path, ziel: Path) -> str:
     return f"sqlite+aiosqlite:///{ziel}"
 
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
+    """Die SQLAlchemy-URL so, wie `asyncpg.connect` sie nimmt."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def pg_ausfuehren(url: str, *befehle: str) -> None:
-    verbindung = await asyncpg.connect(_asyncpg_dsn(url), timeout=10)
+    verbindung = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
         for befehl in befehle:
             await verbindung.execute(befehl)
@@ -96,3 +98,42 @@ def postgres_leeren(url: str) -> None:
         if t.name != "strukturstand"
     ]
     asyncio.run(pg_ausfuehren(url, *befehle))
+
+
+class SqliteSperre:
+    """Ein anderer Schreiber hält die Datei mit `BEGIN EXCLUSIVE` (lesen geht dank WAL weiter).
+
+    `wartezeit`: so lange wartet `setzen` auf eine laufende Transaktion des Bots.
+    """
+
+    def __init__(self, datei: str | Path, *, wartezeit: float) -> None:
+        self.datei = datei
+        self.wartezeit = wartezeit
+        self._verbindung: sqlite3.Connection | None = None
+
+    def _sperren(self) -> sqlite3.Connection:
+        verbindung = sqlite3.connect(
+            self.datei, isolation_level=None, check_same_thread=False, timeout=self.wartezeit
+        )
+        verbindung.execute("BEGIN EXCLUSIVE")
+        return verbindung
+
+    async def setzen(self) -> None:
+        # Im Thread: wartet die Sperre auf eine laufende Transaktion des Bots, darf die
+        # Ereignisschleife (und damit der Bot) nicht stehen.
+        sperre = asyncio.ensure_future(asyncio.to_thread(self._sperren))
+        try:
+            self._verbindung = await asyncio.shield(sperre)
+        except asyncio.CancelledError:
+            # Der Thread sperrt trotzdem zu Ende: die Sperre abwarten und wieder lösen, sonst
+            # hielte eine vergessene Verbindung die Datei für immer (der Test danach hinge).
+            verbindung = await sperre
+            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
+            verbindung.close()
+            raise
+
+    async def loesen(self) -> None:
+        verbindung, self._verbindung = self._verbindung, None
+        if verbindung is not None:
+            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
+            verbindung.close()

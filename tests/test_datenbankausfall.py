@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -69,35 +68,13 @@ class SqliteGesperrt(Ausfall):
     """Ein anderer Schreiber hält die Datei mit `BEGIN EXCLUSIVE` (lesen geht dank WAL weiter)."""
 
     def __init__(self, pfad: str) -> None:
-        self._pfad = pfad
-        self._verbindung: sqlite3.Connection | None = None
-
-    def _sperren(self) -> sqlite3.Connection:
-        verbindung = sqlite3.connect(
-            self._pfad, isolation_level=None, check_same_thread=False, timeout=10
-        )
-        verbindung.execute("BEGIN EXCLUSIVE")
-        return verbindung
+        self._sperre = datenbanken.SqliteSperre(pfad, wartezeit=10)
 
     async def beginne(self) -> None:
-        # Im Thread: wartet die Sperre auf eine laufende Transaktion des Bots, darf die
-        # Ereignisschleife (und damit der Bot) nicht stehen.
-        sperre = asyncio.ensure_future(asyncio.to_thread(self._sperren))
-        try:
-            self._verbindung = await asyncio.shield(sperre)
-        except asyncio.CancelledError:
-            # Der Thread sperrt trotzdem zu Ende: die Sperre abwarten und wieder lösen, sonst
-            # hielte eine vergessene Verbindung die Datei für immer (der Test danach hinge).
-            verbindung = await sperre
-            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
-            verbindung.close()
-            raise
+        await self._sperre.setzen()
 
     async def beende(self) -> None:
-        verbindung, self._verbindung = self._verbindung, None
-        if verbindung is not None:
-            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
-            verbindung.close()
+        await self._sperre.loesen()
 
 
 class PostgresAbgeschaltet(Ausfall):
@@ -105,17 +82,10 @@ class PostgresAbgeschaltet(Ausfall):
 
     def __init__(self, url: str, basis_url: str) -> None:
         self.name = make_url(url).database
-        self._verwaltung = (
-            make_url(basis_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        self._basis_url = basis_url
 
     async def _ausfuehren(self, *befehle: str) -> None:
-        verbindung = await asyncpg.connect(self._verwaltung, timeout=10)
-        try:
-            for befehl in befehle:
-                await verbindung.execute(befehl)
-        finally:
-            await verbindung.close()
+        await datenbanken.pg_ausfuehren(self._basis_url, *befehle)
 
     async def beginne(self) -> None:
         await self._ausfuehren(
@@ -127,7 +97,7 @@ class PostgresAbgeschaltet(Ausfall):
     async def unterbreche_transaktionen(self, abstand: float, treffer: list[float]) -> None:
         """Beendet, bis abgebrochen, jede Verbindung mitten in einer Transaktion – danach
         `abstand` Sekunden Ruhe, damit auch etwas gelingt."""
-        verbindung = await asyncpg.connect(self._verwaltung, timeout=10)
+        verbindung = await asyncpg.connect(datenbanken.asyncpg_dsn(self._basis_url), timeout=10)
         try:
             while True:
                 beendet = await verbindung.fetchval(

@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from demo.homeserver import LokalerHomeserver, Zugang
 from demo.mensch import Mensch, Rohereignis
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.tabellen import Statusmeldung, VerarbeitetesEreignis
+from tests.datenbanken import SqliteSperre
 from tests.integration.umgebung import (
     Umgebung,
     antworten_auf,
@@ -301,33 +301,9 @@ async def test_sigkill_mitten_im_schub_verliert_nichts_und_antwortet_nie_doppelt
 # --- Die Datenbank ist gesperrt (ein anderer Schreiber hält SQLite) ---------------------------
 
 
-@dataclass
-class Sperre:
-    """Ein anderer Schreiber mit `BEGIN EXCLUSIVE` auf der Datei des Bots."""
-
-    datei: Path
-    _verbindung: sqlite3.Connection | None = None
-
-    def _sperren(self) -> sqlite3.Connection:
-        verbindung = sqlite3.connect(
-            self.datei, isolation_level=None, check_same_thread=False, timeout=20
-        )
-        verbindung.execute("BEGIN EXCLUSIVE")
-        return verbindung
-
-    async def setzen(self) -> None:
-        self._verbindung = await asyncio.to_thread(self._sperren)
-
-    async def loesen(self) -> None:
-        verbindung, self._verbindung = self._verbindung, None
-        if verbindung is not None:
-            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
-            verbindung.close()
-
-
 async def test_kurz_gesperrte_datenbank_verzoegert_nur(umgebung: Umgebung) -> None:
     raum, bot = umgebung.raum_energie, umgebung.bot_id
-    sperre = Sperre(umgebung.config.parent / "klimabot.db")
+    sperre = SqliteSperre(umgebung.config.parent / "klimabot.db", wartezeit=20)
     await sperre.setzen()
     try:
         meldung = await umgebung.patin.sende(raum, "!meldung waermeplanung gelb 45% gesperrt")
@@ -365,7 +341,7 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
         transport=NioTransport(klimabot.client),
         geduld=2,
     )
-    sperre = Sperre(umgebung.config.parent / "klimabot.db")
+    sperre = SqliteSperre(umgebung.config.parent / "klimabot.db", wartezeit=20)
     # Nach dem Start synchronisiert der Bot noch einmal (seine neuen Geräteschlüssel); erst
     # danach wartet er nur noch auf Nachrichten.
     await asyncio.sleep(1)
