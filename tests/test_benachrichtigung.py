@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from sqlalchemy import update
-
 from befehle.grundlagen import Betrieb
-from bot.app import setze_stabsstelle_raum
 from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Aenderung, Raum, Statusmeldung
 from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
@@ -31,19 +26,6 @@ from tests.testbot import (
 # Die zweite Koordinatorin Energie und die zweite Person der Stabsstelle der Beispielstruktur.
 KOORDINATION_ENERGIE_GEBAEUDE = "@lukas.terhorst:muenster.de"
 STABSSTELLE_LEITUNG = "@lena.huesing:muenster.de"
-# Anfangsstände und Struktur auf einen festen Tag vor allen Uhrzeiten hier gelegt.
-IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
-
-
-@pytest.fixture
-async def planbar(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Testbot:
-    """Die Räume der Beispielstruktur gelten als aufgelöst, die Struktur als am 25.11. geladen."""
-    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
-    async with sitzungen.begin() as sitzung:
-        await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
-        await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
-        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=IMPORTZEIT))
-    return testbot
 
 
 async def _geplant(sitzungen: Sitzungsfabrik, testbot: Testbot, um: dt.datetime) -> list[Gesendet]:

@@ -6,13 +6,13 @@ import datetime as dt
 import logging
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from befehle.grundlagen import Betrieb
 from bot.app import setze_stabsstelle_raum
 from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Aenderung, Raum, Statusmeldung, Versand, Versandstatus
+from modelle.tabellen import Versand, Versandstatus
 from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
@@ -22,10 +22,6 @@ from tests.testbot import (
     Gesendet,
     Testbot,
 )
-
-# Die Beispielstruktur trägt sonst die echte Importzeit: Abfragen vor ihr gälten als „vor der
-# Aktivierung“ und fielen weg. Auf einen festen Tag vor der Uhr gelegt, hängt nichts am Kalender.
-IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
 
 
 class Uhr:
@@ -42,13 +38,8 @@ class Uhr:
 
 
 @pytest.fixture
-async def uhr(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Uhr:
-    # Die Räume der Beispielstruktur gelten als aufgelöst (sonst tut das der Bot beim Start).
-    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
-    async with sitzungen.begin() as sitzung:
-        await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
-        await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
-        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=IMPORTZEIT))
+def uhr(planbar: Testbot) -> Uhr:
+    """Die Uhr der Planer eines Tests; `planbar` macht den `testbot` bereit für sie."""
     return Uhr()
 
 
