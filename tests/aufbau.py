@@ -104,3 +104,18 @@ class Aufbau:
         for projekt in (aktiv, ruhend, im_alten_feld):
             await self.meldung(projekt, Ampel.ROT, zeitpunkt)
         return Archivbestand(energie, alt, aktiv, ruhend, im_alten_feld)
+
+    async def mit_zurueckgezogener_meldung(self, gilt_seit: dt.datetime) -> tuple[int, int]:
+        """Feld `energie` mit Projekt `waermeplanung`: grün „gilt“ zu `gilt_seit`, fünf Tage
+        später rot „gelöscht“, aber zurückgezogen. Gibt die Ids von Feld und Projekt zurück."""
+        energie = await self.feld("energie")
+        waerme = await self.projekt("waermeplanung", energie)
+        await self.meldung(waerme, Ampel.GRUEN, gilt_seit, text="gilt")
+        await self.meldung(
+            waerme,
+            Ampel.ROT,
+            gilt_seit + dt.timedelta(days=5),
+            text="gelöscht",
+            zurueckgezogen=True,
+        )
+        return energie, waerme

@@ -1,5 +1,6 @@
 """Testdatenbanken: jede Testsitzung bekommt ihre eigene SQLite-Vorlage und, wenn
-KLIMABOT_TEST_POSTGRES_URL gesetzt ist, ihre eigene PostgreSQL-Datenbank."""
+KLIMABOT_TEST_POSTGRES_URL gesetzt ist, ihre eigene PostgreSQL-Datenbank; dazu, was Tests an
+der Datenbank selbst tun (sie sperren, Meldungen nachzählen)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from typing import NoReturn
 
 import asyncpg
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-import modelle.tabellen  # noqa: F401 – der Import trägt die Tabellen in Basis.metadata ein
 from modelle.basis import Basis
-from modelle.datenbank import erzeuge_engine
+from modelle.datenbank import Sitzungsfabrik, erzeuge_engine
 from modelle.migration import aktualisiere_schema
+from modelle.tabellen import Statusmeldung  # trägt dabei alle Tabellen in Basis.metadata ein
 
 POSTGRES_VARIABLE = "KLIMABOT_TEST_POSTGRES_URL"
 
@@ -137,3 +139,15 @@ class SqliteSperre:
         if verbindung is not None:
             await asyncio.to_thread(verbindung.execute, "ROLLBACK")
             verbindung.close()
+
+
+async def meldungen_je_ereignis(sitzungen: Sitzungsfabrik, event_ids: list[str]) -> dict[str, int]:
+    """Wie viele Statusmeldungen aus jedem der Matrix-Ereignisse `event_ids` entstanden sind."""
+    async with sitzungen() as sitzung:
+        zeilen = await sitzung.execute(
+            select(Statusmeldung.event_id, func.count())
+            .where(Statusmeldung.event_id.in_(event_ids))
+            .group_by(Statusmeldung.event_id)
+        )
+        gezaehlt = {str(e): n for e, n in zeilen.all()}
+    return {e: gezaehlt.get(e, 0) for e in event_ids}

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -202,17 +202,6 @@ async def uebung(datenbank_url: str) -> AsyncIterator[Uebung]:
         await engine.dispose()
 
 
-async def _meldungen_zu(sitzungen: Sitzungsfabrik, event_ids: list[str]) -> dict[str, int]:
-    async with sitzungen() as sitzung:
-        zeilen = await sitzung.execute(
-            select(Statusmeldung.event_id, func.count())
-            .where(Statusmeldung.event_id.in_(event_ids))
-            .group_by(Statusmeldung.event_id)
-        )
-        gezaehlt: dict[str, int] = {e: n for e, n in zeilen.all() if e is not None}
-    return {e: gezaehlt.get(e, 0) for e in event_ids}
-
-
 async def _pruefe_nichts_halbes(sitzungen: Sitzungsfabrik, aufgegeben: list[str]) -> None:
     """Jede Meldung ist als behandelt vermerkt; von Aufgegebenem steht nirgends etwas."""
     async with sitzungen() as sitzung:
@@ -231,7 +220,9 @@ async def _pruefe_nichts_halbes(sitzungen: Sitzungsfabrik, aufgegeben: list[str]
         str(a.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")) for a in antworten
     } | {str(a.get("m.relates_to", {}).get("event_id")) for a in antworten}
     assert not bezuege & set(aufgegeben)
-    assert await _meldungen_zu(sitzungen, aufgegeben) == dict.fromkeys(aufgegeben, 0)
+    assert await datenbanken.meldungen_je_ereignis(sitzungen, aufgegeben) == dict.fromkeys(
+        aufgegeben, 0
+    )
 
 
 async def test_kurzer_ausfall_wird_abgewartet_und_bleibt_unbemerkt(uebung: Uebung) -> None:
@@ -249,7 +240,9 @@ async def test_kurzer_ausfall_wird_abgewartet_und_bleibt_unbemerkt(uebung: Uebun
     assert GEDULD / 2 <= dauer < GEDULD
     assert uebung.hinweise() == []
     assert [g.reaktion for g in uebung.antworten_auf(meldung.event_id)] == ["✅"]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id]) == {meldung.event_id: 1}
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, [meldung.event_id]) == {
+        meldung.event_id: 1
+    }
     await _pruefe_nichts_halbes(uebung.sitzungen, [])
 
 
@@ -293,7 +286,9 @@ async def test_langer_ausfall_gibt_hinweis_und_die_meldung_nie_doppelt(
 
     assert uebung.hinweise() == [hinweis]
     assert [g.reaktion for g in uebung.antworten_auf(erneut.event_id)] == ["✅"]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id, erneut.event_id]) == {
+    assert await datenbanken.meldungen_je_ereignis(
+        uebung.sitzungen, [meldung.event_id, erneut.event_id]
+    ) == {
         meldung.event_id: 0,
         erneut.event_id: 1,
     }
@@ -302,7 +297,9 @@ async def test_langer_ausfall_gibt_hinweis_und_die_meldung_nie_doppelt(
     await uebung.neue_verarbeitung().verarbeite(meldung)
     await uebung.bot.zusteller.zustellen()
     assert uebung.antworten_auf(meldung.event_id) == [hinweis]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id]) == {meldung.event_id: 0}
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, [meldung.event_id]) == {
+        meldung.event_id: 0
+    }
 
 
 async def test_stapel_im_ausfall_kostet_die_geduld_nur_einmal(uebung: Uebung) -> None:
@@ -400,7 +397,9 @@ async def test_abgebrochener_commit_gibt_keinen_hinweis_und_nichts_doppelt(
 
     assert uebung.hinweise() == []
     assert [g.reaktion for g in uebung.antworten_auf(meldung.event_id)] == ["✅"]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id]) == {meldung.event_id: 1}
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, [meldung.event_id]) == {
+        meldung.event_id: 1
+    }
 
 
 @contextlib.asynccontextmanager
@@ -469,7 +468,7 @@ async def test_stotternde_datenbank_verliert_und_verdoppelt_nichts(
     for meldung in meldungen:
         assert [g.reaktion for g in uebung.antworten_auf(meldung.event_id)] == ["✅"]
     ids = [m.event_id for m in meldungen]
-    assert await _meldungen_zu(uebung.sitzungen, ids) == dict.fromkeys(ids, 1)
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, ids) == dict.fromkeys(ids, 1)
     await _pruefe_nichts_halbes(uebung.sitzungen, [])
     assert dauer < 30
 

@@ -87,10 +87,7 @@ async def test_status_zeigt_je_projekt_die_neueste_meldung_mit_autor(
 async def test_zurueckgezogene_meldung_gilt_nirgends(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    waerme = await aufbau.projekt("waermeplanung", energie)
-    await aufbau.meldung(waerme, GRUEN, tag(0), text="gilt")
-    await aufbau.meldung(waerme, ROT, tag(5), text="gelöscht", zurueckgezogen=True)
+    energie, waerme = await aufbau.mit_zurueckgezogener_meldung(tag(0))
 
     async with sitzungen() as sitzung:
         (stand,) = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))

@@ -119,10 +119,7 @@ async def test_jedes_feld_hat_seine_frist(
 async def test_zurueckgezogene_meldung_zaehlt_nicht(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    waerme = await aufbau.projekt("waermeplanung", energie)
-    await aufbau.meldung(waerme, GRUEN, tag(0), text="gilt")
-    await aufbau.meldung(waerme, ROT, tag(5), text="gelöscht", zurueckgezogen=True)
+    await aufbau.mit_zurueckgezogener_meldung(tag(0))
 
     async with sitzungen() as sitzung:
         still = await anweisungen.genau_eine(ueberfaellige_projekte(sitzung, jetzt=tag(17)))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientError
 from nio import AsyncClient, AsyncClientConfig, RoomSendResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.app import baue_verarbeitung
 from bot.niotransport import NioTransport
@@ -26,9 +26,9 @@ from bot.verarbeitung import HINWEIS
 from demo.clientinhalt import textnachricht
 from demo.homeserver import LokalerHomeserver, Zugang
 from demo.mensch import Mensch, Rohereignis
-from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.tabellen import Statusmeldung, VerarbeitetesEreignis
-from tests.datenbanken import SqliteSperre
+from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.tabellen import VerarbeitetesEreignis
+from tests.datenbanken import SqliteSperre, meldungen_je_ereignis
 from tests.integration.umgebung import (
     Umgebung,
     antworten_auf,
@@ -133,23 +133,12 @@ def _pruefe_genau_einmal(
     assert len(marken) == len(set(marken)) == len(befehle)
 
 
-async def _meldungen_je_ereignis(sitzungen: Sitzungsfabrik, event_ids: list[str]) -> dict[str, int]:
-    async with sitzungen() as sitzung:
-        zeilen = await sitzung.execute(
-            select(Statusmeldung.event_id, func.count())
-            .where(Statusmeldung.event_id.in_(event_ids))
-            .group_by(Statusmeldung.event_id)
-        )
-        gezaehlt = {str(e): n for e, n in zeilen.all()}
-    return {e: gezaehlt.get(e, 0) for e in event_ids}
-
-
 async def _pruefe_datenbank(url: str, meldungen: list[str], befehle: list[str]) -> None:
     """Jede Meldung steht genau einmal in der Datenbank, jeder Befehl ist als behandelt vermerkt."""
     engine = erzeuge_engine(url)
     try:
         sitzungen = erzeuge_sitzungsfabrik(engine)
-        assert await _meldungen_je_ereignis(sitzungen, meldungen) == dict.fromkeys(meldungen, 1)
+        assert await meldungen_je_ereignis(sitzungen, meldungen) == dict.fromkeys(meldungen, 1)
         async with sitzungen() as sitzung:
             vermerkt = set(
                 await sitzung.scalars(
@@ -227,7 +216,7 @@ async def test_homeserver_neustart_unter_last_jeder_befehl_genau_einmal(
     assert len(befehle) == 60
     _pruefe_genau_einmal(umgebung.patin, raum, bot, befehle, meldungen)
     assert umgebung.bot is not None
-    assert await _meldungen_je_ereignis(umgebung.bot.sitzungen, meldungen) == dict.fromkeys(
+    assert await meldungen_je_ereignis(umgebung.bot.sitzungen, meldungen) == dict.fromkeys(
         meldungen, 1
     )
     assert dauer < 45
@@ -373,7 +362,7 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
     alle = _alle(patin, raum)
     assert len(antworten_auf(alle, meldung, bot)) == 1  # nur der Hinweis, kein ✅ danach
     assert len(antworten_auf(alle, erneut, bot)) == 1
-    assert await _meldungen_je_ereignis(klimabot.sitzungen, [meldung, erneut]) == {
+    assert await meldungen_je_ereignis(klimabot.sitzungen, [meldung, erneut]) == {
         meldung: 0,
         erneut: 1,
     }
