@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demo.bestand import BEGINN, erzeuge_bestand
+from demo.bestand import BEGINN
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import (
     Felduebersicht,
@@ -340,11 +340,8 @@ async def test_ampel_wechsel_nennt_nur_geaenderte_projekte_und_die_ausloesende_m
 async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
     engine: AsyncEngine, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    bestand = erzeuge_bestand()
-    async with engine.begin() as verbindung:
-        await bestand.einfuegen(verbindung)
-    erwartung = daten.Erwartung(bestand)
-    ende = BEGINN + dt.timedelta(weeks=156)
+    bestand, erwartung = await daten.lege_bestand_an(engine)
+    ende = daten.ENDE
     # Der Bestand enthält, was die Regeln prüft.
     gueltige = erwartung.gueltige
     assert len(bestand.meldungen) > 30_000

@@ -8,7 +8,6 @@ import datetime as dt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demo.bestand import BEGINN, erzeuge_bestand
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import ist_ueberfaellig, still_seit
@@ -178,11 +177,8 @@ async def test_wieder_aufgenommenes_projekt_hat_in_beiden_seine_frist(
 async def test_ueberfaellige_stimmen_bei_drei_jahren_wochenmeldungen(
     engine: AsyncEngine, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    bestand = erzeuge_bestand()
-    async with engine.begin() as verbindung:
-        await bestand.einfuegen(verbindung)
-    erwartung = daten.Erwartung(bestand)
-    ende = BEGINN + dt.timedelta(weeks=156)
+    bestand, erwartung = await daten.lege_bestand_an(engine)
+    ende = daten.ENDE
     assert len({f.ueberfaellig_nach_tagen for f in bestand.felder}) > 1
 
     async with sitzungen() as sitzung:
