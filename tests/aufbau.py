@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
 from modelle.werte import Ampel, Quelle
+
+
+@dataclass(frozen=True)
+class Archivbestand:
+    """Die Ids eines Bestands mit Archiviertem: im aktiven Feld `energie` ein aktives und ein
+    archiviertes Projekt, dazu das archivierte Feld `altlasten` mit einem Projekt."""
+
+    energie: int
+    alt: int
+    aktiv: int
+    ruhend: int
+    im_alten_feld: int
 
 
 class Aufbau:
@@ -80,3 +93,29 @@ class Aufbau:
                 herausforderungen=herausforderungen,
             )
         )
+
+    async def archivbestand(self, zeitpunkt: dt.datetime) -> Archivbestand:
+        """Legt den `Archivbestand` an; jedes seiner Projekte meldet zu `zeitpunkt` rot."""
+        energie = await self.feld("energie")
+        alt = await self.feld("altlasten", archiviert=True)
+        aktiv = await self.projekt("aktiv", energie)
+        ruhend = await self.projekt("ruhend", energie, archiviert=True)
+        im_alten_feld = await self.projekt("im-alten-feld", alt)
+        for projekt in (aktiv, ruhend, im_alten_feld):
+            await self.meldung(projekt, Ampel.ROT, zeitpunkt)
+        return Archivbestand(energie, alt, aktiv, ruhend, im_alten_feld)
+
+    async def mit_zurueckgezogener_meldung(self, gilt_seit: dt.datetime) -> tuple[int, int]:
+        """Feld `energie` mit Projekt `waermeplanung`: grün „gilt“ zu `gilt_seit`, fünf Tage
+        später rot „gelöscht“, aber zurückgezogen. Gibt die Ids von Feld und Projekt zurück."""
+        energie = await self.feld("energie")
+        waerme = await self.projekt("waermeplanung", energie)
+        await self.meldung(waerme, Ampel.GRUEN, gilt_seit, text="gilt")
+        await self.meldung(
+            waerme,
+            Ampel.ROT,
+            gilt_seit + dt.timedelta(days=5),
+            text="gelöscht",
+            zurueckgezogen=True,
+        )
+        return energie, waerme

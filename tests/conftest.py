@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,13 +12,17 @@ from bot.app import setze_stabsstelle_raum
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur
-from modelle.tabellen import Raum
+from modelle.tabellen import Aenderung, Raum, Statusmeldung
 from tests import datenbanken
 from tests.anweisungen import Anweisungen
 from tests.aufbau import Aufbau
-from tests.testbot import RAUM_STABSSTELLE, Testbot
+from tests.testbot import BERLIN, RAUM_STABSSTELLE, Testbot
 
 BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
+# Die Beispielstruktur trägt sonst die echte Importzeit: Abfragen vor ihr gälten als „vor der
+# Aktivierung“ und fielen weg. Auf einen festen Tag vor den Uhren der Planertests gelegt, hängt
+# nichts am Kalender.
+IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +96,15 @@ async def testbot(sitzungen: Sitzungsfabrik) -> Testbot:
             update(Raum).where(Raum.ist_stabsstelle).values(raum_id=RAUM_STABSSTELLE)
         )
     return Testbot(sitzungen)
+
+
+@pytest.fixture
+async def planbar(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Testbot:
+    """Der `testbot`, bereit für den Planer: die Räume der Beispielstruktur gelten als aufgelöst
+    (sonst tut das der Bot beim Start), Struktur und Anfangsstände als zur `IMPORTZEIT` geladen."""
+    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
+    async with sitzungen.begin() as sitzung:
+        await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
+        await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
+        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=IMPORTZEIT))
+    return testbot

@@ -11,11 +11,16 @@ import datetime as dt
 from collections import Counter
 from dataclasses import replace
 
-from demo.bestand import Bestand, Feld, Meldung, Projekt
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from demo.bestand import BEGINN, Bestand, Feld, Meldung, Projekt, erzeuge_bestand
 from modelle.stand import Felduebersicht, Meldungseintrag, Projektstand
 from modelle.versand import Ueberfaelligkeit
 from modelle.wechsel import Ampelwechsel
 from modelle.werte import Ampel
+
+# Das Ende des Bestands: drei Jahre Wochenmeldungen ab `BEGINN`.
+ENDE = BEGINN + dt.timedelta(weeks=156)
 
 
 class Erwartung:
@@ -200,3 +205,11 @@ class Erwartung:
                     )
                 )
         return ergebnis
+
+
+async def lege_bestand_an(engine: AsyncEngine) -> tuple[Bestand, Erwartung]:
+    """Fügt den Bestand in Menge (`demo.bestand.erzeuge_bestand`) ein; dazu seine Nachrechnung."""
+    bestand = erzeuge_bestand()
+    async with engine.begin() as verbindung:
+        await bestand.einfuegen(verbindung)
+    return bestand, Erwartung(bestand)

@@ -420,14 +420,18 @@ async def _direktraeume(sitzungen: Sitzungsfabrik) -> list[tuple[str | None, boo
         return [(z.raum_id, z.aufgegeben_am is None) for z in zeilen]
 
 
+async def _abgestuerzter_versuch(sitzungen: Sitzungsfabrik, rekorder: Rekorder) -> str:
+    """Ein Versuch, der abstürzte: Absicht festgeschrieben, Raum angelegt, Raum-ID nicht gemerkt."""
+    async with sitzungen.begin() as sitzung:
+        absicht = await beabsichtige_direktraum(sitzung, ANNA)
+    return await rekorder.erstelle_direktraum(ANNA, absicht.kennung)
+
+
 async def test_absturz_zwischen_anlegen_und_merken_ergibt_keinen_zweiten_direktraum(
     sitzungen: Sitzungsfabrik,
 ) -> None:
     rekorder = Rekorder()
-    # Der abgestürzte Versuch: Absicht festgeschrieben, Raum angelegt, Raum-ID nicht gemerkt.
-    async with sitzungen.begin() as sitzung:
-        absicht = await beabsichtige_direktraum(sitzung, ANNA)
-    raum = await rekorder.erstelle_direktraum(ANNA, absicht.kennung)
+    raum = await _abgestuerzter_versuch(sitzungen, rekorder)
 
     await _direktnachricht(sitzungen, "Erinnerung")
     assert await Zusteller(sitzungen, rekorder).zustellen() == 1
@@ -458,9 +462,7 @@ async def test_wiedergefundener_direktraum_den_sie_schon_verlassen_hat_wird_erse
     sitzungen: Sitzungsfabrik,
 ) -> None:
     rekorder = Rekorder()
-    async with sitzungen.begin() as sitzung:
-        absicht = await beabsichtige_direktraum(sitzung, ANNA)
-    alt = await rekorder.erstelle_direktraum(ANNA, absicht.kennung)
+    alt = await _abgestuerzter_versuch(sitzungen, rekorder)
     rekorder.verlassen_von[alt] = {ANNA}
 
     await _direktnachricht(sitzungen, "Erinnerung")

@@ -9,14 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from sqlalchemy import update
-
-from befehle.grundlagen import Betrieb
-from bot.app import setze_stabsstelle_raum
-from bot.planer import Planer
-from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Aenderung, Raum, Statusmeldung
 from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
@@ -31,30 +23,6 @@ from tests.testbot import (
 # Die zweite Koordinatorin Energie und die zweite Person der Stabsstelle der Beispielstruktur.
 KOORDINATION_ENERGIE_GEBAEUDE = "@lukas.terhorst:muenster.de"
 STABSSTELLE_LEITUNG = "@lena.huesing:muenster.de"
-# Anfangsstände und Struktur auf einen festen Tag vor allen Uhrzeiten hier gelegt.
-IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
-
-
-@pytest.fixture
-async def planbar(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Testbot:
-    """Die Räume der Beispielstruktur gelten als aufgelöst, die Struktur als am 25.11. geladen."""
-    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
-    async with sitzungen.begin() as sitzung:
-        await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
-        await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
-        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=IMPORTZEIT))
-    return testbot
-
-
-async def _geplant(sitzungen: Sitzungsfabrik, testbot: Testbot, um: dt.datetime) -> list[Gesendet]:
-    """Ein Durchgang des Planers zur Uhrzeit `um` (Ortszeit) und was dabei gesendet wurde."""
-    vorher = len(testbot.rekorder.gesendet)
-    planer = Planer(
-        sitzungen=sitzungen, zeitzone=BERLIN, betrieb=Betrieb(), praefix="!", uhr=lambda: um
-    )
-    await planer.pruefe()
-    await testbot.zusteller.zustellen()
-    return testbot.rekorder.gesendet[vorher:]
 
 
 def _erwaehnt(gesendet: Gesendet) -> list[str]:
@@ -71,12 +39,10 @@ def _stumm(gesendet: Gesendet) -> bool:
 
 
 async def test_abfragekopf_pingt_patin_und_koordination_die_zeilen_im_thread_niemanden(
-    sitzungen: Sitzungsfabrik, planbar: Testbot
+    planbar: Testbot,
 ) -> None:
     montag = dt.datetime(2026, 11, 30, 9, 0, 30, tzinfo=BERLIN)
-    kopf, *zeilen = [
-        g for g in await _geplant(sitzungen, planbar, montag) if g.raum_id == RAUM_ENERGIE
-    ]
+    kopf, *zeilen = [g for g in await planbar.planer_durchgang(montag) if g.raum_id == RAUM_ENERGIE]
     assert "Fortschrittsabfrage Themenfeld Energie" in kopf.text
     assert kopf.inhalt["msgtype"] == "m.text"
     assert sorted(_erwaehnt(kopf)) == sorted(
@@ -87,7 +53,7 @@ async def test_abfragekopf_pingt_patin_und_koordination_die_zeilen_im_thread_nie
 
 
 async def test_erinnerung_pingt_im_raum_die_zustaendigen_und_per_dm_die_patin(
-    sitzungen: Sitzungsfabrik, planbar: Testbot
+    planbar: Testbot,
 ) -> None:
     def erinnerung(gesendet: list[Gesendet]) -> Gesendet:
         # Montags kommt auch die Abfrage mit einer Zeile zur Wärmeplanung: die ist es nicht.
@@ -100,7 +66,7 @@ async def test_erinnerung_pingt_im_raum_die_zustaendigen_und_per_dm_die_patin(
 
     stufen = [
         erinnerung(
-            await _geplant(sitzungen, planbar, dt.datetime(2026, 12, tag, 10, 0, 30, tzinfo=BERLIN))
+            await planbar.planer_durchgang(dt.datetime(2026, 12, tag, 10, 0, 30, tzinfo=BERLIN))
         )
         for tag in (14, 15, 16)  # Mo–Mi, drei Wochen nach dem Anfangsstand
     ]
@@ -120,11 +86,11 @@ async def test_erinnerung_pingt_im_raum_die_zustaendigen_und_per_dm_die_patin(
 
 
 async def test_wochenbericht_kopf_pingt_die_stabsstelle_der_thread_niemanden(
-    sitzungen: Sitzungsfabrik, planbar: Testbot
+    planbar: Testbot,
 ) -> None:
     freitag = dt.datetime(2026, 11, 27, 14, 0, 20, tzinfo=BERLIN)
     kopf, *thread = [
-        g for g in await _geplant(sitzungen, planbar, freitag) if g.raum_id == RAUM_STABSSTELLE
+        g for g in await planbar.planer_durchgang(freitag) if g.raum_id == RAUM_STABSSTELLE
     ]
     assert "Wochenbericht" in kopf.text
     assert kopf.inhalt["msgtype"] == "m.text"

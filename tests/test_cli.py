@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from tests.kommandozeile import klimabot
 
 WURZEL = Path(__file__).resolve().parent.parent
 BEISPIEL = WURZEL / "beispiele" / "muenster.toml"
-KLIMABOT = Path(sys.executable).parent / "klimabot"
-
-
-def _klimabot(*argumente: str, ordner: Path) -> subprocess.CompletedProcess[str]:
-    umgebung = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")}
-    return subprocess.run(
-        [str(KLIMABOT), *argumente],
-        cwd=ordner,
-        env=umgebung,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_import_export_reimport_ohne_konfiguration_auf_leerer_sqlite(tmp_path: Path) -> None:
-    erst = _klimabot("struktur", "import", str(BEISPIEL), ordner=tmp_path)
+    erst = klimabot("struktur", "import", str(BEISPIEL), ordner=tmp_path)
     assert erst.returncode == 0, erst.stderr
     assert "7 Themenfelder angelegt" in erst.stdout
     assert (tmp_path / "klimabot.db").exists()
 
-    export = _klimabot("struktur", "export", "-o", "export.toml", ordner=tmp_path)
+    export = klimabot("struktur", "export", "-o", "export.toml", ordner=tmp_path)
     assert export.returncode == 0, export.stderr
 
-    wieder = _klimabot("struktur", "import", "export.toml", ordner=tmp_path)
+    wieder = klimabot("struktur", "import", "export.toml", ordner=tmp_path)
     assert wieder.returncode == 0, wieder.stderr
     assert wieder.stdout.strip() == "keine Änderungen"
 
@@ -46,14 +30,14 @@ def test_import_export_reimport_ohne_konfiguration_auf_leerer_sqlite(tmp_path: P
 def test_kaputte_strukturdatei_endet_mit_code_2_und_grund(tmp_path: Path) -> None:
     datei = tmp_path / "kaputt.toml"
     datei.write_text('[[themenfeld]]\nslug = "energie"\nname = \n', encoding="utf-8")
-    ergebnis = _klimabot("struktur", "import", str(datei), ordner=tmp_path)
+    ergebnis = klimabot("struktur", "import", str(datei), ordner=tmp_path)
     assert ergebnis.returncode == 2
     assert "kaputt.toml, Zeile 3: ungültiges TOML" in ergebnis.stderr
     assert not (tmp_path / "klimabot.db").exists()
 
 
 def test_unbekannter_unterbefehl_endet_mit_code_2(tmp_path: Path) -> None:
-    ergebnis = _klimabot("strucktur", ordner=tmp_path)
+    ergebnis = klimabot("strucktur", ordner=tmp_path)
     assert ergebnis.returncode == 2
     assert "Fehler" in ergebnis.stderr
 

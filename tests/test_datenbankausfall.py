@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -69,35 +68,13 @@ class SqliteGesperrt(Ausfall):
     """Ein anderer Schreiber hält die Datei mit `BEGIN EXCLUSIVE` (lesen geht dank WAL weiter)."""
 
     def __init__(self, pfad: str) -> None:
-        self._pfad = pfad
-        self._verbindung: sqlite3.Connection | None = None
-
-    def _sperren(self) -> sqlite3.Connection:
-        verbindung = sqlite3.connect(
-            self._pfad, isolation_level=None, check_same_thread=False, timeout=10
-        )
-        verbindung.execute("BEGIN EXCLUSIVE")
-        return verbindung
+        self._sperre = datenbanken.SqliteSperre(pfad, wartezeit=10)
 
     async def beginne(self) -> None:
-        # Im Thread: wartet die Sperre auf eine laufende Transaktion des Bots, darf die
-        # Ereignisschleife (und damit der Bot) nicht stehen.
-        sperre = asyncio.ensure_future(asyncio.to_thread(self._sperren))
-        try:
-            self._verbindung = await asyncio.shield(sperre)
-        except asyncio.CancelledError:
-            # Der Thread sperrt trotzdem zu Ende: die Sperre abwarten und wieder lösen, sonst
-            # hielte eine vergessene Verbindung die Datei für immer (der Test danach hinge).
-            verbindung = await sperre
-            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
-            verbindung.close()
-            raise
+        await self._sperre.setzen()
 
     async def beende(self) -> None:
-        verbindung, self._verbindung = self._verbindung, None
-        if verbindung is not None:
-            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
-            verbindung.close()
+        await self._sperre.loesen()
 
 
 class PostgresAbgeschaltet(Ausfall):
@@ -105,17 +82,10 @@ class PostgresAbgeschaltet(Ausfall):
 
     def __init__(self, url: str, basis_url: str) -> None:
         self.name = make_url(url).database
-        self._verwaltung = (
-            make_url(basis_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
+        self._basis_url = basis_url
 
     async def _ausfuehren(self, *befehle: str) -> None:
-        verbindung = await asyncpg.connect(self._verwaltung, timeout=10)
-        try:
-            for befehl in befehle:
-                await verbindung.execute(befehl)
-        finally:
-            await verbindung.close()
+        await datenbanken.pg_ausfuehren(self._basis_url, *befehle)
 
     async def beginne(self) -> None:
         await self._ausfuehren(
@@ -127,7 +97,7 @@ class PostgresAbgeschaltet(Ausfall):
     async def unterbreche_transaktionen(self, abstand: float, treffer: list[float]) -> None:
         """Beendet, bis abgebrochen, jede Verbindung mitten in einer Transaktion – danach
         `abstand` Sekunden Ruhe, damit auch etwas gelingt."""
-        verbindung = await asyncpg.connect(self._verwaltung, timeout=10)
+        verbindung = await asyncpg.connect(datenbanken.asyncpg_dsn(self._basis_url), timeout=10)
         try:
             while True:
                 beendet = await verbindung.fetchval(
@@ -232,17 +202,6 @@ async def uebung(datenbank_url: str) -> AsyncIterator[Uebung]:
         await engine.dispose()
 
 
-async def _meldungen_zu(sitzungen: Sitzungsfabrik, event_ids: list[str]) -> dict[str, int]:
-    async with sitzungen() as sitzung:
-        zeilen = await sitzung.execute(
-            select(Statusmeldung.event_id, func.count())
-            .where(Statusmeldung.event_id.in_(event_ids))
-            .group_by(Statusmeldung.event_id)
-        )
-        gezaehlt: dict[str, int] = {e: n for e, n in zeilen.all() if e is not None}
-    return {e: gezaehlt.get(e, 0) for e in event_ids}
-
-
 async def _pruefe_nichts_halbes(sitzungen: Sitzungsfabrik, aufgegeben: list[str]) -> None:
     """Jede Meldung ist als behandelt vermerkt; von Aufgegebenem steht nirgends etwas."""
     async with sitzungen() as sitzung:
@@ -261,7 +220,9 @@ async def _pruefe_nichts_halbes(sitzungen: Sitzungsfabrik, aufgegeben: list[str]
         str(a.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")) for a in antworten
     } | {str(a.get("m.relates_to", {}).get("event_id")) for a in antworten}
     assert not bezuege & set(aufgegeben)
-    assert await _meldungen_zu(sitzungen, aufgegeben) == dict.fromkeys(aufgegeben, 0)
+    assert await datenbanken.meldungen_je_ereignis(sitzungen, aufgegeben) == dict.fromkeys(
+        aufgegeben, 0
+    )
 
 
 async def test_kurzer_ausfall_wird_abgewartet_und_bleibt_unbemerkt(uebung: Uebung) -> None:
@@ -279,7 +240,9 @@ async def test_kurzer_ausfall_wird_abgewartet_und_bleibt_unbemerkt(uebung: Uebun
     assert GEDULD / 2 <= dauer < GEDULD
     assert uebung.hinweise() == []
     assert [g.reaktion for g in uebung.antworten_auf(meldung.event_id)] == ["✅"]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id]) == {meldung.event_id: 1}
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, [meldung.event_id]) == {
+        meldung.event_id: 1
+    }
     await _pruefe_nichts_halbes(uebung.sitzungen, [])
 
 
@@ -323,7 +286,9 @@ async def test_langer_ausfall_gibt_hinweis_und_die_meldung_nie_doppelt(
 
     assert uebung.hinweise() == [hinweis]
     assert [g.reaktion for g in uebung.antworten_auf(erneut.event_id)] == ["✅"]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id, erneut.event_id]) == {
+    assert await datenbanken.meldungen_je_ereignis(
+        uebung.sitzungen, [meldung.event_id, erneut.event_id]
+    ) == {
         meldung.event_id: 0,
         erneut.event_id: 1,
     }
@@ -332,7 +297,9 @@ async def test_langer_ausfall_gibt_hinweis_und_die_meldung_nie_doppelt(
     await uebung.neue_verarbeitung().verarbeite(meldung)
     await uebung.bot.zusteller.zustellen()
     assert uebung.antworten_auf(meldung.event_id) == [hinweis]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id]) == {meldung.event_id: 0}
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, [meldung.event_id]) == {
+        meldung.event_id: 0
+    }
 
 
 async def test_stapel_im_ausfall_kostet_die_geduld_nur_einmal(uebung: Uebung) -> None:
@@ -430,7 +397,9 @@ async def test_abgebrochener_commit_gibt_keinen_hinweis_und_nichts_doppelt(
 
     assert uebung.hinweise() == []
     assert [g.reaktion for g in uebung.antworten_auf(meldung.event_id)] == ["✅"]
-    assert await _meldungen_zu(uebung.sitzungen, [meldung.event_id]) == {meldung.event_id: 1}
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, [meldung.event_id]) == {
+        meldung.event_id: 1
+    }
 
 
 @contextlib.asynccontextmanager
@@ -499,7 +468,7 @@ async def test_stotternde_datenbank_verliert_und_verdoppelt_nichts(
     for meldung in meldungen:
         assert [g.reaktion for g in uebung.antworten_auf(meldung.event_id)] == ["✅"]
     ids = [m.event_id for m in meldungen]
-    assert await _meldungen_zu(uebung.sitzungen, ids) == dict.fromkeys(ids, 1)
+    assert await datenbanken.meldungen_je_ereignis(uebung.sitzungen, ids) == dict.fromkeys(ids, 1)
     await _pruefe_nichts_halbes(uebung.sitzungen, [])
     assert dauer < 30
 

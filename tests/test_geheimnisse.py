@@ -11,8 +11,6 @@ import io
 import logging
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -38,9 +36,9 @@ from bot.geheimnisse import (
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.tabellen import Zustand
+from tests.kommandozeile import klimabot
 
 WURZEL = Path(__file__).resolve().parent.parent
-KLIMABOT = Path(sys.executable).parent / "klimabot"
 TOKEN = "syt_a2xpbWFib3Q_GeheimesZugangstoken_0xAb1"
 
 
@@ -86,23 +84,9 @@ async def test_neue_sqlite_datei_samt_wal_nur_fuer_den_bot(tmp_path: Path, umask
     assert rechte == {f"klimabot.db{e}": "0o600" for e in ("", "-wal", "-shm")}
 
 
-def _klimabot(*argumente: str, ordner: Path, **umgebung: str) -> subprocess.CompletedProcess[str]:
-    alles = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")} | umgebung
-    return subprocess.run(
-        [str(KLIMABOT), *argumente],
-        cwd=ordner,
-        env=alles,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        umask=0o022,
-    )
-
-
 def test_db_upgrade_legt_die_datenbank_nur_fuer_den_bot_an(tmp_path: Path) -> None:
     (tmp_path / "daten").mkdir()
-    ergebnis = _klimabot(
+    ergebnis = klimabot(
         "db",
         "upgrade",
         ordner=tmp_path,

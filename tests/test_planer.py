@@ -6,13 +6,11 @@ import datetime as dt
 import logging
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from befehle.grundlagen import Betrieb
 from bot.app import setze_stabsstelle_raum
-from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik
-from modelle.tabellen import Aenderung, Raum, Statusmeldung, Versand, Versandstatus
+from modelle.tabellen import Versand, Versandstatus
 from tests.testbot import (
     BERLIN,
     KOORDINATION_ENERGIE,
@@ -22,10 +20,6 @@ from tests.testbot import (
     Gesendet,
     Testbot,
 )
-
-# Die Beispielstruktur trägt sonst die echte Importzeit: Abfragen vor ihr gälten als „vor der
-# Aktivierung“ und fielen weg. Auf einen festen Tag vor der Uhr gelegt, hängt nichts am Kalender.
-IMPORTZEIT = dt.datetime(2026, 11, 25, 10, 0, tzinfo=BERLIN)
 
 
 class Uhr:
@@ -42,31 +36,15 @@ class Uhr:
 
 
 @pytest.fixture
-async def uhr(sitzungen: Sitzungsfabrik, testbot: Testbot) -> Uhr:
-    # Die Räume der Beispielstruktur gelten als aufgelöst (sonst tut das der Bot beim Start).
-    await setze_stabsstelle_raum(RAUM_STABSSTELLE, sitzungen)
-    async with sitzungen.begin() as sitzung:
-        await sitzung.execute(update(Raum).values(raum_id=Raum.adresse))
-        await sitzung.execute(update(Aenderung).values(zeitpunkt=IMPORTZEIT))
-        await sitzung.execute(update(Statusmeldung).values(zeitpunkt=IMPORTZEIT))
+def uhr(planbar: Testbot) -> Uhr:
+    """Die Uhr der Planer eines Tests; `planbar` macht den `testbot` bereit für sie."""
     return Uhr()
-
-
-def _planer(sitzungen: Sitzungsfabrik, uhr: Uhr) -> Planer:
-    return Planer(sitzungen=sitzungen, zeitzone=BERLIN, betrieb=Betrieb(), praefix="!", uhr=uhr)
-
-
-async def _durchgang(planer: Planer, testbot: Testbot) -> list[Gesendet]:
-    vorher = len(testbot.rekorder.gesendet)
-    await planer.pruefe()
-    await testbot.zusteller.zustellen()
-    return testbot.rekorder.gesendet[vorher:]
 
 
 async def test_abfrage_kommt_einmal_mit_zeile_je_projekt(
     sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
 ) -> None:
-    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    gesendet = await testbot.planer_durchgang(uhr.jetzt)
     energie = [g for g in gesendet if g.raum_id == RAUM_ENERGIE]
     kopf, *zeilen = energie
     assert "Fortschrittsabfrage Themenfeld Energie" in kopf.text
@@ -84,7 +62,7 @@ async def test_abfrage_kommt_einmal_mit_zeile_je_projekt(
     assert not any(g.raum_id == "#klima-mobilitaet:muenster.de" for g in gesendet)
 
     uhr.stelle(2026, 11, 30, 9, 5)
-    assert await _durchgang(_planer(sitzungen, uhr), testbot) == []  # auch nach „Neustart“
+    assert await testbot.planer_durchgang(uhr.jetzt) == []  # auch nach „Neustart“
     async with sitzungen() as sitzung:
         vermerkt = await sitzung.scalar(
             select(Versand.event_id).where(Versand.schluessel.startswith("abfrage:energie:"))
@@ -93,9 +71,9 @@ async def test_abfrage_kommt_einmal_mit_zeile_je_projekt(
 
 
 async def test_abfrage_wird_per_reaktion_und_threadantwort_beantwortet(
-    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+    testbot: Testbot, uhr: Uhr
 ) -> None:
-    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    gesendet = await testbot.planer_durchgang(uhr.jetzt)
     kopf, waerme, pv, *_ = [g for g in gesendet if g.raum_id == RAUM_ENERGIE]
     tipp = await testbot.reagiere(waerme.event_id, "🔴", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
     assert "rot gespeichert" in tipp.text
@@ -115,10 +93,10 @@ async def test_abfrage_wird_per_reaktion_und_threadantwort_beantwortet(
 
 
 async def test_wochenbericht_mit_thread_und_diagramm_im_raum_der_stabsstelle(
-    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+    testbot: Testbot, uhr: Uhr
 ) -> None:
     uhr.stelle(2026, 11, 27, 14, 0, 20)
-    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    gesendet = await testbot.planer_durchgang(uhr.jetzt)
     bericht = [g for g in gesendet if g.raum_id == RAUM_STABSSTELLE]
     kopf, *thread = bericht
     assert "Wochenbericht" in kopf.text
@@ -127,23 +105,23 @@ async def test_wochenbericht_mit_thread_und_diagramm_im_raum_der_stabsstelle(
     assert len(bild) == 1
     assert bild[0].inhalt["url"].startswith("mxc://")
     assert testbot.rekorder.hochgeladen[0][2].startswith(b"\x89PNG")
-    assert await _durchgang(_planer(sitzungen, uhr), testbot) == []
+    assert await testbot.planer_durchgang(uhr.jetzt) == []
 
 
 async def test_ausgelassene_abfrage_steht_im_naechsten_wochenbericht(
-    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+    testbot: Testbot, uhr: Uhr
 ) -> None:
-    await _durchgang(_planer(sitzungen, uhr), testbot)  # Mo 30.11. regulär
+    await testbot.planer_durchgang(uhr.jetzt)  # Mo 30.11. regulär
     uhr.stelle(2026, 12, 7, 22, 0)  # Mo 07.12. erst abends zurück: Nachholfrist vorbei
-    gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+    gesendet = await testbot.planer_durchgang(uhr.jetzt)
     assert not any("Fortschrittsabfrage Themenfeld Energie" in g.text for g in gesendet)
     uhr.stelle(2026, 12, 11, 14, 0, 30)
-    bericht = await _durchgang(_planer(sitzungen, uhr), testbot)
+    bericht = await testbot.planer_durchgang(uhr.jetzt)
     assert any("ausgelassen" in g.text for g in bericht if g.raum_id == RAUM_STABSSTELLE)
 
 
 async def test_erinnerung_zweimal_im_raum_dann_direkt_an_die_patin(
-    sitzungen: Sitzungsfabrik, testbot: Testbot, uhr: Uhr
+    testbot: Testbot, uhr: Uhr
 ) -> None:
     def erinnerungen(gesendet: list[Gesendet]) -> list[Gesendet]:
         return [
@@ -156,7 +134,7 @@ async def test_erinnerung_zweimal_im_raum_dann_direkt_an_die_patin(
     stufen = []
     for tag in (14, 15, 16):  # Mo–Mi, drei Wochen nach dem Anfangsstand
         uhr.stelle(2026, 12, tag, 10, 0, 30)
-        stufen.append(erinnerungen(await _durchgang(_planer(sitzungen, uhr), testbot)))
+        stufen.append(erinnerungen(await testbot.planer_durchgang(uhr.jetzt)))
     eins, zwei, drei = stufen
     assert [g.raum_id for g in eins] == [RAUM_ENERGIE]
     assert "⏰ Erinnerung" in eins[0].text
@@ -167,7 +145,7 @@ async def test_erinnerung_zweimal_im_raum_dann_direkt_an_die_patin(
     assert "nach zwei Erinnerungen" in drei[0].text
     # Am Samstag nichts.
     uhr.stelle(2026, 12, 19, 10, 0, 30)
-    assert erinnerungen(await _durchgang(_planer(sitzungen, uhr), testbot)) == []
+    assert erinnerungen(await testbot.planer_durchgang(uhr.jetzt)) == []
 
 
 async def test_wochenbericht_ohne_raum_der_stabsstelle_wird_einmal_ausgelassen(
@@ -178,7 +156,7 @@ async def test_wochenbericht_ohne_raum_der_stabsstelle_wird_einmal_ausgelassen(
     with caplog.at_level(logging.WARNING, logger="bot.planer"):
         for minute in (0, 1, 2):
             uhr.stelle(2026, 11, 27, 14, minute, 30)
-            gesendet = await _durchgang(_planer(sitzungen, uhr), testbot)
+            gesendet = await testbot.planer_durchgang(uhr.jetzt)
             assert not any("Wochenbericht" in g.text for g in gesendet)
     assert caplog.text.count("kein Raum der Stabsstelle") == 1
     async with sitzungen() as sitzung:

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demo.bestand import BEGINN, erzeuge_bestand
+from demo.bestand import BEGINN
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import (
     Felduebersicht,
@@ -87,10 +87,7 @@ async def test_status_zeigt_je_projekt_die_neueste_meldung_mit_autor(
 async def test_zurueckgezogene_meldung_gilt_nirgends(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    waerme = await aufbau.projekt("waermeplanung", energie)
-    await aufbau.meldung(waerme, GRUEN, tag(0), text="gilt")
-    await aufbau.meldung(waerme, ROT, tag(5), text="gelöscht", zurueckgezogen=True)
+    energie, waerme = await aufbau.mit_zurueckgezogener_meldung(tag(0))
 
     async with sitzungen() as sitzung:
         (stand,) = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
@@ -131,21 +128,15 @@ async def test_bei_gleichem_zeitpunkt_gewinnt_die_spaetere_id(
 async def test_archivierte_projekte_und_felder_fehlen_in_den_listen(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    alt = await aufbau.feld("altlasten", archiviert=True)
-    aktiv = await aufbau.projekt("aktiv", energie)
-    ruhend = await aufbau.projekt("ruhend", energie, archiviert=True)
-    im_alten_feld = await aufbau.projekt("im-alten-feld", alt)
-    for projekt in (aktiv, ruhend, im_alten_feld):
-        await aufbau.meldung(projekt, ROT, tag(0))
+    bestand = await aufbau.archivbestand(tag(0))
 
     async with sitzungen() as sitzung:
-        staende = await anweisungen.genau_eine(letzte_meldungen(sitzung, energie))
-        im_archiv = await anweisungen.genau_eine(letzte_meldungen(sitzung, alt))
+        staende = await anweisungen.genau_eine(letzte_meldungen(sitzung, bestand.energie))
+        im_archiv = await anweisungen.genau_eine(letzte_meldungen(sitzung, bestand.alt))
         uebersicht = await anweisungen.genau_eine(feld_uebersicht(sitzung))
-        ruhend_stand = await anweisungen.genau_eine(projektstand(sitzung, ruhend))
-        alt_stand = await anweisungen.genau_eine(projektstand(sitzung, im_alten_feld))
-        aktiv_stand = await anweisungen.genau_eine(projektstand(sitzung, aktiv))
+        ruhend_stand = await anweisungen.genau_eine(projektstand(sitzung, bestand.ruhend))
+        alt_stand = await anweisungen.genau_eine(projektstand(sitzung, bestand.im_alten_feld))
+        aktiv_stand = await anweisungen.genau_eine(projektstand(sitzung, bestand.aktiv))
 
     assert [s.projekt_slug for s in staende] == ["aktiv"]
     assert im_archiv == []
@@ -349,11 +340,8 @@ async def test_ampel_wechsel_nennt_nur_geaenderte_projekte_und_die_ausloesende_m
 async def test_alle_abfragen_stimmen_bei_drei_jahren_wochenmeldungen(
     engine: AsyncEngine, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    bestand = erzeuge_bestand()
-    async with engine.begin() as verbindung:
-        await bestand.einfuegen(verbindung)
-    erwartung = daten.Erwartung(bestand)
-    ende = BEGINN + dt.timedelta(weeks=156)
+    bestand, erwartung = await daten.lege_bestand_an(engine)
+    ende = daten.ENDE
     # Der Bestand enthält, was die Regeln prüft.
     gueltige = erwartung.gueltige
     assert len(bestand.meldungen) > 30_000

@@ -8,7 +8,6 @@ import datetime as dt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demo.bestand import BEGINN, erzeuge_bestand
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import ist_ueberfaellig, still_seit
@@ -119,10 +118,7 @@ async def test_jedes_feld_hat_seine_frist(
 async def test_zurueckgezogene_meldung_zaehlt_nicht(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    waerme = await aufbau.projekt("waermeplanung", energie)
-    await aufbau.meldung(waerme, GRUEN, tag(0), text="gilt")
-    await aufbau.meldung(waerme, ROT, tag(5), text="gelöscht", zurueckgezogen=True)
+    await aufbau.mit_zurueckgezogener_meldung(tag(0))
 
     async with sitzungen() as sitzung:
         still = await anweisungen.genau_eine(ueberfaellige_projekte(sitzung, jetzt=tag(17)))
@@ -135,13 +131,7 @@ async def test_zurueckgezogene_meldung_zaehlt_nicht(
 async def test_archivierte_projekte_und_felder_sind_nie_ueberfaellig(
     aufbau: Aufbau, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    energie = await aufbau.feld("energie")
-    alt = await aufbau.feld("altlasten", archiviert=True)
-    aktiv = await aufbau.projekt("aktiv", energie)
-    ruhend = await aufbau.projekt("ruhend", energie, archiviert=True)
-    im_alten_feld = await aufbau.projekt("im-alten-feld", alt)
-    for projekt in (aktiv, ruhend, im_alten_feld):
-        await aufbau.meldung(projekt, ROT, tag(0))
+    await aufbau.archivbestand(tag(0))
 
     async with sitzungen() as sitzung:
         still = await anweisungen.genau_eine(ueberfaellige_projekte(sitzung, jetzt=tag(15)))
@@ -187,11 +177,8 @@ async def test_wieder_aufgenommenes_projekt_hat_in_beiden_seine_frist(
 async def test_ueberfaellige_stimmen_bei_drei_jahren_wochenmeldungen(
     engine: AsyncEngine, sitzungen: Sitzungsfabrik, anweisungen: Anweisungen
 ) -> None:
-    bestand = erzeuge_bestand()
-    async with engine.begin() as verbindung:
-        await bestand.einfuegen(verbindung)
-    erwartung = daten.Erwartung(bestand)
-    ende = BEGINN + dt.timedelta(weeks=156)
+    bestand, erwartung = await daten.lege_bestand_an(engine)
+    ende = daten.ENDE
     assert len({f.ueberfaellig_nach_tagen for f in bestand.felder}) > 1
 
     async with sitzungen() as sitzung:

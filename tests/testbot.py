@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from befehle.grundlagen import Befehl
+from befehle.grundlagen import Befehl, Betrieb
 from bot.app import baue_verarbeitung
 from bot.config import Einstellungen
 from bot.ereignis import Ereignis
 from bot.inhalt import reaktionsinhalt
+from bot.planer import Planer
 from bot.transport import Mitgliedschaft, NichtImRaum
 from bot.zusteller import Zusteller
 from demo.clientinhalt import bearbeitung, textnachricht
@@ -166,6 +167,7 @@ class Testbot:
         self, sitzungen: Sitzungsfabrik, *, befehle: Sequence[Befehl[Any]] | None = None
     ) -> None:
         """`befehle`: statt aller Befehle diese (etwa mit einem Befehl nur für den Test)."""
+        self.sitzungen = sitzungen
         self.rekorder = Rekorder()
         self.zusteller = Zusteller(sitzungen, self.rekorder)
         self.verarbeitung = baue_verarbeitung(
@@ -181,6 +183,20 @@ class Testbot:
         # beginnt danach, damit seine Meldungen die neuesten sind.
         self.jetzt = dt.datetime.now(BERLIN) + dt.timedelta(seconds=1)
         self._ereignisse = itertools.count(1)
+
+    async def planer_durchgang(self, um: dt.datetime) -> list[Gesendet]:
+        """Ein Durchgang eines frisch gestarteten Planers zur Uhrzeit `um` und was er sendet."""
+        planer = Planer(
+            sitzungen=self.sitzungen,
+            zeitzone=BERLIN,
+            betrieb=Betrieb(),
+            praefix="!",
+            uhr=lambda: um,
+        )
+        vorher = len(self.rekorder.gesendet)
+        await planer.pruefe()
+        await self.zusteller.zustellen()
+        return self.rekorder.gesendet[vorher:]
 
     async def ereignis(self, raum: str, roh: dict[str, Any]) -> Antworten:
         """Schickt ein rohes Ereignis durch die Verarbeitung und stellt zu, was dabei entsteht."""

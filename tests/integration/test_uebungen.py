@@ -13,13 +13,12 @@ import signal
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiohttp import ClientError
 from nio import AsyncClient, AsyncClientConfig, RoomSendResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.app import baue_verarbeitung
 from bot.niotransport import NioTransport
@@ -27,8 +26,9 @@ from bot.verarbeitung import HINWEIS
 from demo.clientinhalt import textnachricht
 from demo.homeserver import LokalerHomeserver, Zugang
 from demo.mensch import Mensch, Rohereignis
-from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.tabellen import Statusmeldung, VerarbeitetesEreignis
+from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.tabellen import VerarbeitetesEreignis
+from tests.datenbanken import SqliteSperre, meldungen_je_ereignis
 from tests.integration.umgebung import (
     Umgebung,
     antworten_auf,
@@ -133,23 +133,12 @@ def _pruefe_genau_einmal(
     assert len(marken) == len(set(marken)) == len(befehle)
 
 
-async def _meldungen_je_ereignis(sitzungen: Sitzungsfabrik, event_ids: list[str]) -> dict[str, int]:
-    async with sitzungen() as sitzung:
-        zeilen = await sitzung.execute(
-            select(Statusmeldung.event_id, func.count())
-            .where(Statusmeldung.event_id.in_(event_ids))
-            .group_by(Statusmeldung.event_id)
-        )
-        gezaehlt = {str(e): n for e, n in zeilen.all()}
-    return {e: gezaehlt.get(e, 0) for e in event_ids}
-
-
 async def _pruefe_datenbank(url: str, meldungen: list[str], befehle: list[str]) -> None:
     """Jede Meldung steht genau einmal in der Datenbank, jeder Befehl ist als behandelt vermerkt."""
     engine = erzeuge_engine(url)
     try:
         sitzungen = erzeuge_sitzungsfabrik(engine)
-        assert await _meldungen_je_ereignis(sitzungen, meldungen) == dict.fromkeys(meldungen, 1)
+        assert await meldungen_je_ereignis(sitzungen, meldungen) == dict.fromkeys(meldungen, 1)
         async with sitzungen() as sitzung:
             vermerkt = set(
                 await sitzung.scalars(
@@ -227,7 +216,7 @@ async def test_homeserver_neustart_unter_last_jeder_befehl_genau_einmal(
     assert len(befehle) == 60
     _pruefe_genau_einmal(umgebung.patin, raum, bot, befehle, meldungen)
     assert umgebung.bot is not None
-    assert await _meldungen_je_ereignis(umgebung.bot.sitzungen, meldungen) == dict.fromkeys(
+    assert await meldungen_je_ereignis(umgebung.bot.sitzungen, meldungen) == dict.fromkeys(
         meldungen, 1
     )
     assert dauer < 45
@@ -301,33 +290,9 @@ async def test_sigkill_mitten_im_schub_verliert_nichts_und_antwortet_nie_doppelt
 # --- Die Datenbank ist gesperrt (ein anderer Schreiber hält SQLite) ---------------------------
 
 
-@dataclass
-class Sperre:
-    """Ein anderer Schreiber mit `BEGIN EXCLUSIVE` auf der Datei des Bots."""
-
-    datei: Path
-    _verbindung: sqlite3.Connection | None = None
-
-    def _sperren(self) -> sqlite3.Connection:
-        verbindung = sqlite3.connect(
-            self.datei, isolation_level=None, check_same_thread=False, timeout=20
-        )
-        verbindung.execute("BEGIN EXCLUSIVE")
-        return verbindung
-
-    async def setzen(self) -> None:
-        self._verbindung = await asyncio.to_thread(self._sperren)
-
-    async def loesen(self) -> None:
-        verbindung, self._verbindung = self._verbindung, None
-        if verbindung is not None:
-            await asyncio.to_thread(verbindung.execute, "ROLLBACK")
-            verbindung.close()
-
-
 async def test_kurz_gesperrte_datenbank_verzoegert_nur(umgebung: Umgebung) -> None:
     raum, bot = umgebung.raum_energie, umgebung.bot_id
-    sperre = Sperre(umgebung.config.parent / "klimabot.db")
+    sperre = SqliteSperre(umgebung.config.parent / "klimabot.db", wartezeit=20)
     await sperre.setzen()
     try:
         meldung = await umgebung.patin.sende(raum, "!meldung waermeplanung gelb 45% gesperrt")
@@ -365,7 +330,7 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
         transport=NioTransport(klimabot.client),
         geduld=2,
     )
-    sperre = Sperre(umgebung.config.parent / "klimabot.db")
+    sperre = SqliteSperre(umgebung.config.parent / "klimabot.db", wartezeit=20)
     # Nach dem Start synchronisiert der Bot noch einmal (seine neuen Geräteschlüssel); erst
     # danach wartet er nur noch auf Nachrichten.
     await asyncio.sleep(1)
@@ -397,7 +362,7 @@ async def test_lange_gesperrte_datenbank_gibt_hinweis_und_der_bot_laeuft_weiter(
     alle = _alle(patin, raum)
     assert len(antworten_auf(alle, meldung, bot)) == 1  # nur der Hinweis, kein ✅ danach
     assert len(antworten_auf(alle, erneut, bot)) == 1
-    assert await _meldungen_je_ereignis(klimabot.sitzungen, [meldung, erneut]) == {
+    assert await meldungen_je_ereignis(klimabot.sitzungen, [meldung, erneut]) == {
         meldung: 0,
         erneut: 1,
     }

@@ -1,0 +1,29 @@
+"""Der Befehl `klimabot` als eigener Prozess, wie die Stabsstelle ihn in einer Shell aufruft."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+KLIMABOT = Path(sys.executable).parent / "klimabot"
+
+
+def klimabot(*argumente: str, ordner: Path, **umgebung: str) -> subprocess.CompletedProcess[str]:
+    """Ruft `klimabot` in `ordner` auf, ohne die `KLIMABOT_*`-Variablen des Testlaufs.
+
+    `umgebung` setzt eigene Variablen; die umask ist die übliche 022, unter der neue Dateien
+    für alle lesbar wären, wenn der Bot nichts dagegen täte.
+    """
+    alles = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")} | umgebung
+    return subprocess.run(
+        [str(KLIMABOT), *argumente],
+        cwd=ordner,
+        env=alles,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        umask=0o022,
+    )
