@@ -94,16 +94,23 @@ class PostgresAbgeschaltet(Ausfall):
             f"WHERE datname = '{self.name}' AND pid <> pg_backend_pid()",
         )
 
-    async def unterbreche_transaktionen(self, abstand: float, treffer: list[float]) -> None:
+    async def unterbreche_transaktionen(
+        self, abstand: float, treffer: list[float], bereit: asyncio.Event
+    ) -> None:
         """Beendet, bis abgebrochen, jede Verbindung mitten in einer Transaktion – danach
-        `abstand` Sekunden Ruhe, damit auch etwas gelingt."""
+        `abstand` Sekunden Ruhe, damit auch etwas gelingt. `bereit`, sobald es lauert.
+
+        Nicht beim Anpingen der Verbindung (`BEGIN`, `;`), mit dem der Pool sie vor der Ausgabe
+        prüft: das fängt der Pool still ab, der Bot bemerkte keine Störung."""
         verbindung = await asyncpg.connect(datenbanken.asyncpg_dsn(self._basis_url), timeout=10)
+        bereit.set()
         try:
             while True:
                 beendet = await verbindung.fetchval(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE datname = $1 AND pid <> pg_backend_pid() "
-                    "AND state IN ('active', 'idle in transaction')",
+                    "AND state IN ('active', 'idle in transaction') "
+                    "AND trim(query) NOT IN (';', 'BEGIN', 'BEGIN;')",
                     self.name,
                 )
                 if beendet:
@@ -407,21 +414,25 @@ async def _stottern(uebung: Uebung) -> AsyncIterator[list[float]]:
     """Stört die Datenbank immer wieder kurz: PostgreSQL beendet Verbindungen mitten in der
     Transaktion, ein anderer Schreiber sperrt die SQLite-Datei länger, als der Bot wartet."""
     stoerungen: list[float] = []
+    # Erst stören, dann arbeiten: sonst ist die schnelle Arbeit getan, bevor die Störung steht.
+    bereit = asyncio.Event()
 
     async def sqlite_sperren() -> None:
         while True:
             await uebung.ausfall.beginne()
             stoerungen.append(time.monotonic())
+            bereit.set()
             await asyncio.sleep(SQLITE_WARTEZEIT * 1.5)
             await uebung.ausfall.beende()
             await asyncio.sleep(0.2)
 
     if isinstance(uebung.ausfall, PostgresAbgeschaltet):
-        stoeren = uebung.ausfall.unterbreche_transaktionen(0.3, stoerungen)
+        stoeren = uebung.ausfall.unterbreche_transaktionen(0.3, stoerungen, bereit)
     else:
         stoeren = sqlite_sperren()
     aufgabe = asyncio.create_task(stoeren)
     try:
+        await asyncio.wait_for(bereit.wait(), timeout=10)
         yield stoerungen
     finally:
         aufgabe.cancel()
