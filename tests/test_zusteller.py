@@ -1,5 +1,5 @@
-"""Der Ausgangskorb: nichts geht verloren, nichts kommt doppelt, Ratenlimits werden eingehalten,
-und ein Raum, der nicht will, hält keinen anderen auf."""
+"""Der Zusteller sendet den Ausgangskorb: nichts geht verloren, nichts kommt doppelt,
+Ratenlimits werden eingehalten, und ein Raum, der nicht will, hält keinen anderen auf."""
 
 from __future__ import annotations
 
