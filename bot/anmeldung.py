@@ -41,7 +41,7 @@ def neuer_client(einstellungen: MatrixEinstellungen) -> AsyncClient:
     passwort = einstellungen.schluesselpasswort
     konfiguration = AsyncClientConfig(
         # nio wartet nie selbst auf Ratenlimits oder Netzfehler (sonst stünde die Sync-Schleife
-        # still); das übernehmen die Schleife (`bot.sync`) und der Ausgangskorb (`bot.ausgang`).
+        # still); das übernehmen die Schleife (`bot.sync`) und der Zusteller (`bot.zusteller`).
         max_limit_exceeded=0,
         max_timeouts=0,
         request_timeout=90,

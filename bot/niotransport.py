@@ -44,8 +44,8 @@ VERSCHLUESSELUNG = {
     "state_key": "",
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
-# Zustandsereignis in Direkträumen, die der Bot anlegt: `{"kennung": …, "person": …}`
-# (siehe `bot.ausgang`: so findet er einen Raum wieder, dessen ID er sich nicht mehr merken konnte).
+# Zustandsereignis in Direkträumen, die der Bot anlegt: `{"kennung": …, "person": …}` (siehe
+# `bot.zusteller`: so findet er einen Raum wieder, dessen ID er sich nicht mehr merken konnte).
 DIREKTRAUM_KENNUNG = "de.klimabot.direktraum"
 # Fehlercodes, bei denen ein erneuter Versuch nie hilft.
 _NIE_ZU_SENDEN = frozenset({"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE"})

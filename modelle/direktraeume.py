@@ -31,7 +31,7 @@ __all__ = [
 
 
 # Im Ausgangskorb steht statt einer Raum-ID `direkt:<matrix_id>`, solange der Raum
-# nicht gewählt ist: aufgelöst wird erst beim Senden (`bot.ausgang`).
+# nicht gewählt ist: aufgelöst wird erst beim Senden (`bot.zusteller`).
 PLATZHALTER = "direkt:"
 
 
