@@ -10,6 +10,14 @@ from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Person, Statusmeldung, Strategieprojekt, Themenfeld
 from modelle.werte import Ampel, Quelle
 
+# Die Uhr der kleinen Bestände: Tag 0 ist ein Montag, `tag(n)` n Tage danach.
+MONTAG = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+GRUEN, GELB, ROT, FERTIG = Ampel.GRUEN, Ampel.GELB, Ampel.ROT, Ampel.ABGESCHLOSSEN
+
+
+def tag(n: float) -> dt.datetime:
+    return MONTAG + dt.timedelta(days=n)
+
 
 @dataclass(frozen=True)
 class Archivbestand:

@@ -27,15 +27,7 @@ from modelle.wechsel import ampel_wechsel
 from modelle.werte import Ampel, Quelle
 from tests import daten
 from tests.anweisungen import Anweisungen
-from tests.aufbau import Aufbau
-
-MONTAG = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-GRUEN, GELB, ROT, FERTIG = Ampel.GRUEN, Ampel.GELB, Ampel.ROT, Ampel.ABGESCHLOSSEN
-
-
-def tag(n: float) -> dt.datetime:
-    return MONTAG + dt.timedelta(days=n)
-
+from tests.aufbau import FERTIG, GELB, GRUEN, ROT, Aufbau, tag
 
 # --- letzte_meldungen und projektstand -------------------------------------------------
 
