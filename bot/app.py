@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import logging
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from befehle import alle_befehle
 from befehle.grundlagen import Befehl, Betrieb, Registratur
 from bot.anmeldung import anmelden, neuer_client
+from bot.bereitschaft import Instanzsperre, SperreVerloren, bewache, sperre_fuer, werde_aktiv
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
@@ -198,12 +200,35 @@ class Klimabot:
     def anhalten(self) -> None:
         self.sync.anhalten()
 
-    async def laufen(self) -> None:
+    async def laufen(self, sperre: Instanzsperre | None = None) -> None:
         """Läuft bis `anhalten()`; stellt danach noch zu, was wartet, und schließt sauber.
 
         Stirbt die Zustellung, hält der Bot sofort an und endet mit `ZustellungAusgefallen`.
+        Geht die Instanzsperre verloren (`sperre`, siehe bot/bereitschaft.py), hält er sofort
+        an, ohne noch etwas zuzustellen, und endet mit `SperreVerloren`: eine Bereitschaft
+        übernimmt dann.
         """
         ausfall: list[BaseException] = []
+        verloren: list[SperreVerloren] = []
+
+        def wache_beendet(aufgabe: asyncio.Task[None]) -> None:
+            if aufgabe.cancelled():
+                return
+            grund = aufgabe.exception()
+            verloren.append(
+                grund if isinstance(grund, SperreVerloren) else SperreVerloren(str(grund))
+            )
+            log.critical(
+                "Instanzsperre verloren (%s); diese Instanz hält sofort an, eine Bereitschaft "
+                "übernimmt",
+                grund,
+            )
+            self.sync.anhalten()
+
+        wache: asyncio.Task[None] | None = None
+        if sperre is not None:
+            wache = asyncio.create_task(bewache(sperre), name="instanzsperre")
+            wache.add_done_callback(wache_beendet)
 
         def zustellung_beendet(aufgabe: asyncio.Task[None]) -> None:
             if aufgabe.cancelled():
@@ -224,6 +249,8 @@ class Klimabot:
         self.zeitplaner.starte()
         try:
             await self.sync.laufen()
+            if verloren:
+                raise verloren[0]
             if ausfall:
                 raise ZustellungAusgefallen(str(ausfall[0])) from ausfall[0]
             zustellung.cancel()
@@ -234,6 +261,8 @@ class Klimabot:
                 await asyncio.wait_for(self.zusteller.zustellen(), timeout=10)
         finally:
             self.zeitplaner.stoppe()
+            if wache is not None:
+                wache.cancel()
             zustellung.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await zustellung
@@ -243,14 +272,65 @@ class Klimabot:
 
 
 async def betreibe(einstellungen: Einstellungen) -> None:
-    """`klimabot run`: läuft, bis SIGTERM oder SIGINT kommt, und endet dann sauber."""
-    bot = await Klimabot.erzeuge(einstellungen)
+    """`klimabot run`: läuft, bis SIGTERM oder SIGINT kommt, und endet dann sauber.
+
+    Erst die Instanzsperre (bot/bereitschaft.py): hält eine andere Instanz sie, wartet diese
+    in Bereitschaft – ohne Sync, Senden oder Zeitplan – und übernimmt, sobald sie frei wird.
+    """
+    if einstellungen.matrix is None:
+        raise KonfigurationFehler(["matrix: Abschnitt fehlt (homeserver, benutzer, passwort)"])
+    schuetze_protokoll(*einstellungen.geheimnisse())
+    instanz = einstellungen.instanz
+    sperre = sperre_fuer(einstellungen.datenbank.url, einstellungen.matrix.benutzer, instanz.name)
     schleife = asyncio.get_running_loop()
+    halt = asyncio.Event()
+    bot: Klimabot | None = None
+
+    def anhalten() -> None:
+        halt.set()
+        if bot is not None:
+            bot.anhalten()
+
     for signalnummer in (signal.SIGTERM, signal.SIGINT):
-        schleife.add_signal_handler(signalnummer, bot.anhalten)
-    log.info("Klimabot läuft als %s (Gerät %s)", bot.matrix.benutzer, bot.client.device_id)
+        schleife.add_signal_handler(signalnummer, anhalten)
+    bereit: asyncio.Task[None] | None = None
     try:
-        await bot.laufen()
+        frei_seit = 0.0
+        if sperre is not None:
+            gewartet = await werde_aktiv(
+                sperre, instanz=instanz.name, bereitschaft=instanz.bereitschaft, halt=halt
+            )
+            if gewartet is None:
+                log.info("Bereitschaft von Instanz %s beendet", instanz.name)
+                return
+            frei_seit = gewartet
+        beginn = time.monotonic() - frei_seit
+        bot = await Klimabot.erzeuge(einstellungen)
+        if halt.is_set():
+            bot.anhalten()
+        log.info(
+            "Klimabot läuft als %s (Instanz %s, Gerät %s)",
+            bot.matrix.benutzer,
+            instanz.name,
+            bot.client.device_id,
+        )
+        if frei_seit:
+            bereit = asyncio.create_task(_melde_uebernahme(bot, instanz.name, beginn))
+        await bot.laufen(sperre)
     finally:
+        if bereit is not None:
+            bereit.cancel()
         for signalnummer in (signal.SIGTERM, signal.SIGINT):
             schleife.remove_signal_handler(signalnummer)
+        if sperre is not None:
+            await sperre.freigeben()
+
+
+async def _melde_uebernahme(bot: Klimabot, instanz: str, beginn: float) -> None:
+    await bot.sync.bereit.wait()
+    log.info(
+        "Übernahme abgeschlossen: Instanz %s antwortet wieder, %.1f s nachdem die Sperre frei "
+        "wurde",
+        instanz,
+        time.monotonic() - beginn,
+    )

@@ -18,13 +18,21 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from befehle.berichtsausgabe import als_json, als_markdown, als_text
 from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
-from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lade_einstellungen
+from bot.bereitschaft import AndereInstanzAktiv, SperreVerloren
+from bot.config import (
+    Einstellungen,
+    InstanzEinstellungen,
+    KonfigurationFehler,
+    dateien_des_bots,
+    lade_einstellungen,
+)
 from bot.geheimnisse import richte_protokoll_ein, schuetze_protokoll, zu_offene_dateien
 from bot.raeume import fremde_mitglieder, strukturraeume
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
@@ -81,9 +89,21 @@ def _parser() -> argparse.ArgumentParser:
     befehle.add_parser(
         "check", parents=[gemeinsam], help="Konfiguration und Strukturdatei prüfen"
     ).set_defaults(ausfuehren=_check)
-    befehle.add_parser(
+    run = befehle.add_parser(
         "run", parents=[gemeinsam], help="den Bot betreiben (bis SIGTERM/Strg+C)"
-    ).set_defaults(ausfuehren=_run)
+    )
+    run.add_argument(
+        "--instanz",
+        default=None,
+        metavar="NAME",
+        help="Name dieser Instanz, jede ist ein eigenes Gerät (Vorgabe: instanz.name)",
+    )
+    run.add_argument(
+        "--einmalig",
+        action="store_true",
+        help="ist schon eine Instanz aktiv, mit Exit-Code 2 enden statt in Bereitschaft warten",
+    )
+    run.set_defaults(ausfuehren=_run)
 
     db = befehle.add_parser("db", help="Datenbank verwalten").add_subparsers(
         dest="db_befehl", required=True, metavar="BEFEHL"
@@ -155,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     except AnmeldungFehlgeschlagen as fehler:
         print(f"Anmeldung am Homeserver unmöglich: {fehler}", file=sys.stderr)
         return EXIT_EINGABE
+    except AndereInstanzAktiv as fehler:
+        print(fehler, file=sys.stderr)
+        return EXIT_EINGABE
+    except SperreVerloren as fehler:
+        print(f"Instanz beendet, Sperre verloren: {fehler}", file=sys.stderr)
+        return EXIT_UNERWARTET
     except Exception:
         log.exception("Unerwarteter Fehler")
         return EXIT_UNERWARTET
@@ -167,6 +193,24 @@ def _run(argumente: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("nio").setLevel(logging.WARNING)
     einstellungen = lade_einstellungen(argumente.config)
+    aenderung: dict[str, object] = {}
+    if argumente.instanz is not None:
+        aenderung["name"] = argumente.instanz
+    if argumente.einmalig:
+        aenderung["bereitschaft"] = False
+    if aenderung:
+        try:
+            instanz = InstanzEinstellungen.model_validate(
+                einstellungen.instanz.model_dump() | aenderung
+            )
+        except ValidationError:
+            raise KonfigurationFehler(
+                [
+                    f"--instanz {argumente.instanz}: nur Buchstaben, Ziffern, Punkt, Binde- "
+                    "und Unterstrich (bis 40)"
+                ]
+            ) from None
+        einstellungen = einstellungen.model_copy(update={"instanz": instanz})
     asyncio.run(betreibe(einstellungen))
     return EXIT_OK
 

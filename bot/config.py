@@ -8,6 +8,7 @@ still übergangen werden.
 from __future__ import annotations
 
 import re
+import socket
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -182,6 +183,21 @@ class ZeitplanEinstellungen(_Abschnitt):
     nachholfrist_stunden: int = Field(default=12, ge=0, le=24 * 7)
 
 
+def _rechnername() -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40].strip("-.")
+    return name or "klimabot"
+
+
+class InstanzEinstellungen(_Abschnitt):
+    """Mehrere Instanzen auf einer Datenbank: genau eine ist aktiv, die übrigen warten in
+    Bereitschaft (bot/bereitschaft.py)."""
+
+    # Name dieser Instanz (Vorgabe: der Rechnername); jede Instanz ist ein eigenes Gerät.
+    name: str = Field(default_factory=_rechnername, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+    # Ist schon eine Instanz aktiv: warten und übernehmen (true) oder mit Code 2 enden (false).
+    bereitschaft: bool = True
+
+
 class Einstellungen(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KLIMABOT_",
@@ -194,6 +210,7 @@ class Einstellungen(BaseSettings):
     datenbank: DatenbankEinstellungen = DatenbankEinstellungen()
     bot: BotEinstellungen = BotEinstellungen()
     zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
+    instanz: InstanzEinstellungen = Field(default_factory=InstanzEinstellungen)
 
     def geheimnisse(self) -> list[str | SecretStr | None]:
         """Was in keiner Logzeile erscheinen darf (siehe `bot.geheimnisse.schuetze_protokoll`)."""
@@ -301,6 +318,7 @@ _GRUENDE = {
     "model_type": "muss ein Abschnitt sein",
     "dict_type": "muss ein Abschnitt sein",
     "path_type": "muss ein Pfad sein",
+    "string_pattern_mismatch": "nur Buchstaben, Ziffern, Punkt, Binde- und Unterstrich (bis 40)",
 }
 
 

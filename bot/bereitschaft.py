@@ -1,0 +1,265 @@
+"""Genau eine aktive Instanz je Bot-Konto, weitere warten in Bereitschaft.
+
+Die Sperre hängt am Konto und an der Datenbank, nicht am Rechner: auf PostgreSQL eine
+Advisory-Sperre der Sitzung (auf einer eigenen Verbindung, Schlüssel aus der Matrix-ID des
+Bots), auf SQLite eine exklusive Dateisperre (`flock`) auf einer Datei neben der Datenbank.
+Beide gibt das System frei, wenn der Prozess stirbt – auch bei SIGKILL: PostgreSQL beendet die
+Sitzung, sobald die Verbindung abreißt, der Kern löst die Dateisperre beim Schließen.
+
+Wer die Sperre nicht bekommt, versucht es etwa jede Sekunde wieder und tut bis dahin nichts,
+was mit der aktiven Instanz zusammenstoßen könnte (kein Sync, kein Senden, kein Zeitplan).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from modelle.datenbank import sqlite_datei
+
+log = logging.getLogger(__name__)
+
+ABSTAND_S = 1.0  # so oft versucht eine Bereitschaft die Sperre
+PRUEFABSTAND_S = 2.0  # so oft prüft die aktive Instanz, ob sie die Sperre noch hält
+PRUEFGEDULD_S = 5.0  # so lange darf diese Prüfung dauern, dann gilt die Sperre als verloren
+
+
+class AndereInstanzAktiv(Exception):
+    """Eine andere Instanz hält die Sperre, und diese soll nicht in Bereitschaft warten."""
+
+
+class SperreVerloren(RuntimeError):
+    """Die aktive Instanz hält die Sperre nicht mehr (Verbindung zur Datenbank abgerissen,
+    Sperrdatei entfernt). Sie muss sofort aufhören: eine Bereitschaft übernimmt gleich."""
+
+
+class Instanzsperre(Protocol):
+    beschreibung: str
+
+    async def versuche(self) -> bool:
+        """Nimmt die Sperre, wenn sie frei ist; `False`, wenn eine andere Instanz sie hält."""
+        ...
+
+    async def pruefe(self) -> None:
+        """Wirft `SperreVerloren`, wenn die gehaltene Sperre nicht mehr sicher gehalten ist."""
+        ...
+
+    async def freigeben(self) -> None: ...
+
+
+def sperrschluessel(benutzer: str) -> int:
+    """Der Schlüssel der Advisory-Sperre: 64 Bit aus der Matrix-ID des Bots."""
+    digest = hashlib.sha256(f"klimabot-instanz {benutzer}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgresSperre:
+    """`pg_try_advisory_lock` auf einer eigenen Verbindung, die nur diese Sperre trägt."""
+
+    def __init__(self, url: str, benutzer: str, instanz: str) -> None:
+        self.schluessel = sperrschluessel(benutzer)
+        self.beschreibung = f"PostgreSQL-Advisory-Sperre {self.schluessel}"
+        # Eigene Engine ohne Pool: die Verbindung gehört allein der Sperre und lebt, solange
+        # die Instanz aktiv ist. AUTOCOMMIT: sie soll nie „idle in transaction“ stehen.
+        self._engine = create_async_engine(
+            make_url(url),
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            hide_parameters=True,
+            connect_args={
+                "server_settings": {"application_name": f"klimabot {instanz}"[:63]},
+                "timeout": 10,
+            },
+        )
+        self._verbindung: AsyncConnection | None = None
+        self._gehalten = False
+
+    async def versuche(self) -> bool:
+        try:
+            if self._verbindung is None:
+                self._verbindung = await self._engine.connect()
+            erhalten = await asyncio.wait_for(
+                self._verbindung.scalar(
+                    text("SELECT pg_try_advisory_lock(:schluessel)"),
+                    {"schluessel": self.schluessel},
+                ),
+                timeout=PRUEFGEDULD_S,
+            )
+        except Exception as fehler:
+            # Datenbank nicht erreichbar: weiter in Bereitschaft, beim nächsten Mal neu verbinden.
+            log.warning("Sperre nicht prüfbar, Datenbank nicht erreichbar (%s)", _kurz(fehler))
+            await self._verwerfen()
+            return False
+        self._gehalten = bool(erhalten)
+        return self._gehalten
+
+    async def pruefe(self) -> None:
+        if not self._gehalten or self._verbindung is None:
+            raise SperreVerloren("Sperre nicht gehalten")
+        try:
+            await asyncio.wait_for(self._verbindung.scalar(text("SELECT 1")), PRUEFGEDULD_S)
+        except Exception as fehler:
+            # Mit der Sitzung endet auch die Sperre; eine Bereitschaft hat sie womöglich schon.
+            self._gehalten = False
+            await self._verwerfen()
+            raise SperreVerloren(
+                f"Verbindung der Sperre zur Datenbank abgerissen ({_kurz(fehler)})"
+            ) from fehler
+
+    async def freigeben(self) -> None:
+        self._gehalten = False
+        await self._verwerfen()  # mit der Sitzung endet die Sperre
+        await self._engine.dispose()
+
+    async def _verwerfen(self) -> None:
+        verbindung, self._verbindung = self._verbindung, None
+        if verbindung is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(verbindung.close(), timeout=PRUEFGEDULD_S)
+
+
+class DateiSperre:
+    """Eine exklusive `flock`-Sperre auf einer Datei neben der SQLite-Datenbank.
+
+    `flock` (nicht `fcntl`-Satzsperren): sie gilt je geöffneter Datei, so sperren sich auch
+    zwei Instanzen im selben Prozess gegenseitig aus, und sie endet mit dem Prozess.
+    """
+
+    def __init__(self, datei: Path, instanz: str) -> None:
+        self.datei = datei
+        self.beschreibung = f"Sperrdatei {datei}"
+        self._instanz = instanz
+        self._fd: int | None = None
+
+    async def versuche(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.datei, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        # Nur zur Auskunft für Menschen: wer gerade aktiv ist.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{self._instanz} (PID {os.getpid()})\n".encode(), 0)
+        self._fd = fd
+        return True
+
+    async def pruefe(self) -> None:
+        if self._fd is None:
+            raise SperreVerloren("Sperre nicht gehalten")
+        try:
+            gleich = os.stat(self.datei).st_ino == os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            gleich = False
+        if not gleich:
+            # Gelöscht oder ersetzt: eine zweite Instanz könnte die neue Datei sperren.
+            raise SperreVerloren(f"Sperrdatei {self.datei} wurde entfernt oder ersetzt")
+
+    async def freigeben(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def wer_aktiv(self) -> str | None:
+        with contextlib.suppress(OSError):
+            return self.datei.read_text(encoding="utf-8").strip() or None
+        return None
+
+
+def sperrdatei(datenbank: Path) -> Path:
+    """`klimabot.db` → `klimabot.db.sperre` (neben Datenbank und Schlüsselspeicher)."""
+    datei = datenbank.absolute()
+    return datei.with_name(f"{datei.name}.sperre")
+
+
+def sperre_fuer(url: str, benutzer: str, instanz: str) -> Instanzsperre | None:
+    """Die Sperre für diese Datenbank; `None` für eine SQLite-Datenbank nur im Speicher
+    (die teilt ohnehin kein zweiter Prozess)."""
+    if make_url(url).get_backend_name() == "postgresql":
+        return PostgresSperre(url, benutzer, instanz)
+    datei = sqlite_datei(url)
+    if datei is None:
+        return None
+    return DateiSperre(sperrdatei(datei), instanz)
+
+
+async def werde_aktiv(
+    sperre: Instanzsperre,
+    *,
+    instanz: str,
+    bereitschaft: bool,
+    halt: asyncio.Event,
+    abstand: float = ABSTAND_S,
+) -> float | None:
+    """Wartet, bis diese Instanz die Sperre hält.
+
+    Gibt zurück, wie lange die Sperre höchstens schon frei war, als diese Instanz sie nahm
+    (0 ohne Warten; sonst die Zeit seit dem letzten vergeblichen Versuch), `None`, wenn
+    `halt` vorher gesetzt wurde. Ohne `bereitschaft` wirft eine besetzte Sperre sofort
+    `AndereInstanzAktiv`.
+    """
+    if await sperre.versuche():
+        log.info("Instanz %s ist aktiv (%s)", instanz, sperre.beschreibung)
+        return 0.0
+    wer = sperre.wer_aktiv() if isinstance(sperre, DateiSperre) else None
+    aktiv = f"Eine andere Instanz{f' ({wer})' if wer else ''} ist für dieses Bot-Konto aktiv"
+    if not bereitschaft:
+        raise AndereInstanzAktiv(
+            f"{aktiv} ({sperre.beschreibung}). Diese Instanz ({instanz}) endet, statt in "
+            "Bereitschaft zu warten (--einmalig bzw. instanz.bereitschaft = false)."
+        )
+    log.info(
+        "%s; Instanz %s wartet in Bereitschaft und übernimmt, sobald die Sperre frei wird "
+        "(%s, Versuch etwa jede %s s)",
+        aktiv,
+        instanz,
+        sperre.beschreibung,
+        f"{abstand:g}",
+    )
+    beginn = time.monotonic()
+    while not halt.is_set():
+        vergeblich = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(halt.wait(), timeout=abstand)
+        if halt.is_set():
+            break
+        if await sperre.versuche():
+            frei_seit = time.monotonic() - vergeblich
+            log.info(
+                "Sperre frei: Instanz %s übernimmt nach %.1f s (nach %.0f s Bereitschaft)",
+                instanz,
+                frei_seit,
+                time.monotonic() - beginn,
+            )
+            return frei_seit
+    return None
+
+
+async def bewache(sperre: Instanzsperre, abstand: float = PRUEFABSTAND_S) -> None:
+    """Prüft die gehaltene Sperre, bis sie verloren ist (dann `SperreVerloren`)."""
+    while True:
+        await asyncio.sleep(abstand)
+        await sperre.pruefe()
+
+
+def _kurz(fehler: BaseException) -> str:
+    grund = getattr(fehler, "orig", None) or fehler
+    return str(grund).partition("\n")[0] or type(grund).__name__

@@ -1,0 +1,230 @@
+"""Genau eine aktive Instanz je Bot-Konto: die Sperre auf SQLite und PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.bereitschaft import (
+    AndereInstanzAktiv,
+    DateiSperre,
+    SperreVerloren,
+    sperre_fuer,
+    werde_aktiv,
+)
+from tests.kommandozeile import klimabot
+
+BOT = "@klimabot:stadt.test"
+WURZEL = Path(__file__).resolve().parent.parent
+
+# Hält die Sperre in einem eigenen Prozess, bis er getötet wird.
+HALTER = """
+import asyncio, sys
+from bot.bereitschaft import sperre_fuer
+
+async def halten():
+    sperre = sperre_fuer(sys.argv[1], sys.argv[2], "halter")
+    assert await sperre.versuche()
+    print("aktiv", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(halten())
+"""
+
+
+def _halter(datenbank_url: str) -> subprocess.Popen[str]:
+    prozess = subprocess.Popen(
+        [sys.executable, "-c", HALTER, datenbank_url, BOT],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(WURZEL)},
+    )
+    assert prozess.stdout is not None
+    assert prozess.stdout.readline().strip() == "aktiv"
+    return prozess
+
+
+async def test_zweite_instanz_bekommt_die_sperre_erst_wenn_die_erste_sie_freigibt(
+    datenbank_url: str,
+) -> None:
+    erste = sperre_fuer(datenbank_url, BOT, "eins")
+    zweite = sperre_fuer(datenbank_url, BOT, "zwei")
+    assert erste is not None
+    assert zweite is not None
+    try:
+        assert await erste.versuche()
+        assert not await zweite.versuche()
+        await erste.pruefe()  # die aktive hält sie weiter
+        await erste.freigeben()
+        assert await zweite.versuche()
+        assert not await erste.versuche()
+    finally:
+        await erste.freigeben()
+        await zweite.freigeben()
+
+
+async def test_sperre_gilt_je_bot_konto_und_datenbank(datenbank_url: str, tmp_path: Path) -> None:
+    klimabot_sperre = sperre_fuer(datenbank_url, BOT, "eins")
+    if datenbank_url.startswith("sqlite"):
+        # Die Sperre liegt neben der Datei: eine andere Datenbank sperrt sie nicht.
+        andere = sperre_fuer(f"sqlite+aiosqlite:///{tmp_path / 'anders.db'}", BOT, "eins")
+    else:
+        andere = sperre_fuer(datenbank_url, "@energiebot:stadt.test", "eins")
+    assert klimabot_sperre is not None
+    assert andere is not None
+    try:
+        assert await klimabot_sperre.versuche()
+        assert await andere.versuche()
+    finally:
+        await klimabot_sperre.freigeben()
+        await andere.freigeben()
+
+
+async def test_einmalig_sagt_welche_instanz_aktiv_ist(datenbank_url: str) -> None:
+    aktive = sperre_fuer(datenbank_url, BOT, "rechner-a")
+    zweite = sperre_fuer(datenbank_url, BOT, "rechner-b")
+    assert aktive is not None
+    assert zweite is not None
+    try:
+        assert await aktive.versuche()
+        with pytest.raises(AndereInstanzAktiv, match=r"andere Instanz.*rechner-b.*endet"):
+            await werde_aktiv(zweite, instanz="rechner-b", bereitschaft=False, halt=asyncio.Event())
+    finally:
+        await aktive.freigeben()
+        await zweite.freigeben()
+
+
+async def test_bereitschaft_uebernimmt_nach_sigkill_der_aktiven_binnen_zehn_sekunden(
+    datenbank_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.bereitschaft")
+    halter = _halter(datenbank_url)
+    bereitschaft = sperre_fuer(datenbank_url, BOT, "bereitschaft")
+    assert bereitschaft is not None
+    try:
+        warten = asyncio.create_task(
+            werde_aktiv(
+                bereitschaft, instanz="bereitschaft", bereitschaft=True, halt=asyncio.Event()
+            )
+        )
+        await asyncio.sleep(1.5)
+        assert not warten.done(), "die Bereitschaft darf nicht aktiv werden, solange die erste lebt"
+        assert "wartet in Bereitschaft" in caplog.text
+        getoetet = time.monotonic()
+        halter.send_signal(signal.SIGKILL)
+        frei_seit = await asyncio.wait_for(warten, timeout=15)
+        uebernahme = time.monotonic() - getoetet
+        print(f"\nÜbernahme ({datenbank_url.partition('+')[0]}): {uebernahme:.2f} s nach SIGKILL")
+        assert uebernahme <= 10
+        assert frei_seit is not None
+        assert frei_seit <= 10
+        assert "übernimmt nach" in caplog.text
+    finally:
+        halter.kill()
+        halter.wait()
+        await bereitschaft.freigeben()
+
+
+async def test_bereitschaft_endet_auf_signal_ohne_aktiv_zu_werden(datenbank_url: str) -> None:
+    aktive = sperre_fuer(datenbank_url, BOT, "eins")
+    zweite = sperre_fuer(datenbank_url, BOT, "zwei")
+    assert aktive is not None
+    assert zweite is not None
+    halt = asyncio.Event()
+    try:
+        assert await aktive.versuche()
+        warten = asyncio.create_task(
+            werde_aktiv(zweite, instanz="zwei", bereitschaft=True, halt=halt, abstand=0.1)
+        )
+        await asyncio.sleep(0.3)
+        halt.set()
+        assert await asyncio.wait_for(warten, timeout=5) is None
+    finally:
+        await aktive.freigeben()
+        await zweite.freigeben()
+
+
+async def test_geloeschte_sperrdatei_gilt_als_verlorene_sperre(tmp_path: Path) -> None:
+    sperre = DateiSperre(tmp_path / "klimabot.db.sperre", "eins")
+    try:
+        assert await sperre.versuche()
+        assert "eins" in (sperre.wer_aktiv() or "")
+        (tmp_path / "klimabot.db.sperre").unlink()
+        with pytest.raises(SperreVerloren, match="entfernt"):
+            await sperre.pruefe()
+    finally:
+        await sperre.freigeben()
+
+
+def _config(ordner: Path, datenbank_url: str) -> Path:
+    datei = ordner / "config.toml"
+    datei.write_text(
+        f"""
+[matrix]
+homeserver = "http://127.0.0.1:9"
+benutzer = "{BOT}"
+verschluesselung = false
+
+[datenbank]
+url = "{datenbank_url}"
+""",
+        encoding="utf-8",
+    )
+    return datei
+
+
+async def test_run_einmalig_endet_mit_code_2_wenn_eine_andere_instanz_aktiv_ist(
+    datenbank_url: str, tmp_path: Path
+) -> None:
+    aktive = sperre_fuer(datenbank_url, BOT, "rechner-a")
+    assert aktive is not None
+    config = _config(tmp_path, datenbank_url)
+    try:
+        assert await aktive.versuche()
+        for argumente, umgebung in (
+            (("--einmalig",), {}),
+            ((), {"KLIMABOT_INSTANZ__BEREITSCHAFT": "false"}),
+        ):
+            ergebnis = await asyncio.to_thread(
+                klimabot,
+                "run",
+                "--config",
+                str(config),
+                "--instanz",
+                "rechner-b",
+                *argumente,
+                ordner=tmp_path,
+                PYTHONPATH=str(WURZEL),
+                KLIMABOT_MATRIX__PASSWORT="geheim",
+                **umgebung,
+            )
+            assert ergebnis.returncode == 2, ergebnis.stderr
+            assert "Eine andere Instanz" in ergebnis.stderr
+            assert "Diese Instanz (rechner-b) endet" in ergebnis.stderr
+            assert "Traceback" not in ergebnis.stderr
+    finally:
+        await aktive.freigeben()
+
+
+def test_ungueltiger_instanzname_wird_abgelehnt(tmp_path: Path) -> None:
+    config = _config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'klimabot.db'}")
+    ergebnis = klimabot(
+        "run",
+        "--config",
+        str(config),
+        "--instanz",
+        "zwei wörter",
+        ordner=tmp_path,
+        PYTHONPATH=str(WURZEL),
+        KLIMABOT_MATRIX__PASSWORT="geheim",
+    )
+    assert ergebnis.returncode == 2
+    assert "--instanz zwei wörter: nur Buchstaben" in ergebnis.stderr
