@@ -20,7 +20,12 @@ from bot.geheimnisse import (
     verschluessele,
 )
 from modelle.datenbank import Sitzungsfabrik, tilge_ueberschriebenes
-from modelle.zustand import lies_zustand, loesche_zustand, setze_zustand
+from modelle.zustand import (
+    lies_zustand,
+    loesche_zustand,
+    setze_zustand,
+    zustaende_mit_praefix,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,60 @@ GERAET = "matrix.geraet"
 BENUTZER = "matrix.benutzer"
 # Das Gerät, dessen Schlüssel beim Homeserver liegen (nach dem ersten Hochladen gesetzt).
 SCHLUESSEL_GERAET = "matrix.schluessel_geraet"
+# Bis wohin dieses Gerät gelesen hat (bot/sync.py). Je Gerät, nicht je Konto: die
+# Raumschlüssel kommen als To-Device-Nachrichten, und deren Position steckt mit im Token.
+SYNC_POSITION = "matrix.sync_position"
+# Was jedes Gerät für sich hat; jede Instanz (bot/bereitschaft.py) ist ein eigenes Gerät.
+GERAETEZUSTAND = (ZUGANGSTOKEN, GERAET, BENUTZER, SCHLUESSEL_GERAET, SYNC_POSITION)
+
+
+def instanzschluessel(schluessel: str, instanz: str | None) -> str:
+    """Der Zustand-Schlüssel des Geräts einer Instanz: `matrix.geraet@rechner-a`.
+
+    Ohne Instanz der gemeinsame Schlüssel (eingebettete Bots in Tests, ältere Fassungen).
+    """
+    return schluessel if instanz is None else f"{schluessel}@{instanz}"
+
+
+async def behaupte_eigenes_geraet(sitzungen: Sitzungsfabrik, instanz: str, geraet: str) -> None:
+    """Vermerkt das Gerät dieser Instanz; gehört es schon einer anderen, endet der Start.
+
+    Zwei Instanzen als ein Gerät teilten sich Einmalschlüssel und Raumschlüssel – genau das,
+    was Instanzen verhindern sollen. So kann es nur mit einem konfigurierten Zugangstoken
+    kommen (ein Token gehört zu einem Gerät): dann braucht jede Instanz ihr eigenes.
+    """
+    async with sitzungen.begin() as sitzung:
+        andere = {
+            schluessel.partition("@")[2]
+            for schluessel, wert in (await zustaende_mit_praefix(sitzung, f"{GERAET}@")).items()
+            if wert == geraet and schluessel != instanzschluessel(GERAET, instanz)
+        }
+        if not andere:
+            await setze_zustand(sitzung, instanzschluessel(GERAET, instanz), geraet)
+    if andere:
+        raise AnmeldungFehlgeschlagen(
+            f"Gerät {geraet} gehört schon Instanz {', '.join(sorted(andere))}; zwei Instanzen "
+            "dürfen nie dasselbe Gerät sein. Jede Instanz braucht ihr eigenes Zugangstoken "
+            "(oder das Passwort, dann meldet sie sich als eigenes Gerät an)."
+        )
+
+
+async def erbe_bisheriges_geraet(sitzungen: Sitzungsfabrik, instanz: str) -> None:
+    """Eine ältere Fassung kannte nur ein Gerät je Konto: die erste aktive Instanz übernimmt
+    es samt Token und Sync-Position, statt ein neues anzulegen. Nur wer die Instanzsperre
+    hält, darf das – sonst liefen zwei Prozesse als dasselbe Gerät."""
+    async with sitzungen.begin() as sitzung:
+        if await lies_zustand(sitzung, instanzschluessel(GERAET, instanz)) is not None:
+            return
+        bisher = await lies_zustand(sitzung, GERAET)
+        if bisher is None:
+            return
+        for schluessel in GERAETEZUSTAND:
+            wert = await lies_zustand(sitzung, schluessel)
+            if wert is not None:
+                await setze_zustand(sitzung, instanzschluessel(schluessel, instanz), wert)
+                await loesche_zustand(sitzung, schluessel)
+    log.info("Instanz %s übernimmt das bisherige Gerät %s des Bots", instanz, bisher)
 
 
 class AnmeldungFehlgeschlagen(Exception):
@@ -68,7 +127,10 @@ def _speicher_fehlt(client: AsyncClient, einstellungen: MatrixEinstellungen, ger
 
 
 async def anmelden(
-    client: AsyncClient, einstellungen: MatrixEinstellungen, sitzungen: Sitzungsfabrik
+    client: AsyncClient,
+    einstellungen: MatrixEinstellungen,
+    sitzungen: Sitzungsfabrik,
+    instanz: str | None = None,
 ) -> None:
     """Meldet den Bot an und behält sein Gerät über Neustarts (nie ein neues Gerät je Start).
 
@@ -82,12 +144,17 @@ async def anmelden(
     samt Resten getilgt. Ist das gespeicherte nicht zu entschlüsseln (Passwort geändert),
     meldet sich der Bot mit dem Passwort neu an – als dasselbe Gerät. Mit konfiguriertem
     Zugangstoken speichert er keines.
+
+    Mit `instanz` hat jede Instanz ihr eigenes Gerät (Token, Gerät, Sync-Position unter
+    `instanzschluessel`); nios Schlüsselspeicher trennt die Geräte ohnehin (eine Datei je Gerät).
     """
     async with sitzungen() as sitzung:
-        gespeichert = await lies_zustand(sitzung, ZUGANGSTOKEN)
-        geraet = await lies_zustand(sitzung, GERAET)
-        benutzer = await lies_zustand(sitzung, BENUTZER)
-        verschluesselt_als = await lies_zustand(sitzung, SCHLUESSEL_GERAET)
+        gespeichert = await lies_zustand(sitzung, instanzschluessel(ZUGANGSTOKEN, instanz))
+        geraet = await lies_zustand(sitzung, instanzschluessel(GERAET, instanz))
+        benutzer = await lies_zustand(sitzung, instanzschluessel(BENUTZER, instanz))
+        verschluesselt_als = await lies_zustand(
+            sitzung, instanzschluessel(SCHLUESSEL_GERAET, instanz)
+        )
     klartext = gespeichert is not None and not ist_verschluesselt(gespeichert)
     tresor = tresorpasswort(einstellungen)
     if einstellungen.zugangstoken is not None:
@@ -105,7 +172,7 @@ async def anmelden(
             )
         client.restore_login(antwort.user_id, antwort.device_id, konfiguriert)
         if gespeichert is not None:
-            await _lege_token_ab(sitzungen, None, einstellungen, tilgen=klartext)
+            await _lege_token_ab(sitzungen, None, einstellungen, tilgen=klartext, instanz=instanz)
         log.info("Angemeldet mit konfiguriertem Zugangstoken, Gerät %s", client.device_id)
         return
     token: str | None = None
@@ -135,7 +202,7 @@ async def anmelden(
             await _pruefe_wer(client, einstellungen.benutzer, antwort)
             client.restore_login(einstellungen.benutzer, geraet, token)
             if klartext:
-                await _lege_token_ab(sitzungen, token, einstellungen, tilgen=True)
+                await _lege_token_ab(sitzungen, token, einstellungen, tilgen=True, instanz=instanz)
                 log.info("Gespeichertes Zugangstoken jetzt verschlüsselt (war Klartext)")
             log.info("Gespeicherte Anmeldung wiederverwendet, Gerät %s", geraet)
             return
@@ -163,6 +230,7 @@ async def anmelden(
         tilgen=klartext,
         geraet=anmeldung.device_id,
         benutzer=anmeldung.user_id,
+        instanz=instanz,
     )
     log.info("Mit Passwort angemeldet, Gerät %s", anmeldung.device_id)
 
@@ -213,6 +281,7 @@ async def _lege_token_ab(
     tilgen: bool,
     geraet: str | None = None,
     benutzer: str | None = None,
+    instanz: str | None = None,
 ) -> None:
     """Speichert `token` verschlüsselt (`None`: keines) samt Gerät und Konto, falls genannt.
 
@@ -225,13 +294,13 @@ async def _lege_token_ab(
         wert = await asyncio.to_thread(verschluessele, token, tresor, zweck)
     async with sitzungen.begin() as sitzung:
         if wert is None:
-            await loesche_zustand(sitzung, ZUGANGSTOKEN)
+            await loesche_zustand(sitzung, instanzschluessel(ZUGANGSTOKEN, instanz))
         else:
-            await setze_zustand(sitzung, ZUGANGSTOKEN, wert)
+            await setze_zustand(sitzung, instanzschluessel(ZUGANGSTOKEN, instanz), wert)
         if geraet is not None:
-            await setze_zustand(sitzung, GERAET, geraet)
+            await setze_zustand(sitzung, instanzschluessel(GERAET, instanz), geraet)
         if benutzer is not None:
-            await setze_zustand(sitzung, BENUTZER, benutzer)
+            await setze_zustand(sitzung, instanzschluessel(BENUTZER, instanz), benutzer)
     if tilgen:
         log.info("Reste des Klartext-Tokens werden aus der Datenbankdatei getilgt")
         await tilge_ueberschriebenes(sitzungen)

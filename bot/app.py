@@ -14,21 +14,38 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nio import AsyncClient
+from nio import AsyncClient, SyncResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from befehle import alle_befehle
 from befehle.grundlagen import Befehl, Betrieb, Registratur
-from bot.anmeldung import anmelden, neuer_client
-from bot.bereitschaft import Instanzsperre, SperreVerloren, bewache, sperre_fuer, werde_aktiv
+from bot.anmeldung import (
+    SCHLUESSEL_GERAET,
+    SYNC_POSITION,
+    AnmeldungFehlgeschlagen,
+    anmelden,
+    behaupte_eigenes_geraet,
+    erbe_bisheriges_geraet,
+    instanzschluessel,
+    neuer_client,
+)
+from bot.bereitschaft import (
+    AndereInstanzAktiv,
+    Instanzsperre,
+    SperreVerloren,
+    bewache,
+    sperre_fuer,
+    werde_aktiv,
+)
+from bot.client import pflege_schluessel
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.niotransport import NioTransport
 from bot.planer import Planer, Zeitplaner
 from bot.raeume import Raumverwaltung
-from bot.sync import Syncschleife
+from bot.sync import ERSTER_SYNC_FILTER, Syncschleife
 from bot.transport import Transport
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
@@ -160,8 +177,13 @@ class Klimabot:
             await uebernimm_strukturdatei(einstellungen, sitzungen)
             await setze_stabsstelle_raum(einstellungen.bot.stabsstelle_raum, sitzungen)
             client = neuer_client(matrix)
+            instanz = einstellungen.instanz.name
             try:
-                await anmelden(client, matrix, sitzungen)
+                # Erst hier, unter der Instanzsperre: das Gerät einer älteren Fassung erbt
+                # genau eine Instanz.
+                await erbe_bisheriges_geraet(sitzungen, instanz)
+                await anmelden(client, matrix, sitzungen, instanz)
+                await behaupte_eigenes_geraet(sitzungen, instanz, client.device_id)
             except BaseException:
                 await client.close()
                 raise
@@ -172,7 +194,7 @@ class Klimabot:
         betrieb = betrieb_aus(einstellungen)
         vertrauen = Schluesselvertrauen(sitzungen, vertrauensregel_aus(matrix))
         transport = NioTransport(client, vertrauen)
-        zusteller = Zusteller(sitzungen, transport)
+        zusteller = Zusteller(sitzungen, transport, schon_gesendet=transport.schon_gesendet)
         vertrauen.nach_commit = zusteller.wecken
         verarbeitung = baue_verarbeitung(
             einstellungen,
@@ -183,7 +205,13 @@ class Klimabot:
         )
         raeume = Raumverwaltung(client, matrix, sitzungen)
         sync = Syncschleife(
-            client, matrix, sitzungen, verarbeitung, raeume=raeume, vertrauen=vertrauen
+            client,
+            matrix,
+            sitzungen,
+            verarbeitung,
+            raeume=raeume,
+            vertrauen=vertrauen,
+            instanz=einstellungen.instanz.name,
         )
         planer = Planer(
             sitzungen=sitzungen,
@@ -298,7 +326,11 @@ async def betreibe(einstellungen: Einstellungen) -> None:
         frei_seit = 0.0
         if sperre is not None:
             gewartet = await werde_aktiv(
-                sperre, instanz=instanz.name, bereitschaft=instanz.bereitschaft, halt=halt
+                sperre,
+                instanz=instanz.name,
+                bereitschaft=instanz.bereitschaft,
+                halt=halt,
+                vorbereiten=lambda: bereitschaft_anmelden(einstellungen),
             )
             if gewartet is None:
                 log.info("Bereitschaft von Instanz %s beendet", instanz.name)
@@ -314,8 +346,9 @@ async def betreibe(einstellungen: Einstellungen) -> None:
             instanz.name,
             bot.client.device_id,
         )
-        if frei_seit:
-            bereit = asyncio.create_task(_melde_uebernahme(bot, instanz.name, beginn))
+        bereit = asyncio.create_task(
+            _melde_bereit(bot, instanz.name, beginn if sperre is not None and frei_seit else None)
+        )
         await bot.laufen(sperre)
     finally:
         if bereit is not None:
@@ -326,11 +359,62 @@ async def betreibe(einstellungen: Einstellungen) -> None:
             await sperre.freigeben()
 
 
-async def _melde_uebernahme(bot: Klimabot, instanz: str, beginn: float) -> None:
+async def bereitschaft_anmelden(einstellungen: Einstellungen) -> None:
+    """Die Bereitschaft meldet sich als ihr eigenes Gerät an, bevor sie gebraucht wird.
+
+    So kennen die Geräte der Personen sie schon und geben ihr die Raumschlüssel jeder neuen
+    Nachricht mit (die To-Device-Nachrichten warten beim Homeserver, bis sie liest). Dafür
+    lädt sie ihre Geräteschlüssel und Einmalschlüssel hoch und legt mit einem ersten Sync
+    ihre eigene Sync-Position fest – ohne etwas zu behandeln; danach liest sie nichts mehr,
+    bis sie übernimmt. Dann liest sie ab dieser Position und holt alles nach, was die
+    aktive Instanz nicht mehr behandelt hat (bot/sync.py).
+    """
+    matrix = einstellungen.matrix
+    assert matrix is not None
+    instanz = einstellungen.instanz.name
+    engine = erzeuge_engine(einstellungen.datenbank.url)
+    client = neuer_client(matrix)
+    try:
+        sitzungen = erzeuge_sitzungsfabrik(engine)
+        try:
+            await anmelden(client, matrix, sitzungen, instanz)
+            await behaupte_eigenes_geraet(sitzungen, instanz, client.device_id)
+        except AnmeldungFehlgeschlagen as fehler:
+            # Unmöglich, nicht vorübergehend: beim Übernehmen ginge es ebenso wenig.
+            raise AndereInstanzAktiv(f"Bereitschaft nicht anmeldbar: {fehler}") from fehler
+        if client.olm is not None and await pflege_schluessel(client):
+            async with sitzungen.begin() as sitzung:
+                await setze_zustand(
+                    sitzung, instanzschluessel(SCHLUESSEL_GERAET, instanz), client.device_id
+                )
+        async with sitzungen() as sitzung:
+            position = await lies_zustand(sitzung, instanzschluessel(SYNC_POSITION, instanz))
+        if position is None:
+            antwort = await client.sync(timeout=0, sync_filter=ERSTER_SYNC_FILTER, full_state=True)
+            if not isinstance(antwort, SyncResponse):
+                raise RuntimeError(f"erster Sync abgelehnt: {antwort.message}")
+            async with sitzungen.begin() as sitzung:
+                await setze_zustand(
+                    sitzung, instanzschluessel(SYNC_POSITION, instanz), antwort.next_batch
+                )
+        log.info(
+            "Bereitschaft angemeldet als Gerät %s (eigene Schlüssel beim Homeserver); "
+            "sie liest erst wieder, wenn sie übernimmt",
+            client.device_id,
+        )
+    finally:
+        await client.close()
+        await engine.dispose()
+
+
+async def _melde_bereit(bot: Klimabot, instanz: str, uebernahme: float | None) -> None:
     await bot.sync.bereit.wait()
+    if uebernahme is None:
+        log.info("Instanz %s ist bereit und antwortet", instanz)
+        return
     log.info(
-        "Übernahme abgeschlossen: Instanz %s antwortet wieder, %.1f s nachdem die Sperre frei "
-        "wurde",
+        "Übernahme abgeschlossen: Instanz %s ist bereit und antwortet, %.1f s nachdem die "
+        "Sperre frei wurde",
         instanz,
-        time.monotonic() - beginn,
+        time.monotonic() - uebernahme,
     )

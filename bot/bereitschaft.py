@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +35,13 @@ log = logging.getLogger(__name__)
 ABSTAND_S = 1.0  # so oft versucht eine Bereitschaft die Sperre
 PRUEFABSTAND_S = 2.0  # so oft prüft die aktive Instanz, ob sie die Sperre noch hält
 PRUEFGEDULD_S = 5.0  # so lange darf diese Prüfung dauern, dann gilt die Sperre als verloren
+SERVER_KEEPALIVE = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "1",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "8000",
+}
+ANWENDUNG = "klimabot "  # application_name der Sperrverbindung, dahinter der Name der Instanz
 
 
 class AndereInstanzAktiv(Exception):
@@ -58,6 +66,10 @@ class Instanzsperre(Protocol):
 
     async def freigeben(self) -> None: ...
 
+    async def aktive_instanz(self) -> str | None:
+        """Der Name der Instanz, die die Sperre hält (soweit zu erfahren)."""
+        ...
+
 
 def sperrschluessel(benutzer: str) -> int:
     """Der Schlüssel der Advisory-Sperre: 64 Bit aus der Matrix-ID des Bots."""
@@ -79,7 +91,13 @@ class PostgresSperre:
             isolation_level="AUTOCOMMIT",
             hide_parameters=True,
             connect_args={
-                "server_settings": {"application_name": f"klimabot {instanz}"[:63]},
+                "server_settings": {
+                    "application_name": f"{ANWENDUNG}{instanz}"[:63],
+                    # Fällt der Rechner der aktiven Instanz aus (oder das Netz dorthin), merkt
+                    # der Server es sonst erst nach Stunden (TCP-Keepalive des Systems): so
+                    # beendet er ihre Sitzung samt Sperre nach etwa 8 s.
+                    **SERVER_KEEPALIVE,
+                },
                 "timeout": 10,
             },
         )
@@ -123,6 +141,28 @@ class PostgresSperre:
         await self._verwerfen()  # mit der Sitzung endet die Sperre
         await self._engine.dispose()
 
+    async def aktive_instanz(self) -> str | None:
+        # pg_locks zeigt einen 64-Bit-Schlüssel als zwei 32-Bit-Hälften.
+        ohne_vorzeichen = self.schluessel & 0xFFFF_FFFF_FFFF_FFFF
+        try:
+            if self._verbindung is None:
+                self._verbindung = await self._engine.connect()
+            name = await self._verbindung.scalar(
+                text(
+                    "SELECT a.application_name FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                    "AND l.classid::bigint = :oben AND l.objid::bigint = :unten"
+                ),
+                {"oben": ohne_vorzeichen >> 32, "unten": ohne_vorzeichen & 0xFFFF_FFFF},
+            )
+        except Exception as fehler:
+            log.warning("Aktive Instanz nicht zu erfahren (%s)", _kurz(fehler))
+            return None
+        if isinstance(name, str) and name.startswith(ANWENDUNG):
+            return name.removeprefix(ANWENDUNG) or None
+        return None
+
     async def _verwerfen(self) -> None:
         verbindung, self._verbindung = self._verbindung, None
         if verbindung is not None:
@@ -155,9 +195,9 @@ class DateiSperre:
         except BaseException:
             os.close(fd)
             raise
-        # Nur zur Auskunft für Menschen: wer gerade aktiv ist.
+        # Wer gerade aktiv ist: für Menschen und für `aktive_instanz` der übrigen.
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{self._instanz} (PID {os.getpid()})\n".encode(), 0)
+        os.pwrite(fd, f"{self._instanz}\nPID {os.getpid()}\n".encode(), 0)
         self._fd = fd
         return True
 
@@ -178,9 +218,9 @@ class DateiSperre:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def wer_aktiv(self) -> str | None:
-        with contextlib.suppress(OSError):
-            return self.datei.read_text(encoding="utf-8").strip() or None
+    async def aktive_instanz(self) -> str | None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            return self.datei.read_text(encoding="utf-8").partition("\n")[0].strip() or None
         return None
 
 
@@ -208,19 +248,29 @@ async def werde_aktiv(
     bereitschaft: bool,
     halt: asyncio.Event,
     abstand: float = ABSTAND_S,
+    vorbereiten: Callable[[], Awaitable[None]] | None = None,
 ) -> float | None:
     """Wartet, bis diese Instanz die Sperre hält.
 
     Gibt zurück, wie lange die Sperre höchstens schon frei war, als diese Instanz sie nahm
     (0 ohne Warten; sonst die Zeit seit dem letzten vergeblichen Versuch), `None`, wenn
     `halt` vorher gesetzt wurde. Ohne `bereitschaft` wirft eine besetzte Sperre sofort
-    `AndereInstanzAktiv`.
+    `AndereInstanzAktiv`. `vorbereiten` läuft einmal, wenn diese Instanz in Bereitschaft
+    geht (die Anmeldung als eigenes Gerät); scheitert es vorübergehend, wartet sie trotzdem
+    weiter, mit `AndereInstanzAktiv` endet sie.
     """
     if await sperre.versuche():
         log.info("Instanz %s ist aktiv (%s)", instanz, sperre.beschreibung)
         return 0.0
-    wer = sperre.wer_aktiv() if isinstance(sperre, DateiSperre) else None
+    wer = await sperre.aktive_instanz()
     aktiv = f"Eine andere Instanz{f' ({wer})' if wer else ''} ist für dieses Bot-Konto aktiv"
+    if wer == instanz:
+        # Derselbe Name hieße dasselbe Gerät: zwei Prozesse mit einem Schlüsselspeicher.
+        raise AndereInstanzAktiv(
+            f"Instanz {instanz} ist schon aktiv ({sperre.beschreibung}). Eine zweite Instanz "
+            "braucht einen eigenen Namen (klimabot run --instanz NAME oder instanz.name); "
+            "sie ist dann ein eigenes Gerät des Bot-Kontos."
+        )
     if not bereitschaft:
         raise AndereInstanzAktiv(
             f"{aktiv} ({sperre.beschreibung}). Diese Instanz ({instanz}) endet, statt in "
@@ -234,6 +284,18 @@ async def werde_aktiv(
         sperre.beschreibung,
         f"{abstand:g}",
     )
+    if vorbereiten is not None:
+        try:
+            await vorbereiten()
+        except AndereInstanzAktiv:
+            raise
+        except Exception as fehler:
+            log.warning(
+                "Anmeldung der Bereitschaft gescheitert (%s); sie meldet sich erst beim "
+                "Übernehmen an und kann Nachrichten aus der Zeit davor in verschlüsselten "
+                "Räumen nicht lesen",
+                _kurz(fehler),
+            )
     beginn = time.monotonic()
     while not halt.is_set():
         vergeblich = time.monotonic()

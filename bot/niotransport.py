@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import ClientError
@@ -16,9 +17,11 @@ from nio import (
     JoinedRoomsResponse,
     KeysQueryResponse,
     LocalProtocolError,
+    MessageDirection,
     RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomLeaveResponse,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
     ShareGroupSessionResponse,
@@ -47,6 +50,10 @@ VERSCHLUESSELUNG = {
 # Zustandsereignis in Direkträumen, die der Bot anlegt: `{"kennung": …, "person": …}` (siehe
 # `bot.zusteller`: so findet er einen Raum wieder, dessen ID er sich nicht mehr merken konnte).
 DIREKTRAUM_KENNUNG = "de.klimabot.direktraum"
+# Im Inhalt jedes gesendeten Ereignisses: die txn_id seines Eintrags im Ausgangskorb.
+AUSGANGSKENNUNG = "de.klimabot.ausgang"
+# So viele der letzten Ereignisse des Bots sieht der Abgleich nach einer Übernahme an.
+ABGLEICH_HOECHSTENS = 100
 # Fehlercodes, bei denen ein erneuter Versuch nie hilft.
 _NIE_ZU_SENDEN = frozenset({"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE"})
 # Das Konto als Ganzes ist betroffen, nicht ein Raum: warten, bis es wieder geht.
@@ -78,10 +85,16 @@ class NioTransport:
         self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
     ) -> str:
         client = self._client
+        # Die Kennung des Eintrags im Ausgangskorb steht im Ereignis (verschlüsselt auch außen,
+        # sie ist zufällig): so erkennt eine übernehmende Instanz, was die vorige schon sandte
+        # (`schon_gesendet`). Die txn_id allein hilft ihr nicht: der Homeserver erkennt eine
+        # Transaktion nur beim selben Gerät wieder.
+        inhalt = {**inhalt, AUSGANGSKENNUNG: txn_id}
         try:
             if self._verschluesselt(raum_id):
                 await self._raumschluessel_teilen(raum_id)
                 ereignistyp, inhalt = client.encrypt(raum_id, ereignistyp, inhalt)
+                inhalt = {**inhalt, AUSGANGSKENNUNG: txn_id}
             methode, pfad, daten = Api.room_send(
                 client.access_token, raum_id, ereignistyp, inhalt, txn_id
             )
@@ -94,6 +107,29 @@ class NioTransport:
         if isinstance(antwort, RoomSendResponse):
             return str(antwort.event_id)
         raise self._fehler(antwort)
+
+    async def schon_gesendet(self, raum_id: str, txn_ids: Collection[str]) -> dict[str, str]:
+        """Welche dieser Transaktionen schon als Ereignis des Bots im Raum stehen (txn_id →
+        Event-ID); gesucht wird in den letzten `ABGLEICH_HOECHSTENS` Ereignissen des Bots."""
+        gesucht = set(txn_ids)
+        gefunden: dict[str, str] = {}
+        filter_ = {"senders": [self._client.user_id], "lazy_load_members": True}
+        antwort = await self._client.room_messages(
+            raum_id,
+            start=None,  # vom Ende des Raums zurück
+            direction=MessageDirection.back,
+            limit=ABGLEICH_HOECHSTENS,
+            message_filter=filter_,
+        )
+        if not isinstance(antwort, RoomMessagesResponse):
+            raise VoruebergehenderFehler(f"Verlauf nicht lesbar: {antwort.message}")
+        for ereignis in antwort.chunk:
+            quelle = getattr(ereignis, "source", {})
+            inhalt = quelle.get("content") if isinstance(quelle, dict) else None
+            kennung = inhalt.get(AUSGANGSKENNUNG) if isinstance(inhalt, dict) else None
+            if kennung in gesucht and isinstance(quelle.get("event_id"), str):
+                gefunden[kennung] = quelle["event_id"]
+        return gefunden
 
     def _verschluesselt(self, raum_id: str) -> bool:
         if self._client.olm is None:

@@ -31,7 +31,7 @@ from nio import (
 )
 from sqlalchemy import select
 
-from bot.anmeldung import SCHLUESSEL_GERAET
+from bot.anmeldung import SCHLUESSEL_GERAET, SYNC_POSITION, instanzschluessel
 from bot.client import VerworfenesEreignis, pflege_schluessel
 from bot.config import MatrixEinstellungen
 from bot.ereignis import Ereignis
@@ -78,7 +78,6 @@ ERSTER_SYNC_FILTER: dict[str, Any] = {
 NACHHOLEN_HOECHSTENS = 50  # Seiten à 100 Ereignisse je Raum nach einem Ausfall
 # Nicht entschlüsselbare Ereignisse, die auf ihren Schlüssel warten (die ältesten fallen raus).
 WARTEND_HOECHSTENS = 500
-SYNC_POSITION = "matrix.sync_position"
 
 VORUEBERGEHEND = (ClientError, TimeoutError, VoruebergehenderFehler, DatenbankNichtErreichbar)
 
@@ -107,8 +106,12 @@ class Syncschleife:
         raeume: Raumverwaltung,
         laengste_pause: float = 30.0,
         vertrauen: Schluesselvertrauen | None = None,
+        instanz: str | None = None,
     ) -> None:
         self._client = client
+        # Position und Schlüsselstand gehören dem Gerät dieser Instanz (bot/anmeldung.py).
+        self._position_schluessel = instanzschluessel(SYNC_POSITION, instanz)
+        self._schluessel_geraet = instanzschluessel(SCHLUESSEL_GERAET, instanz)
         self._raeume = raeume
         self._vertrauen = vertrauen
         self._einstellungen = einstellungen
@@ -129,11 +132,17 @@ class Syncschleife:
     async def laufen(self) -> None:
         filter_id = await self._filter(SYNC_FILTER)
         async with self._sitzungen() as sitzung:
-            position = await lies_zustand(sitzung, SYNC_POSITION)
+            position = await lies_zustand(sitzung, self._position_schluessel)
+            # Ein Gerät ohne eigene Position auf einer Datenbank, die schon Ereignisse
+            # behandelt hat (eine neue Instanz, eine Bereitschaft, deren Anmeldung scheiterte):
+            # kein erster Start, es holt nach bis zum zuletzt behandelten Ereignis.
+            schon_gelaufen = position is None and (
+                await sitzung.scalar(select(VerarbeitetesEreignis.event_id).limit(1)) is not None
+            )
         self._gespeichert = (position, self._gespeichert[1])
         pause = 1.0
         while not self._halt.is_set():
-            erster = position is None
+            erster = position is None and not schon_gelaufen
             try:
                 antwort = await self._warte_auf(
                     self._client.sync(
@@ -189,7 +198,7 @@ class Syncschleife:
 
     async def _speichere_position(self, position: str) -> None:
         async with self._sitzungen.begin() as sitzung:
-            await setze_zustand(sitzung, SYNC_POSITION, position)
+            await setze_zustand(sitzung, self._position_schluessel, position)
         self._gespeichert = (position, time.monotonic())
 
     async def _warte_auf(self, anfrage: Awaitable[Any]) -> Any:
@@ -232,7 +241,7 @@ class Syncschleife:
             hochgeladen = False
         if hochgeladen:
             async with self._sitzungen.begin() as sitzung:
-                await setze_zustand(sitzung, SCHLUESSEL_GERAET, self._client.device_id)
+                await setze_zustand(sitzung, self._schluessel_geraet, self._client.device_id)
         if self._wartend and antwort.to_device_events:
             await self._entschluessele_wartende()
 

@@ -113,8 +113,10 @@ class Zusteller:
         laengste_pause: float = 60.0,
         hoechstens_versuche: int = HOECHSTENS_VERSUCHE,
         schlafen: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        schon_gesendet: Callable[[str, Collection[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
         self._sitzungen = sitzungen
+        self._schon_gesendet = schon_gesendet
         self._transport = transport
         self._erste_pause = erste_pause
         self._laengste_pause = laengste_pause
@@ -159,6 +161,7 @@ class Zusteller:
         self._laeuft = True
         pause = self._erste_pause
         try:
+            await self._abgleichen()
             while True:
                 self._wecker.clear()
                 if self._ausfall is not None:
@@ -216,6 +219,41 @@ class Zusteller:
                 gesendet += anzahl
                 if not vollstaendig:
                     angehalten.add(schluessel)
+
+    async def _abgleichen(self) -> None:
+        """Vor dem ersten Senden: was eine vorige Instanz (ein anderes Gerät) schon sandte,
+        aber nicht mehr als gesendet vermerken konnte, wird vermerkt statt noch einmal gesendet.
+
+        Nur mit `schon_gesendet` (der Bot selbst). Scheitert der Abgleich, sendet der Zusteller
+        wie bisher: lieber eine Antwort doppelt als keine.
+        """
+        if self._schon_gesendet is None:
+            return
+        try:
+            async with self._sitzungen() as sitzung:
+                offen = (
+                    await sitzung.scalars(select(Ausgang).where(*OFFEN).order_by(Ausgang.id))
+                ).all()
+            je_raum: dict[str, list[Ausgang]] = {}
+            for eintrag in offen:
+                if not eintrag.raum_id.startswith(DIREKT):
+                    je_raum.setdefault(eintrag.raum_id, []).append(eintrag)
+            schon = 0
+            for raum_id, eintraege in je_raum.items():
+                gefunden = await self._schon_gesendet(raum_id, {e.txn_id for e in eintraege})
+                for eintrag in eintraege:
+                    if eintrag.txn_id in gefunden:
+                        await self._vermerke_gesendet(eintrag, gefunden[eintrag.txn_id])
+                        schon += 1
+        except Exception as fehler:
+            log.warning("Abgleich des Ausgangskorbs mit den Räumen gescheitert (%s)", fehler)
+            return
+        if schon:
+            log.info(
+                "Ausgangskorb: %d Nachricht(en) hatte eine vorige Instanz schon gesendet; "
+                "vermerkt, nicht noch einmal gesendet",
+                schon,
+            )
 
     # --- Verteilen ---------------------------------------------------------------------------
 

@@ -22,3 +22,11 @@ async def setze_zustand(sitzung: AsyncSession, schluessel: str, wert: str) -> No
 
 async def loesche_zustand(sitzung: AsyncSession, schluessel: str) -> None:
     await sitzung.execute(delete(Zustand).where(Zustand.schluessel == schluessel))
+
+
+async def zustaende_mit_praefix(sitzung: AsyncSession, praefix: str) -> dict[str, str]:
+    """Alle Werte, deren Schlüssel mit `praefix` beginnt (Schlüssel → Wert)."""
+    zeilen = await sitzung.execute(
+        select(Zustand.schluessel, Zustand.wert).where(Zustand.schluessel.startswith(praefix))
+    )
+    return {str(zeile[0]): str(zeile[1]) for zeile in zeilen}

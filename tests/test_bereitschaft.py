@@ -11,15 +11,29 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
+from bot.anmeldung import (
+    GERAET,
+    SYNC_POSITION,
+    ZUGANGSTOKEN,
+    AnmeldungFehlgeschlagen,
+    behaupte_eigenes_geraet,
+    erbe_bisheriges_geraet,
+    instanzschluessel,
+)
 from bot.bereitschaft import (
     AndereInstanzAktiv,
     DateiSperre,
     SperreVerloren,
+    sperrdatei,
     sperre_fuer,
     werde_aktiv,
 )
+from modelle.datenbank import Sitzungsfabrik, sqlite_datei
+from modelle.zustand import lies_zustand, setze_zustand
 from tests.kommandozeile import klimabot
 
 BOT = "@klimabot:stadt.test"
@@ -95,8 +109,38 @@ async def test_einmalig_sagt_welche_instanz_aktiv_ist(datenbank_url: str) -> Non
     assert zweite is not None
     try:
         assert await aktive.versuche()
-        with pytest.raises(AndereInstanzAktiv, match=r"andere Instanz.*rechner-b.*endet"):
+        with pytest.raises(
+            AndereInstanzAktiv, match=r"andere Instanz \(rechner-a\).*rechner-b\) endet"
+        ):
             await werde_aktiv(zweite, instanz="rechner-b", bereitschaft=False, halt=asyncio.Event())
+    finally:
+        await aktive.freigeben()
+        await zweite.freigeben()
+
+
+async def test_zweite_instanz_mit_demselben_namen_wartet_nicht_als_dasselbe_geraet(
+    datenbank_url: str,
+) -> None:
+    aktive = sperre_fuer(datenbank_url, BOT, "rechner-a")
+    zweite = sperre_fuer(datenbank_url, BOT, "rechner-a")
+    assert aktive is not None
+    assert zweite is not None
+    vorbereitet: list[bool] = []
+
+    async def anmelden() -> None:
+        vorbereitet.append(True)
+
+    try:
+        assert await aktive.versuche()
+        with pytest.raises(AndereInstanzAktiv, match="braucht einen eigenen Namen"):
+            await werde_aktiv(
+                zweite,
+                instanz="rechner-a",
+                bereitschaft=True,
+                halt=asyncio.Event(),
+                vorbereiten=anmelden,
+            )
+        assert not vorbereitet, "sie darf sich nicht als Gerät der aktiven anmelden"
     finally:
         await aktive.freigeben()
         await zweite.freigeben()
@@ -156,7 +200,7 @@ async def test_geloeschte_sperrdatei_gilt_als_verlorene_sperre(tmp_path: Path) -
     sperre = DateiSperre(tmp_path / "klimabot.db.sperre", "eins")
     try:
         assert await sperre.versuche()
-        assert "eins" in (sperre.wer_aktiv() or "")
+        assert await sperre.aktive_instanz() == "eins"
         (tmp_path / "klimabot.db.sperre").unlink()
         with pytest.raises(SperreVerloren, match="entfernt"):
             await sperre.pruefe()
@@ -207,7 +251,7 @@ async def test_run_einmalig_endet_mit_code_2_wenn_eine_andere_instanz_aktiv_ist(
                 **umgebung,
             )
             assert ergebnis.returncode == 2, ergebnis.stderr
-            assert "Eine andere Instanz" in ergebnis.stderr
+            assert "Eine andere Instanz (rechner-a)" in ergebnis.stderr
             assert "Diese Instanz (rechner-b) endet" in ergebnis.stderr
             assert "Traceback" not in ergebnis.stderr
     finally:
@@ -228,3 +272,67 @@ def test_ungueltiger_instanzname_wird_abgelehnt(tmp_path: Path) -> None:
     )
     assert ergebnis.returncode == 2
     assert "--instanz zwei wörter: nur Buchstaben" in ergebnis.stderr
+
+
+async def test_erste_aktive_instanz_erbt_das_geraet_einer_aelteren_fassung(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    """Vor den Instanzen gab es ein Gerät je Konto: genau eine Instanz übernimmt es samt Token
+    und Sync-Position; jede weitere wird ein eigenes, neues Gerät."""
+    async with sitzungen.begin() as sitzung:
+        await setze_zustand(sitzung, GERAET, "ALTGERAET")
+        await setze_zustand(sitzung, ZUGANGSTOKEN, "verschluesselt")
+        await setze_zustand(sitzung, SYNC_POSITION, "s42")
+    await erbe_bisheriges_geraet(sitzungen, "rechner-a")
+    await erbe_bisheriges_geraet(sitzungen, "rechner-b")
+    async with sitzungen() as sitzung:
+        assert await lies_zustand(sitzung, instanzschluessel(GERAET, "rechner-a")) == "ALTGERAET"
+        assert await lies_zustand(sitzung, instanzschluessel(SYNC_POSITION, "rechner-a")) == "s42"
+        assert await lies_zustand(sitzung, instanzschluessel(GERAET, "rechner-b")) is None
+        assert await lies_zustand(sitzung, GERAET) is None
+        assert await lies_zustand(sitzung, ZUGANGSTOKEN) is None
+
+
+async def test_abgerissene_verbindung_der_sperre_gilt_als_verlorene_sperre(
+    datenbank_url: str, tmp_path: Path
+) -> None:
+    """Die aktive Instanz merkt, wenn ihre Sperre nicht mehr sicher ist, und hört auf: auf
+    PostgreSQL endet die Sperre mit der Sitzung (hier vom Server beendet), auf SQLite mit der
+    Sperrdatei."""
+    sperre = sperre_fuer(datenbank_url, BOT, "eins")
+    assert sperre is not None
+    bereitschaft = sperre_fuer(datenbank_url, BOT, "zwei")
+    assert bereitschaft is not None
+    try:
+        assert await sperre.versuche()
+        if datenbank_url.startswith("sqlite"):
+            datei = sqlite_datei(datenbank_url)
+            assert datei is not None
+            sperrdatei(datei).unlink()
+        else:
+            verbindung = await asyncpg.connect(
+                make_url(datenbank_url).set(drivername="postgresql").render_as_string(False)
+            )
+            try:
+                await verbindung.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'klimabot eins'"
+                )
+            finally:
+                await verbindung.close()
+        with pytest.raises(SperreVerloren):
+            await sperre.pruefe()
+        assert await bereitschaft.versuche(), "nun darf die Bereitschaft übernehmen"
+    finally:
+        await sperre.freigeben()
+        await bereitschaft.freigeben()
+
+
+async def test_zwei_instanzen_sind_nie_dasselbe_geraet(sitzungen: Sitzungsfabrik) -> None:
+    """Etwa mit demselben konfigurierten Zugangstoken auf beiden Rechnern: die zweite startet
+    nicht, statt Schlüssel mit der ersten zu teilen."""
+    await behaupte_eigenes_geraet(sitzungen, "rechner-a", "GERAET1")
+    await behaupte_eigenes_geraet(sitzungen, "rechner-a", "GERAET1")  # Neustart: dasselbe
+    await behaupte_eigenes_geraet(sitzungen, "rechner-b", "GERAET2")
+    with pytest.raises(AnmeldungFehlgeschlagen, match="gehört schon Instanz rechner-a"):
+        await behaupte_eigenes_geraet(sitzungen, "rechner-c", "GERAET1")

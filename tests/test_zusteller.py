@@ -471,3 +471,57 @@ async def test_wiedergefundener_direktraum_den_sie_schon_verlassen_hat_wird_erse
     assert neu != alt
     assert rekorder.verlassen == [alt]
     assert await _direktraeume(sitzungen) == [(alt, False), (neu, True)]
+
+
+async def test_was_die_vorige_instanz_schon_sandte_geht_nach_der_uebernahme_nicht_noch_einmal(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    """Die aktive Instanz starb zwischen Senden und Vermerken. Die übernehmende ist ein anderes
+    Gerät: der Homeserver erkennt die txn_id nicht wieder, der Abgleich mit dem Raum schon."""
+    await _reihe_ein(sitzungen, "schon gesendet", "noch offen")
+    async with sitzungen() as sitzung:
+        erste = await sitzung.scalar(select(Ausgang.txn_id).order_by(Ausgang.id).limit(1))
+    assert erste is not None
+    gefragt: list[tuple[str, set[str]]] = []
+
+    async def schon_gesendet(raum_id: str, txn_ids: Any) -> dict[str, str]:
+        gefragt.append((raum_id, set(txn_ids)))
+        return {erste: "$von_der_vorigen"}
+
+    transport = LaunischerTransport()
+    zusteller = Zusteller(sitzungen, transport, schon_gesendet=schon_gesendet)
+    lauf = asyncio.create_task(zusteller.laufen())
+    try:
+        await _bis_zugestellt(sitzungen, transport, 1)
+        await asyncio.sleep(0.05)
+    finally:
+        lauf.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lauf
+    assert len(transport.versuche) == 1, "nur der noch offene Eintrag geht hinaus"
+    assert transport.versuche[0][1] != erste
+    assert len(gefragt) == 1
+    assert len(gefragt[0][1]) == 2
+    assert await _offen(sitzungen) == []
+    async with sitzungen() as sitzung:
+        assert (
+            await sitzung.scalar(select(Ausgang.event_id).where(Ausgang.txn_id == erste))
+            == "$von_der_vorigen"
+        )
+
+
+async def test_scheitert_der_abgleich_wird_trotzdem_gesendet(sitzungen: Sitzungsfabrik) -> None:
+    await _reihe_ein(sitzungen, "offen")
+
+    async def kaputt(_raum_id: str, _txn_ids: Any) -> dict[str, str]:
+        raise VoruebergehenderFehler("Homeserver weg")
+
+    transport = LaunischerTransport()
+    lauf = asyncio.create_task(Zusteller(sitzungen, transport, schon_gesendet=kaputt).laufen())
+    try:
+        await _bis_zugestellt(sitzungen, transport, 1)
+    finally:
+        lauf.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lauf
+    assert await _offen(sitzungen) == []

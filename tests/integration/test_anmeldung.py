@@ -9,7 +9,7 @@ import sys
 
 from nio import DevicesResponse
 
-from bot.anmeldung import ZUGANGSTOKEN
+from bot.anmeldung import ZUGANGSTOKEN, instanzschluessel
 from modelle.zustand import lies_zustand
 from tests.integration.umgebung import Umgebung
 
@@ -68,4 +68,5 @@ async def test_konfiguriertes_zugangstoken_genuegt(umgebung: Umgebung) -> None:
     await umgebung.aussen.antwort_auf(frage, von=umgebung.bot_id)
     # Das Token steht in der Konfiguration; in der Datenbank liegt keines.
     async with bot.sitzungen() as sitzung:
-        assert await lies_zustand(sitzung, ZUGANGSTOKEN) is None
+        schluessel = instanzschluessel(ZUGANGSTOKEN, bot.einstellungen.instanz.name)
+        assert await lies_zustand(sitzung, schluessel) is None

@@ -22,7 +22,8 @@ import pytest
 from nio import RoomGetStateEventResponse
 from sqlalchemy import update
 
-from bot.anmeldung import ZUGANGSTOKEN
+from bot.anmeldung import ZUGANGSTOKEN, instanzschluessel
+from bot.config import lade_einstellungen
 from bot.geheimnisse import entschluessele, ist_verschluesselt
 from modelle.tabellen import Zustand
 from modelle.zustand import lies_zustand
@@ -103,16 +104,23 @@ def _rechte(pfad: Path) -> int:
 async def _gespeichert(umgebung: Umgebung) -> str:
     assert umgebung.bot is not None
     async with umgebung.bot.sitzungen() as sitzung:
-        wert = await lies_zustand(sitzung, ZUGANGSTOKEN)
+        wert = await lies_zustand(sitzung, _token_schluessel(umgebung))
     assert wert is not None
     return wert
+
+
+def _token_schluessel(umgebung: Umgebung) -> str:
+    """Das Token liegt je Instanz (jede ist ein eigenes Gerät, bot/bereitschaft.py)."""
+    return instanzschluessel(ZUGANGSTOKEN, lade_einstellungen(umgebung.config).instanz.name)
 
 
 async def _speichere(umgebung: Umgebung, wert: str) -> None:
     assert umgebung.bot is not None
     async with umgebung.bot.sitzungen.begin() as sitzung:
         await sitzung.execute(
-            update(Zustand).where(Zustand.schluessel == ZUGANGSTOKEN).values(wert=wert)
+            update(Zustand)
+            .where(Zustand.schluessel == _token_schluessel(umgebung))
+            .values(wert=wert)
         )
 
 
@@ -290,7 +298,7 @@ async def test_klimabot_run_legt_datenbank_und_schluesselspeicher_nur_fuer_sich_
 
         with sqlite3.connect(ordner / "run.db") as verbindung:
             (gespeichert,) = verbindung.execute(
-                "SELECT wert FROM zustand WHERE schluessel = ?", (ZUGANGSTOKEN,)
+                "SELECT wert FROM zustand WHERE schluessel = ?", (_token_schluessel(umgebung),)
             ).fetchone()
         token = entschluessele(
             gespeichert,

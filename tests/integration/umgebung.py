@@ -235,12 +235,17 @@ KLIMABOT = Path(sys.executable).parent / "klimabot"
 
 
 @contextmanager
-def bot_prozess(config: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`klimabot run` als eigener Prozess (zum Töten mit SIGKILL); am Ende beendet."""
+def bot_prozess(
+    config: Path, *argumente: str, protokoll_datei: str = "bot.log"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`klimabot run` als eigener Prozess (zum Töten mit SIGKILL); am Ende beendet.
+
+    `argumente` gehen an `klimabot run` (etwa `--instanz b`), die Ausgabe nach
+    `protokoll_datei` neben der Konfiguration."""
     umgebung = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")}
-    protokoll = (config.parent / "bot.log").open("ab")
+    protokoll = (config.parent / protokoll_datei).open("ab")
     prozess = subprocess.Popen(
-        [str(KLIMABOT), "run", "--config", str(config)],
+        [str(KLIMABOT), "run", "--config", str(config), *argumente],
         cwd=config.parent,
         env=umgebung,
         stdout=protokoll,

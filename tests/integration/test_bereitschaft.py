@@ -1,0 +1,132 @@
+"""Zwei `klimabot run` auf einer Datenbank: eine aktive Instanz, eine Bereitschaft, die nach
+`kill -9` der aktiven übernimmt – jede als ihr eigenes Gerät, nichts doppelt, nichts verloren."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import datenbanken
+from tests.integration.umgebung import Umgebung, antworten_auf, bot_prozess
+
+
+def _protokoll(datei: Path) -> str:
+    return datei.read_text(encoding="utf-8", errors="replace") if datei.exists() else ""
+
+
+async def _warte_auf_zeile(datei: Path, text: str, frist: float = 30.0) -> str:
+    ende = time.monotonic() + frist
+    inhalt = ""
+    while time.monotonic() < ende:
+        inhalt = _protokoll(datei)
+        if text in inhalt:
+            return inhalt
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"„{text}“ nicht in {datei.name}:\n{inhalt[-3000:]}")
+
+
+def _zeile(inhalt: str, text: str) -> str:
+    return next(z for z in inhalt.splitlines() if text in z)
+
+
+async def test_bereitschaft_liest_im_verschluesselten_raum_was_waehrend_ihrer_bereitschaft_kam(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    """Die Bereitschaft ist ihr eigenes Gerät und meldet sich vorher an: die Raumschlüssel der
+    Nachrichten aus ihrer Bereitschaftszeit warten beim Homeserver auf sie. Die aktive Instanz
+    steht still (SIGSTOP), während die Fragen kommen, und stirbt dann (SIGKILL)."""
+    umgebung = verschluesselte_umgebung
+    await umgebung.stoppe_bot()
+    patin, raum, bot = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
+    ordner = umgebung.config.parent
+
+    with bot_prozess(umgebung.config, "--instanz", "a", protokoll_datei="a.log") as aktive:
+        await _warte_auf_zeile(ordner / "a.log", "ist bereit")
+        vorher = await patin.sende(raum, "!status energie")
+        await patin.antwort_auf(vorher, von=bot, frist=30)
+        with bot_prozess(umgebung.config, "--instanz", "b", protokoll_datei="b.log") as bereit:
+            protokoll = await _warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
+            geraet_b = _zeile(protokoll, "Bereitschaft angemeldet").split("Gerät ")[1].split()[0]
+            geraet_a = (
+                _zeile(_protokoll(ordner / "a.log"), "Klimabot läuft als")
+                .split("Gerät ")[1]
+                .rstrip(")")
+            )
+            assert geraet_a != geraet_b
+            aktive.send_signal(signal.SIGSTOP)
+            fragen = [
+                await patin.sende(raum, "!status energie"),
+                await patin.sende(raum, "!meldung waermeplanung gelb 40% während der Übernahme"),
+            ]
+            getoetet = time.monotonic()
+            aktive.send_signal(signal.SIGKILL)
+            aktive.wait(timeout=10)
+            await patin.antwort_auf(fragen[0], von=bot, frist=30)
+            assert await patin.reaktion_auf(fragen[1], von=bot, frist=30) == "✅"
+            print(f"\nÜbernahme im verschlüsselten Raum: {time.monotonic() - getoetet:.1f} s")
+            await patin.ruhe(2)
+            protokoll = _protokoll(ordner / "b.log")
+            print(_zeile(protokoll, "übernimmt nach"))
+            assert f"Gerät {geraet_b}" in _zeile(protokoll, "Klimabot läuft als")
+            assert "nicht entschlüsselbar" not in protokoll
+            bereit.send_signal(signal.SIGTERM)
+            assert bereit.wait(timeout=20) == 0
+
+    alle = [e for r, e in patin.gesehen if r == raum]
+    for event_id in (vorher, *fragen):
+        assert len(antworten_auf(alle, event_id, bot)) == 1, event_id
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """Eine leere, migrierte PostgreSQL-Datenbank dieses Testlaufs."""
+    lauf: str | None = request.getfixturevalue("_postgres_lauf")
+    if lauf is None:
+        datenbanken.ohne_postgres_ueberspringen()
+    datenbanken.postgres_leeren(lauf)
+    return lauf
+
+
+async def test_uebung_kill_9_mitten_im_befehlsstoss_auf_postgresql(
+    umgebung: Umgebung, postgres_url: str
+) -> None:
+    """Die Übung aus dem Betrieb: zwei Prozesse auf PostgreSQL, ein Stoß Befehle, die aktive
+    Instanz stirbt mittendrin. Jeder Befehl bekommt genau eine Antwort."""
+    await umgebung.stoppe_bot()
+    text = umgebung.config.read_text(encoding="utf-8")
+    alt = text.split('url = "', 1)[1].split('"', 1)[0]
+    umgebung.config.write_text(text.replace(alt, postgres_url), encoding="utf-8")
+    patin, raum, bot = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
+    ordner = umgebung.config.parent
+
+    with bot_prozess(umgebung.config, "--instanz", "a", protokoll_datei="a.log") as aktive:
+        await _warte_auf_zeile(ordner / "a.log", "ist bereit")
+        warm = await patin.sende(raum, "!status energie")
+        await patin.antwort_auf(warm, von=bot, frist=30)
+        with bot_prozess(umgebung.config, "--instanz", "b", protokoll_datei="b.log") as bereit:
+            await _warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
+            stoss = [await patin.sende(raum, f"!status energie {n}") for n in range(6)]
+            await patin.antwort_auf(stoss[0], von=bot, frist=30)
+            getoetet = time.monotonic()
+            aktive.send_signal(signal.SIGKILL)
+            aktive.wait(timeout=10)
+            stoss += [await patin.sende(raum, f"!status energie {n}") for n in range(6, 12)]
+            for event_id in stoss:
+                await patin.antwort_auf(event_id, von=bot, frist=30)
+            protokoll = _protokoll(ordner / "b.log")
+            print(
+                f"\nÜbung kill -9 (PostgreSQL): alle {len(stoss)} Befehle beantwortet "
+                f"{time.monotonic() - getoetet:.1f} s nach SIGKILL; "
+                f"{_zeile(protokoll, 'Übernahme abgeschlossen').split(': ', 1)[-1]}"
+            )
+            await patin.ruhe(3)
+            bereit.send_signal(signal.SIGTERM)
+            assert bereit.wait(timeout=20) == 0
+
+    alle = [e for r, e in patin.gesehen if r == raum]
+    for event_id in (warm, *stoss):
+        assert len(antworten_auf(alle, event_id, bot)) == 1, event_id
