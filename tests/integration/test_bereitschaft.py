@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from nio import AsyncClient, LoginResponse
+from sqlalchemy import select
 
+from bot.niotransport import NioTransport
+from demo.homeserver import LokalerHomeserver
+from modelle.tabellen import Ausgang
 from tests import datenbanken
-from tests.integration.umgebung import Umgebung, antworten_auf, bot_prozess
+from tests.integration.umgebung import Umgebung, antworten_auf, baue_umgebung, bot_prozess
 
 
 def _protokoll(datei: Path) -> str:
@@ -91,11 +97,24 @@ def postgres_url(request: pytest.FixtureRequest) -> str:
     return lauf
 
 
+@pytest.fixture(params=["offen", "verschlüsselt"])
+async def raum_je_art(
+    request: pytest.FixtureRequest, homeserver: LokalerHomeserver, tmp_path: Path
+) -> AsyncIterator[Umgebung]:
+    async for fertig in baue_umgebung(
+        homeserver, tmp_path, verschluesselt=request.param == "verschlüsselt"
+    ):
+        yield fertig
+
+
 async def test_uebung_kill_9_mitten_im_befehlsstoss_auf_postgresql(
-    umgebung: Umgebung, postgres_url: str
+    raum_je_art: Umgebung, postgres_url: str
 ) -> None:
     """Die Übung aus dem Betrieb: zwei Prozesse auf PostgreSQL, ein Stoß Befehle, die aktive
-    Instanz stirbt mittendrin. Jeder Befehl bekommt genau eine Antwort."""
+    Instanz stirbt mittendrin. Jeder Befehl bekommt genau eine Antwort – auch der, dessen
+    Antwort die sterbende noch sandte, aber nicht mehr als gesendet vermerkte."""
+    umgebung = raum_je_art
+    raumart = "verschlüsselt" if umgebung.patin.client.olm is not None else "offen"
     await umgebung.stoppe_bot()
     text = umgebung.config.read_text(encoding="utf-8")
     alt = text.split('url = "', 1)[1].split('"', 1)[0]
@@ -119,7 +138,7 @@ async def test_uebung_kill_9_mitten_im_befehlsstoss_auf_postgresql(
                 await patin.antwort_auf(event_id, von=bot, frist=30)
             protokoll = _protokoll(ordner / "b.log")
             print(
-                f"\nÜbung kill -9 (PostgreSQL): alle {len(stoss)} Befehle beantwortet "
+                f"\nÜbung kill -9 (PostgreSQL, {raumart}): alle {len(stoss)} Befehle beantwortet "
                 f"{time.monotonic() - getoetet:.1f} s nach SIGKILL; "
                 f"{_zeile(protokoll, 'Übernahme abgeschlossen').split(': ', 1)[-1]}"
             )
@@ -130,3 +149,38 @@ async def test_uebung_kill_9_mitten_im_befehlsstoss_auf_postgresql(
     alle = [e for r, e in patin.gesehen if r == raum]
     for event_id in (warm, *stoss):
         assert len(antworten_auf(alle, event_id, bot)) == 1, event_id
+
+
+async def test_uebernehmendes_geraet_erkennt_verschluesselt_gesendetes_am_ausgangskennung(
+    verschluesselte_umgebung: Umgebung,
+) -> None:
+    """Was die vorige Instanz im verschlüsselten Raum sandte, kann die übernehmende nicht
+    entschlüsseln (der Bot gibt seinen eigenen Geräten keine Raumschlüssel) – die Kennung des
+    Ausgangskorbs steht darum auch außen am Ereignis."""
+    umgebung = verschluesselte_umgebung
+    assert umgebung.bot is not None
+    assert umgebung.bot_zugang is not None
+    raum = umgebung.raum_energie
+    frage = await umgebung.patin.sende(raum, "!status energie")
+    antwort = await umgebung.patin.antwort_auf(frage, von=umgebung.bot_id)
+    txn_id = None
+    for _ in range(50):  # der Zusteller vermerkt die Event-ID kurz nach dem Senden
+        async with umgebung.bot.sitzungen() as sitzung:
+            txn_id = await sitzung.scalar(
+                select(Ausgang.txn_id).where(Ausgang.event_id == antwort["event_id"])
+            )
+        if txn_id is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert txn_id is not None
+    anderes_geraet = AsyncClient(umgebung.homeserver.url, umgebung.bot_id)
+    try:
+        anmeldung = await anderes_geraet.login(umgebung.bot_zugang.passwort)
+        assert isinstance(anmeldung, LoginResponse)
+        assert anmeldung.device_id != umgebung.bot.client.device_id
+        gefunden = await NioTransport(anderes_geraet).schon_gesendet(
+            raum, {txn_id, "klimabot-nie-gesendet"}
+        )
+    finally:
+        await anderes_geraet.close()
+    assert gefunden == {txn_id: antwort["event_id"]}
