@@ -251,12 +251,10 @@ class Klimabot:
                 "übernimmt",
                 grund,
             )
+            # Nichts mehr senden, nichts mehr planen: das tut gleich die übernehmende Instanz.
+            zustellung.cancel()
+            self.zeitplaner.stoppe()
             self.sync.anhalten()
-
-        wache: asyncio.Task[None] | None = None
-        if sperre is not None:
-            wache = asyncio.create_task(bewache(sperre), name="instanzsperre")
-            wache.add_done_callback(wache_beendet)
 
         def zustellung_beendet(aufgabe: asyncio.Task[None]) -> None:
             if aufgabe.cancelled():
@@ -274,6 +272,10 @@ class Klimabot:
 
         zustellung = asyncio.create_task(self.zusteller.laufen(), name="zusteller")
         zustellung.add_done_callback(zustellung_beendet)
+        wache: asyncio.Task[None] | None = None
+        if sperre is not None:
+            wache = asyncio.create_task(bewache(sperre), name="instanzsperre")
+            wache.add_done_callback(wache_beendet)
         self.zeitplaner.starte()
         try:
             await self.sync.laufen()

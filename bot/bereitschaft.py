@@ -33,8 +33,10 @@ from modelle.datenbank import sqlite_datei
 log = logging.getLogger(__name__)
 
 ABSTAND_S = 1.0  # so oft versucht eine Bereitschaft die Sperre
-PRUEFABSTAND_S = 2.0  # so oft prüft die aktive Instanz, ob sie die Sperre noch hält
-PRUEFGEDULD_S = 5.0  # so lange darf diese Prüfung dauern, dann gilt die Sperre als verloren
+PRUEFABSTAND_S = 1.0  # so oft prüft die aktive Instanz, ob sie die Sperre noch hält
+PRUEFGEDULD_S = 3.0  # so lange darf diese Prüfung dauern, dann gilt die Sperre als verloren
+# So lange wartet eine Bereitschaft nach dem Erhalt der Sperre, bevor sie etwas tut.
+UEBERGABE_S = 2 * PRUEFABSTAND_S
 SERVER_KEEPALIVE = {
     "tcp_keepalives_idle": "5",
     "tcp_keepalives_interval": "1",
@@ -311,7 +313,11 @@ async def werde_aktiv(
                 frei_seit,
                 time.monotonic() - beginn,
             )
-            return frei_seit
+            # Endete die Sperre, ohne dass die vorige Instanz starb (ihre Sitzung wurde
+            # beendet), bemerkt sie das spätestens mit ihrer nächsten Prüfung und hält an.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(halt.wait(), timeout=UEBERGABE_S)
+            return None if halt.is_set() else time.monotonic() - vergeblich
     return None
 
 

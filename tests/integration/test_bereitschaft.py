@@ -9,9 +9,11 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from nio import AsyncClient, LoginResponse
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from bot.niotransport import NioTransport
 from demo.homeserver import LokalerHomeserver
@@ -184,3 +186,44 @@ async def test_uebernehmendes_geraet_erkennt_verschluesselt_gesendetes_am_ausgan
     finally:
         await anderes_geraet.close()
     assert gefunden == {txn_id: antwort["event_id"]}
+
+
+async def test_verliert_die_aktive_ihre_sperre_haelt_sie_an_und_die_bereitschaft_uebernimmt(
+    umgebung: Umgebung, postgres_url: str
+) -> None:
+    """Die Sitzung der aktiven Instanz bei PostgreSQL endet (Verbindung abgerissen, vom Server
+    beendet): sie endet mit Fehler (Exit-Code 1, der Dienstverwalter startet sie neu, dann als
+    Bereitschaft), die Bereitschaft übernimmt, nichts wird doppelt beantwortet."""
+    await umgebung.stoppe_bot()
+    text = umgebung.config.read_text(encoding="utf-8")
+    alt = text.split('url = "', 1)[1].split('"', 1)[0]
+    umgebung.config.write_text(text.replace(alt, postgres_url), encoding="utf-8")
+    patin, raum, bot = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
+    ordner = umgebung.config.parent
+
+    with bot_prozess(umgebung.config, "--instanz", "a", protokoll_datei="a.log") as aktive:
+        await _warte_auf_zeile(ordner / "a.log", "ist bereit")
+        with bot_prozess(umgebung.config, "--instanz", "b", protokoll_datei="b.log") as bereit:
+            await _warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
+            verbindung = await asyncpg.connect(
+                make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+            )
+            try:
+                beendet = await verbindung.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'klimabot a'"
+                )
+            finally:
+                await verbindung.close()
+            assert beendet == 1
+            abgerissen = time.monotonic()
+            assert await asyncio.to_thread(aktive.wait, 15) == 1
+            print(f"\nAktive Instanz hielt {time.monotonic() - abgerissen:.1f} s nach an")
+            assert "Instanzsperre verloren" in _protokoll(ordner / "a.log")
+            frage = await patin.sende(raum, "!status energie")
+            await patin.antwort_auf(frage, von=bot, frist=30)
+            await patin.ruhe(2)
+            bereit.send_signal(signal.SIGTERM)
+            assert bereit.wait(timeout=20) == 0
+    alle = [e for r, e in patin.gesehen if r == raum]
+    assert len(antworten_auf(alle, frage, bot)) == 1
