@@ -238,16 +238,19 @@ class Zusteller:
             for eintrag in offen:
                 if not eintrag.raum_id.startswith(DIREKT):
                     je_raum.setdefault(eintrag.raum_id, []).append(eintrag)
-            schon = 0
-            for raum_id, eintraege in je_raum.items():
+        except Exception as fehler:
+            log.warning("Abgleich des Ausgangskorbs gescheitert (%s)", fehler)
+            return
+        schon = 0
+        for raum_id, eintraege in je_raum.items():
+            try:
                 gefunden = await self._schon_gesendet(raum_id, {e.txn_id for e in eintraege})
                 for eintrag in eintraege:
                     if eintrag.txn_id in gefunden:
                         await self._vermerke_gesendet(eintrag, gefunden[eintrag.txn_id])
                         schon += 1
-        except Exception as fehler:
-            log.warning("Abgleich des Ausgangskorbs mit den Räumen gescheitert (%s)", fehler)
-            return
+            except Exception as fehler:
+                log.warning("Abgleich des Ausgangskorbs mit %s gescheitert (%s)", raum_id, fehler)
         if schon:
             log.info(
                 "Ausgangskorb: %d Nachricht(en) hatte eine vorige Instanz schon gesendet; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from befehle.grundlagen import Betrieb
 from bot.anmeldung import (
     GERAET,
     SYNC_POSITION,
@@ -32,9 +34,11 @@ from bot.bereitschaft import (
     sperre_fuer,
     werde_aktiv,
 )
+from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik, sqlite_datei
 from modelle.zustand import lies_zustand, setze_zustand
 from tests.kommandozeile import klimabot
+from tests.testbot import BERLIN, RAUM_ENERGIE, Testbot
 
 BOT = "@klimabot:stadt.test"
 WURZEL = Path(__file__).resolve().parent.parent
@@ -336,3 +340,25 @@ async def test_zwei_instanzen_sind_nie_dasselbe_geraet(sitzungen: Sitzungsfabrik
     await behaupte_eigenes_geraet(sitzungen, "rechner-b", "GERAET2")
     with pytest.raises(AnmeldungFehlgeschlagen, match="gehört schon Instanz rechner-a"):
         await behaupte_eigenes_geraet(sitzungen, "rechner-c", "GERAET1")
+
+
+async def test_waehrend_der_uebernahme_faellige_abfrage_kommt_genau_einmal(
+    sitzungen: Sitzungsfabrik, planbar: Testbot
+) -> None:
+    """Die aktive Instanz plante die Montagsabfrage noch (Versand und Ausgangskorb in der
+    Datenbank) und starb vor dem Senden; die übernehmende plant sie nicht noch einmal,
+    sondern stellt zu, was im Korb liegt – auch verspätet nur einmal."""
+    faellig = dt.datetime(2026, 11, 30, 9, 0, 30, tzinfo=BERLIN)
+    aktive = Planer(
+        sitzungen=sitzungen, zeitzone=BERLIN, betrieb=Betrieb(), praefix="!", uhr=lambda: faellig
+    )
+    await aktive.pruefe()  # … und dann SIGKILL: nichts gesendet
+    assert planbar.rekorder.gesendet == []
+    nach_uebernahme = await planbar.planer_durchgang(faellig + dt.timedelta(seconds=5))
+    spaeter = await planbar.planer_durchgang(faellig + dt.timedelta(hours=1))
+    abfragen = [
+        g
+        for g in nach_uebernahme + spaeter
+        if g.raum_id == RAUM_ENERGIE and "Fortschrittsabfrage" in g.text
+    ]
+    assert len(abfragen) == 1
