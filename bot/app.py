@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nio import AsyncClient, SyncResponse
+from nio import Api, AsyncClient, KeysUploadResponse, SyncResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -62,6 +62,8 @@ from modelle.zustand import lies_zustand, setze_zustand
 log = logging.getLogger(__name__)
 
 STRUKTUR_PRUEFSUMME = "struktur.pruefsumme"
+# So oft prüft eine Bereitschaft, ob ihr Gerät noch genug Einmalschlüssel beim Homeserver hat.
+EINMALSCHLUESSEL_PFLEGE_S = 300.0
 
 
 class ZustellungAusgefallen(RuntimeError):
@@ -361,15 +363,20 @@ async def betreibe(einstellungen: Einstellungen) -> None:
             await sperre.freigeben()
 
 
-async def bereitschaft_anmelden(einstellungen: Einstellungen) -> None:
-    """Die Bereitschaft meldet sich als ihr eigenes Gerät an, bevor sie gebraucht wird.
+async def bereitschaft_anmelden(
+    einstellungen: Einstellungen, *, pflegeabstand: float = EINMALSCHLUESSEL_PFLEGE_S
+) -> None:
+    """Die Bereitschaft meldet sich als ihr eigenes Gerät an, bevor sie gebraucht wird, und
+    hält dessen Einmalschlüssel voll, bis sie abgebrochen wird (dann übernimmt sie).
 
     So kennen die Geräte der Personen sie schon und geben ihr die Raumschlüssel jeder neuen
     Nachricht mit (die To-Device-Nachrichten warten beim Homeserver, bis sie liest). Dafür
     lädt sie ihre Geräteschlüssel und Einmalschlüssel hoch und legt mit einem ersten Sync
     ihre eigene Sync-Position fest – ohne etwas zu behandeln; danach liest sie nichts mehr,
     bis sie übernimmt. Dann liest sie ab dieser Position und holt alles nach, was die
-    aktive Instanz nicht mehr behandelt hat (bot/sync.py).
+    aktive Instanz nicht mehr behandelt hat (bot/sync.py). Jedes Gerät einer Person, das ihr
+    einen Schlüssel gibt, verbraucht einen Einmalschlüssel; ohne Sync erfährt nio das nicht,
+    darum fragt sie alle `pflegeabstand` Sekunden selbst nach und lädt nach.
     """
     matrix = einstellungen.matrix
     assert matrix is not None
@@ -404,9 +411,34 @@ async def bereitschaft_anmelden(einstellungen: Einstellungen) -> None:
             "sie liest erst wieder, wenn sie übernimmt",
             client.device_id,
         )
+        while client.olm is not None:
+            await asyncio.sleep(pflegeabstand)
+            try:
+                nachgeladen = await fuelle_einmalschluessel(client)
+            except Exception as fehler:
+                log.warning("Einmalschlüssel der Bereitschaft nicht geprüft (%s)", fehler)
+                continue
+            if nachgeladen:
+                log.info("Bereitschaft: %d Einmalschlüssel nachgeladen", nachgeladen)
     finally:
         await client.close()
         await engine.dispose()
+
+
+async def fuelle_einmalschluessel(client: AsyncClient) -> int:
+    """Fragt, wie viele Einmalschlüssel des Geräts der Homeserver noch hat, und lädt nach,
+    was fehlt; gibt zurück, wie viele."""
+    methode, pfad, daten = Api.keys_upload(client.access_token, {})
+    antwort = await client._send(KeysUploadResponse, methode, pfad, daten)
+    if not isinstance(antwort, KeysUploadResponse):
+        raise RuntimeError(f"Homeserver nennt die Einmalschlüssel nicht: {antwort.message}")
+    vorher = int(antwort.signed_curve25519_count)
+    if not client.should_upload_keys:
+        return 0
+    hochgeladen = await client.keys_upload()
+    if not isinstance(hochgeladen, KeysUploadResponse):
+        raise RuntimeError(f"Einmalschlüssel nicht hochgeladen: {hochgeladen.message}")
+    return int(hochgeladen.signed_curve25519_count) - vorher
 
 
 async def _melde_bereit(bot: Klimabot, instanz: str, uebernahme: float | None) -> None:

@@ -19,9 +19,9 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -250,16 +250,17 @@ async def werde_aktiv(
     bereitschaft: bool,
     halt: asyncio.Event,
     abstand: float = ABSTAND_S,
-    vorbereiten: Callable[[], Awaitable[None]] | None = None,
+    vorbereiten: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> float | None:
     """Wartet, bis diese Instanz die Sperre hält.
 
     Gibt zurück, wie lange die Sperre höchstens schon frei war, als diese Instanz sie nahm
     (0 ohne Warten; sonst die Zeit seit dem letzten vergeblichen Versuch), `None`, wenn
     `halt` vorher gesetzt wurde. Ohne `bereitschaft` wirft eine besetzte Sperre sofort
-    `AndereInstanzAktiv`. `vorbereiten` läuft einmal, wenn diese Instanz in Bereitschaft
-    geht (die Anmeldung als eigenes Gerät); scheitert es vorübergehend, wartet sie trotzdem
-    weiter, mit `AndereInstanzAktiv` endet sie.
+    `AndereInstanzAktiv`. `vorbereiten` läuft nebenher, solange diese Instanz in Bereitschaft
+    wartet (die Anmeldung als eigenes Gerät und dessen Pflege), und wird abgebrochen, bevor
+    sie übernimmt; scheitert es, wartet sie trotzdem weiter, mit `AndereInstanzAktiv` endet
+    sie.
     """
     if await sperre.versuche():
         log.info("Instanz %s ist aktiv (%s)", instanz, sperre.beschreibung)
@@ -286,18 +287,39 @@ async def werde_aktiv(
         sperre.beschreibung,
         f"{abstand:g}",
     )
+    dienst: asyncio.Task[None] | None = None
     if vorbereiten is not None:
-        try:
-            await vorbereiten()
-        except AndereInstanzAktiv:
-            raise
-        except Exception as fehler:
-            log.warning(
-                "Anmeldung der Bereitschaft gescheitert (%s); sie meldet sich erst beim "
-                "Übernehmen an und kann Nachrichten aus der Zeit davor in verschlüsselten "
-                "Räumen nicht lesen",
-                _kurz(fehler),
-            )
+        dienst = asyncio.create_task(vorbereiten(), name="bereitschaftsdienst")
+        dienst.add_done_callback(_dienst_beendet)
+    try:
+        return await _warte_auf_sperre(sperre, instanz, halt, abstand, dienst)
+    finally:
+        if dienst is not None:
+            dienst.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await dienst
+
+
+def _dienst_beendet(dienst: asyncio.Task[None]) -> None:
+    if dienst.cancelled():
+        return
+    fehler = dienst.exception()
+    if fehler is not None and not isinstance(fehler, AndereInstanzAktiv):
+        log.warning(
+            "Anmeldung der Bereitschaft gescheitert (%s); sie meldet sich erst beim "
+            "Übernehmen an und kann Nachrichten aus der Zeit davor in verschlüsselten "
+            "Räumen nicht lesen",
+            _kurz(fehler),
+        )
+
+
+async def _warte_auf_sperre(
+    sperre: Instanzsperre,
+    instanz: str,
+    halt: asyncio.Event,
+    abstand: float,
+    dienst: asyncio.Task[None] | None,
+) -> float | None:
     beginn = time.monotonic()
     while not halt.is_set():
         vergeblich = time.monotonic()
@@ -305,6 +327,10 @@ async def werde_aktiv(
             await asyncio.wait_for(halt.wait(), timeout=abstand)
         if halt.is_set():
             break
+        if dienst is not None and dienst.done() and not dienst.cancelled():
+            fehler = dienst.exception()
+            if isinstance(fehler, AndereInstanzAktiv):
+                raise fehler
         if await sperre.versuche():
             frei_seit = time.monotonic() - vergeblich
             log.info(

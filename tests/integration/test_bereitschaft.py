@@ -4,17 +4,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 from nio import AsyncClient, LoginResponse
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bot.app import bereitschaft_anmelden
+from bot.config import InstanzEinstellungen, lade_einstellungen
 from bot.niotransport import NioTransport
 from demo.homeserver import LokalerHomeserver
 from modelle.tabellen import Ausgang
@@ -227,3 +232,40 @@ async def test_verliert_die_aktive_ihre_sperre_haelt_sie_an_und_die_bereitschaft
             assert bereit.wait(timeout=20) == 0
     alle = [e for r, e in patin.gesehen if r == raum]
     assert len(antworten_auf(alle, frage, bot)) == 1
+
+
+async def test_bereitschaft_laedt_verbrauchte_einmalschluessel_nach(
+    umgebung: Umgebung, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Jedes Gerät einer Person, das der wartenden Bereitschaft einen Raumschlüssel gibt,
+    verbraucht einen ihrer Einmalschlüssel. Sie liest nicht, also fragt sie selbst nach."""
+    caplog.set_level(logging.INFO, logger="bot.app")
+    einstellungen = lade_einstellungen(umgebung.config)
+    einstellungen = einstellungen.model_copy(
+        update={"instanz": InstanzEinstellungen(name="bereitschaft")}
+    )
+    dienst = asyncio.create_task(bereitschaft_anmelden(einstellungen, pflegeabstand=0.2))
+    try:
+        for _ in range(100):
+            if "Bereitschaft angemeldet als Gerät" in caplog.text:
+                break
+            await asyncio.sleep(0.1)
+        geraet = caplog.text.split("Bereitschaft angemeldet als Gerät ")[1].split()[0]
+        async with aiohttp.ClientSession() as http:
+            for _ in range(7):
+                async with http.post(
+                    f"{umgebung.homeserver.url}/_matrix/client/v3/keys/claim",
+                    headers={"Authorization": f"Bearer {umgebung.patin.client.access_token}"},
+                    json={"one_time_keys": {umgebung.bot_id: {geraet: "signed_curve25519"}}},
+                ) as antwort:
+                    beansprucht = (await antwort.json())["one_time_keys"]
+                    assert beansprucht[umgebung.bot_id][geraet], "kein Einmalschlüssel mehr da"
+        for _ in range(100):
+            if "Einmalschlüssel nachgeladen" in caplog.text:
+                break
+            await asyncio.sleep(0.1)
+        assert "Bereitschaft: 7 Einmalschlüssel nachgeladen" in caplog.text
+    finally:
+        dienst.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dienst
