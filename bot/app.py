@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from befehle import alle_befehle
 from befehle.grundlagen import Befehl, Betrieb, Registratur
 from bot.anmeldung import anmelden, neuer_client
-from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
+from bot.config import Einstellungen, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.niotransport import NioTransport
@@ -143,9 +143,7 @@ class Klimabot:
 
     @classmethod
     async def erzeuge(cls, einstellungen: Einstellungen) -> Klimabot:
-        if einstellungen.matrix is None:
-            raise KonfigurationFehler(["matrix: Abschnitt fehlt (homeserver, benutzer, passwort)"])
-        matrix = einstellungen.matrix
+        matrix = einstellungen.matrix_fuer_den_betrieb()
         # Auch eingebettet (Tests, Demo) und vor der ersten Zeile, die ein Geheimnis enthalten
         # könnte; die CLI richtet es schon beim Start ein.
         schuetze_protokoll(*einstellungen.geheimnisse())

@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from befehle.berichtsausgabe import als_json, als_markdown, als_text
 from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
-from bot.config import Einstellungen, KonfigurationFehler, dateien_des_bots, lade_einstellungen
+from bot.config import (
+    MATRIX_FEHLT,
+    Einstellungen,
+    KonfigurationFehler,
+    dateien_des_bots,
+    lade_einstellungen,
+)
+from bot.deutscher_parser import DeutscherParser
 from bot.geheimnisse import richte_protokoll_ein, schuetze_protokoll, zu_offene_dateien
 from bot.raeume import fremde_mitglieder, strukturraeume
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
@@ -53,16 +61,15 @@ EXIT_EINGABE = 2
 NUR_FUER_DEN_BOT = {"run", "db", "struktur"}
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse mit deutschen Fehlermeldungen und Exit-Code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_EINGABE, f"{self.prog}: Fehler: {message}\n")
+def _version() -> str:
+    try:
+        return version("klimabot")
+    except PackageNotFoundError:  # aus dem Quellbaum ohne Installation
+        return "(nicht installiert)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    gemeinsam = _Parser(add_help=False)
+    gemeinsam = DeutscherParser(add_help=False)
     gemeinsam.add_argument(
         "--config",
         type=Path,
@@ -70,17 +77,30 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATEI",
         help="Konfigurationsdatei (Vorgabe: config.toml, falls vorhanden)",
     )
-    parser = _Parser(
+    parser = DeutscherParser(
         prog="klimabot",
         description="Klimabot – Themenpat*innenmodell im Messenger",
         # Die Vorführung ist eine eigene Anwendung (demo/), nicht Teil des Bots.
         epilog="Vorführung auf einem Wegwerf-Homeserver: klimabot-demo (oder make demo)",
     )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {_version()}",
+        help="Version zeigen und beenden",
+    )
     befehle = parser.add_subparsers(dest="befehl", required=True, metavar="BEFEHL")
 
-    befehle.add_parser(
+    check = befehle.add_parser(
         "check", parents=[gemeinsam], help="Konfiguration und Strukturdatei prüfen"
-    ).set_defaults(ausfuehren=_check)
+    )
+    check.add_argument(
+        "--fuer-run",
+        action="store_true",
+        help="fehlende Geheimnisse für run (Passwort/Zugangstoken, Schlüsselpasswort) sind "
+        "Fehler statt Warnungen – in der Umgebung des Dienstes aufrufen",
+    )
+    check.set_defaults(ausfuehren=_check)
     befehle.add_parser(
         "run", parents=[gemeinsam], help="den Bot betreiben (bis SIGTERM/Strg+C)"
     ).set_defaults(ausfuehren=_run)
@@ -167,6 +187,7 @@ def _run(argumente: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("nio").setLevel(logging.WARNING)
     einstellungen = lade_einstellungen(argumente.config)
+    einstellungen.matrix_fuer_den_betrieb()  # fehlt ein Geheimnis, dann vor allem anderen
     asyncio.run(betreibe(einstellungen))
     return EXIT_OK
 
@@ -179,7 +200,19 @@ def _check(argumente: argparse.Namespace) -> int:
         probleme.extend(fehler.probleme)
     else:
         if einstellungen.matrix is None:
-            probleme.append("matrix: Abschnitt fehlt (homeserver, benutzer, passwort)")
+            probleme.append(MATRIX_FEHLT)
+        else:
+            # Die Geheimnisse braucht nur `run`; sie stehen oft nur in der Umgebung des
+            # Dienstes, nicht in der Shell der Verwaltung: dort reicht eine Warnung.
+            for fehlt in einstellungen.matrix.fehlende_geheimnisse():
+                if argumente.fuer_run:
+                    probleme.append(fehlt)
+                else:
+                    print(
+                        f"Warnung: {fehlt} – braucht nur klimabot run "
+                        "(in dessen Umgebung prüfen: klimabot check --fuer-run)",
+                        file=sys.stderr,
+                    )
         if einstellungen.bot.stabsstelle_raum is None:
             probleme.append("bot.stabsstelle_raum: fehlt (Raum für den Wochenbericht)")
         strukturdatei = einstellungen.bot.strukturdatei

@@ -21,7 +21,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -36,6 +35,7 @@ from modelle.zeitplan import Zeitplan
 
 STANDARD_PFAD = Path("config.toml")
 GEHEIME_SCHLUESSEL = {"passwort", "zugangstoken", "schluesselpasswort"}
+MATRIX_FEHLT = "matrix: Abschnitt fehlt (homeserver, benutzer, passwort)"
 
 
 class KonfigurationFehler(Exception):
@@ -107,21 +107,28 @@ class MatrixEinstellungen(_Abschnitt):
                 raise ValueError(f"„{wert}“ ist weder eine Matrix-ID noch ein Servername")
         return werte
 
-    @model_validator(mode="after")
-    def _anmeldung(self) -> MatrixEinstellungen:
+    def fehlende_geheimnisse(self) -> list[str]:
+        """Was `klimabot run` zur Anmeldung braucht und nicht gesetzt ist, je ein Problem.
+
+        Kein Validator: die Verwaltungsbefehle (`struktur`, `bericht`, `export`, `db`) brauchen
+        nur die Datenbank, und die Geheimnisse stehen oft nur in der Umgebung des Dienstes,
+        nicht in der Shell der Verwaltung.
+        """
+        probleme: list[str] = []
         if self.passwort is None and self.zugangstoken is None:
-            raise ValueError(
-                "passwort oder zugangstoken fehlt (auch als KLIMABOT_MATRIX__PASSWORT möglich)"
+            probleme.append(
+                "matrix: passwort oder zugangstoken fehlt "
+                "(auch als KLIMABOT_MATRIX__PASSWORT möglich)"
             )
         if self.verschluesselung and not (
             self.schluesselpasswort and self.schluesselpasswort.get_secret_value()
         ):
-            raise ValueError(
-                "schluesselpasswort fehlt: es schützt die Schlüssel des Bots "
+            probleme.append(
+                "matrix: schluesselpasswort fehlt: es schützt die Schlüssel des Bots "
                 "(auch als KLIMABOT_MATRIX__SCHLUESSELPASSWORT möglich; "
                 "oder verschluesselung = false)"
             )
-        return self
+        return probleme
 
     def darf_einladen(self, matrix_id: str) -> bool:
         server = matrix_id.partition(":")[2]
@@ -194,6 +201,14 @@ class Einstellungen(BaseSettings):
     datenbank: DatenbankEinstellungen = DatenbankEinstellungen()
     bot: BotEinstellungen = BotEinstellungen()
     zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
+
+    def matrix_fuer_den_betrieb(self) -> MatrixEinstellungen:
+        """Der Abschnitt `matrix`, vollständig für `klimabot run`; sonst `KonfigurationFehler`."""
+        if self.matrix is None:
+            raise KonfigurationFehler([MATRIX_FEHLT])
+        if probleme := self.matrix.fehlende_geheimnisse():
+            raise KonfigurationFehler(probleme)
+        return self.matrix
 
     def geheimnisse(self) -> list[str | SecretStr | None]:
         """Was in keiner Logzeile erscheinen darf (siehe `bot.geheimnisse.schuetze_protokoll`)."""
