@@ -175,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     except AnmeldungFehlgeschlagen as fehler:
         print(f"Anmeldung am Homeserver unmöglich: {fehler}", file=sys.stderr)
         return EXIT_EINGABE
+    except BrokenPipeError:
+        # Der Leser der Ausgabe hat aufgehört (etwa `klimabot export … | head`): kein Fehler
+        # des Bots, kein Traceback. Der Rest geht ins Leere, damit auch das letzte Leeren der
+        # Ausgabe beim Beenden nicht scheitert; Code 1, denn die Ausgabe ist unvollständig.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_UNERWARTET
     except Exception:
         log.exception("Unerwarteter Fehler")
         return EXIT_UNERWARTET

@@ -10,6 +10,7 @@ wieder das Original (auch pytest benutzt argparse im selben Prozess).
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -106,6 +107,7 @@ R = TypeVar("R")
 
 
 def _deutsch(methode: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(methode)
     def auf_deutsch(*args: P.args, **kwargs: P.kwargs) -> R:
         with _auf_deutsch():
             return methode(*args, **kwargs)

@@ -11,7 +11,9 @@ import ast
 import inspect
 import itertools
 import json
+import os
 import re
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 
 from bot.cli import main
 from bot.deutscher_parser import KATALOG, KATALOG_MIT_ANZAHL
-from tests.kommandozeile import klimabot
+from tests.kommandozeile import KLIMABOT, klimabot
 
 WURZEL = Path(__file__).resolve().parent.parent
 
@@ -209,3 +211,20 @@ def test_readme_nennt_nur_was_die_kommandozeile_kennt(capsys: pytest.CaptureFixt
         hilfe = capsys.readouterr().out
         for option in optionen:
             assert f"{option} " in hilfe or f"{option}\n" in hilfe, (aufruf, option)
+
+
+def test_abgebrochene_ausgabe_ohne_traceback(verwaltung: Path) -> None:
+    # Wie `klimabot export --format csv | head -0`: der Leser ist weg, bevor geschrieben wird.
+    prozess = subprocess.Popen(
+        [str(KLIMABOT), "export", "--format", "csv", "--config", "config.toml"],
+        cwd=verwaltung,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert prozess.stdout is not None
+    prozess.stdout.close()
+    _, fehler = prozess.communicate(timeout=60)
+    assert prozess.returncode == 1
+    assert fehler == ""
