@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from befehle import alle_befehle
 from befehle.grundlagen import Befehl, Betrieb, Registratur
 from bot.anmeldung import anmelden, neuer_client
+from bot.aufbewahrung import Aufbewahrung
 from bot.config import Einstellungen, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
@@ -188,7 +189,10 @@ class Klimabot:
             praefix=einstellungen.bot.befehlspraefix,
             nach_commit=zusteller.wecken,
         )
-        zeitplaner = Zeitplaner(planer, zeitzone)
+        aufbewahrung = Aufbewahrung(
+            sitzungen, tage=einstellungen.bot.aufbewahrung_tage, bereit=sync.bereit.is_set
+        )
+        zeitplaner = Zeitplaner(planer, zeitzone, aufbewahrung)
         return cls(
             einstellungen, matrix, engine, sitzungen, client, zusteller, sync, zeitplaner, raeume
         )

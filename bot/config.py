@@ -163,6 +163,10 @@ class BotEinstellungen(_Abschnitt):
     # Wie viele Nachrichten einer Person auf einmal behandelt werden, bevor die Drossel sie
     # übergeht (bot/drossel.py); 0 schaltet die Flutgrenze ab, etwa für Messungen.
     flut_stoss: int = Field(default=STOSS, ge=0, le=100_000)
+    # Nach so vielen Tagen löscht der Bot behandelte Ereignisse und erledigte Nachrichten des
+    # Ausgangskorbs (täglich um 03:30 Ortszeit; modelle/aufbewahrung.py). Mindestens zwei Wochen,
+    # damit Antworten auf die Abfrage der Vorwoche noch als Meldung zählen.
+    aufbewahrung_tage: int = Field(default=90, ge=14, le=36_500)
 
     @field_validator("zeitzone")
     @classmethod

@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from befehle.abfrage import abfrage_kopf, abfrage_zeile, erinnerung, erinnerung_direkt
 from befehle.bericht import wochenbericht_antwort
 from befehle.grundlagen import Antwort, Betrieb, Folge
+from bot.aufbewahrung import MINUTE as AUFRAEUMEN_MINUTE
+from bot.aufbewahrung import STUNDE as AUFRAEUMEN_STUNDE
+from bot.aufbewahrung import Aufbewahrung
 from bot.ausgang import direktraum, reihe_antwort_ein, verweis
 from modelle.basis import jetzt as uhrzeit_jetzt
 from modelle.datenbank import Sitzungsfabrik
@@ -259,11 +262,15 @@ class Planer:
 
 
 class Zeitplaner:
-    """Besitzt den APScheduler: weckt den Planer jede volle Minute und gleich beim Start."""
+    """Besitzt den APScheduler: weckt den Planer jede volle Minute und gleich beim Start,
+    und räumt einmal am Tag zur stillen Zeit auf (`bot.aufbewahrung`)."""
 
-    def __init__(self, planer: Planer, zeitzone: ZoneInfo) -> None:
+    def __init__(
+        self, planer: Planer, zeitzone: ZoneInfo, aufbewahrung: Aufbewahrung | None = None
+    ) -> None:
         self._planer = planer
         self._zeitzone = zeitzone
+        self._aufbewahrung = aufbewahrung
         self._scheduler = AsyncIOScheduler(timezone=zeitzone)
 
     def starte(self) -> None:
@@ -276,6 +283,17 @@ class Zeitplaner:
             misfire_grace_time=50,
             next_run_time=dt.datetime.now(self._zeitzone),
         )
+        if self._aufbewahrung is not None:
+            self._scheduler.add_job(
+                self._aufbewahrung.raeume_auf_sicher,
+                CronTrigger(
+                    hour=AUFRAEUMEN_STUNDE, minute=AUFRAEUMEN_MINUTE, timezone=self._zeitzone
+                ),
+                id="aufraeumen",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
         self._scheduler.start()
 
     def stoppe(self) -> None:
