@@ -1,5 +1,6 @@
 """Paketierungstest: das gebaute Wheel in einer frischen Umgebung ergibt einen `klimabot`, der
-seine Migrationen mitbringt, eine Datenbank anlegt, eine Struktur übernimmt und sie prüft.
+seine Fassung nennt, seine Migrationen mitbringt, eine Datenbank anlegt, eine Struktur übernimmt
+und sie prüft – wie eine Administrator*in, ohne Matrix-Geheimnis in der Umgebung.
 
 Gebaut wird aus einer Kopie der Quellen (das Wheel enthält nur, was `pyproject.toml` einpackt),
 installiert ohne Abhängigkeiten; die Abhängigkeiten kommen aus der Umgebung der Tests (eine
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -89,9 +91,9 @@ def test_wheel_in_frischer_umgebung_ergibt_arbeitenden_klimabot(tmp_path: Path) 
     assert all(Path(p).is_relative_to(site) for p in herkunft.split()), herkunft
 
     klimabot = str(venv / "bin" / "klimabot")
-    hilfe = _lauf([klimabot, "--help"], cwd=tmp_path, umgebung=umgebung).stdout
-    assert "check" in hilfe
-    assert "run" in hilfe
+    fassung = tomllib.loads((WURZEL / "pyproject.toml").read_text())["project"]["version"]
+    ausgabe = _lauf([klimabot, "--version"], cwd=tmp_path, umgebung=umgebung).stdout
+    assert ausgabe.strip() == f"klimabot {fassung}"
 
     betrieb = tmp_path / "betrieb"
     betrieb.mkdir()
@@ -115,17 +117,10 @@ def test_wheel_in_frischer_umgebung_ergibt_arbeitenden_klimabot(tmp_path: Path) 
         ),
         encoding="utf-8",
     )
-    # Bis die Verwaltungsbefehle ohne Matrix-Geheimnis auskommen (Issue 12, Teil 1), bekommen
-    # sie eines; der Bot meldet sich hier nirgends an.
-    mit_geheimnis = {
-        **umgebung,
-        "KLIMABOT_MATRIX__PASSWORT": "nur-fuer-den-test",
-        "KLIMABOT_MATRIX__SCHLUESSELPASSWORT": "nur-fuer-den-test",
-    }
     _lauf(
         [klimabot, "db", "upgrade", "--config", str(konfiguration)],
         cwd=betrieb,
-        umgebung=mit_geheimnis,
+        umgebung=umgebung,
     )
     _lauf(
         [
@@ -137,9 +132,9 @@ def test_wheel_in_frischer_umgebung_ergibt_arbeitenden_klimabot(tmp_path: Path) 
             str(konfiguration),
         ],
         cwd=betrieb,
-        umgebung=mit_geheimnis,
+        umgebung=umgebung,
     )
     pruefung = _lauf(
-        [klimabot, "check", "--config", str(konfiguration)], cwd=betrieb, umgebung=mit_geheimnis
+        [klimabot, "check", "--config", str(konfiguration)], cwd=betrieb, umgebung=umgebung
     )
     assert pruefung.stdout.strip() == "OK", pruefung.stdout + pruefung.stderr
