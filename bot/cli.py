@@ -35,6 +35,14 @@ from bot.config import (
 from bot.deutscher_parser import DeutscherParser
 from bot.geheimnisse import richte_protokoll_ein, schuetze_protokoll, zu_offene_dateien
 from bot.raeume import fremde_mitglieder, strukturraeume
+from bot.sicherung import (
+    Orte,
+    SicherungFehler,
+    bericht_der_sicherung,
+    bericht_der_wiederherstellung,
+    sichere,
+    stelle_wieder_her,
+)
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import (
     Sitzungsfabrik,
@@ -58,7 +66,7 @@ EXIT_EINGABE = 2
 # alles, was dabei entsteht, nur für das Konto des Bots lesbar – auch, was Bibliotheken
 # selbst anlegen (nios Schlüsseldatenbank, Begleitdateien von SQLite). Wo der Bot selbst
 # anlegt, setzt er die Rechte zusätzlich ausdrücklich: das gilt auch ohne diese CLI.
-NUR_FUER_DEN_BOT = {"run", "db", "struktur"}
+NUR_FUER_DEN_BOT = {"run", "db", "struktur", "sicherung", "wiederherstellen"}
 
 
 def _version() -> str:
@@ -158,6 +166,21 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--ausgabe", type=Path, default=None, metavar="DATEI", help="in Datei statt Ausgabe"
     )
     export.set_defaults(ausfuehren=_export)
+
+    sicherung = befehle.add_parser(
+        "sicherung",
+        parents=[gemeinsam],
+        help="Datenbank (SQLite) und Schlüsselspeicher in ein Archiv sichern, auch im Betrieb",
+    )
+    sicherung.add_argument("datei", type=Path, metavar="DATEI", help="neues Archiv (.tar.gz)")
+    sicherung.set_defaults(ausfuehren=_sicherung)
+    wiederherstellen = befehle.add_parser(
+        "wiederherstellen",
+        parents=[gemeinsam],
+        help="eine Sicherung an den konfigurierten, leeren Orten wiederherstellen",
+    )
+    wiederherstellen.add_argument("datei", type=Path, metavar="DATEI", help="das Archiv")
+    wiederherstellen.set_defaults(ausfuehren=_wiederherstellen)
     return parser
 
 
@@ -427,3 +450,30 @@ def _export(argumente: argparse.Namespace) -> int:
     finally:
         if ziel is not sys.stdout:
             ziel.close()
+
+
+def _sicherung(argumente: argparse.Namespace) -> int:
+    # Braucht nur Datenbank und Schlüsselspeicher, kein Geheimnis für Matrix.
+    einstellungen = lade_einstellungen(argumente.config, anmeldung=False)
+    schuetze_protokoll(*einstellungen.geheimnisse())
+    try:
+        manifest = asyncio.run(sichere(einstellungen, argumente.datei))
+    except SicherungFehler as fehler:
+        print(fehler, file=sys.stderr)
+        return EXIT_EINGABE
+    print(bericht_der_sicherung(manifest, argumente.datei, ZoneInfo(einstellungen.bot.zeitzone)))
+    return EXIT_OK
+
+
+def _wiederherstellen(argumente: argparse.Namespace) -> int:
+    einstellungen = lade_einstellungen(argumente.config, anmeldung=False)
+    schuetze_protokoll(*einstellungen.geheimnisse())
+    try:
+        manifest = asyncio.run(stelle_wieder_her(einstellungen, argumente.datei))
+        orte = Orte.aus(einstellungen)
+    except SicherungFehler as fehler:
+        print(fehler, file=sys.stderr)
+        return EXIT_EINGABE
+    zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
+    print(bericht_der_wiederherstellung(manifest, argumente.datei, orte, zeitzone))
+    return EXIT_OK
