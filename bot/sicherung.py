@@ -22,9 +22,10 @@ Gesperrt wird dabei kaum: die Datenbank des Bots (WAL) gar nicht, eine Schlüsse
 Bei PostgreSQL sichert `pg_dump` die Datenbank (README, „Betrieb“) und diese Sicherung nur
 den Schlüsselspeicher – unmittelbar nach dem Dump, aus demselben Grund.
 
-Die Wiederherstellung schreibt nur in einen leeren Ort und erst, wenn alles aus dem Archiv
-geprüft ist (Prüfsummen, `PRAGMA quick_check`); Schlüsselspeicher vor Datenbank, damit ein
-Abbruch dazwischen nie eine Datenbank ohne die Schlüssel ihres Geräts hinterlässt.
+Jede Kopie besteht `PRAGMA quick_check`, bevor sie ins Archiv kommt. Die Wiederherstellung
+schreibt nur in einen leeren Ort und erst, wenn alles ausgepackt ist und zu den Prüfsummen
+des Manifests passt; Schlüsselspeicher vor Datenbank, damit ein Abbruch dazwischen nie eine
+Datenbank ohne die Schlüssel ihres Geräts hinterlässt.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ tests/integration/test_sicherung.py gegen Synapse.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sqlite3
 import stat
@@ -341,4 +342,21 @@ def test_sicherung_eines_anderen_bot_kontos_wird_nicht_wiederhergestellt(
     monkeypatch.chdir(neu)
     assert main(["wiederherstellen", str(tmp_path / "sicherung.tar.gz")]) == 2
     assert f"gehört zum Bot-Konto {BOT}" in capsys.readouterr().err
+    assert sorted(p.name for p in neu.iterdir()) == ["config.toml"]
+
+
+def test_sicherung_aus_einem_neueren_format_wird_mit_grund_abgelehnt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = json.dumps({"format": 2, "erstellt": "2031-01-01T00:00:00Z"}).encode()
+    archiv = tmp_path / "zukunft.tar.gz"
+    with tarfile.open(archiv, "w:gz") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+    neu = tmp_path / "neu"
+    _schreibe_konfiguration(neu)
+    monkeypatch.chdir(neu)
+    assert main(["wiederherstellen", str(archiv)]) == 2
+    assert "Format 2 ist neuer als diese Fassung" in capsys.readouterr().err
     assert sorted(p.name for p in neu.iterdir()) == ["config.toml"]
