@@ -454,7 +454,7 @@ def _export(argumente: argparse.Namespace) -> int:
 
 def _sicherung(argumente: argparse.Namespace) -> int:
     # Braucht nur Datenbank und Schlüsselspeicher, kein Geheimnis für Matrix.
-    einstellungen = lade_einstellungen(argumente.config, anmeldung=False)
+    einstellungen = lade_einstellungen(argumente.config)
     schuetze_protokoll(*einstellungen.geheimnisse())
     try:
         manifest = asyncio.run(sichere(einstellungen, argumente.datei))
@@ -466,7 +466,7 @@ def _sicherung(argumente: argparse.Namespace) -> int:
 
 
 def _wiederherstellen(argumente: argparse.Namespace) -> int:
-    einstellungen = lade_einstellungen(argumente.config, anmeldung=False)
+    einstellungen = lade_einstellungen(argumente.config)
     schuetze_protokoll(*einstellungen.geheimnisse())
     try:
         manifest = asyncio.run(stelle_wieder_her(einstellungen, argumente.datei))

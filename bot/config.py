@@ -235,22 +235,8 @@ class Einstellungen(BaseSettings):
         return env_settings, init_settings
 
 
-class _MatrixOhneAnmeldung(MatrixEinstellungen):
-    @model_validator(mode="after")
-    def _anmeldung(self) -> _MatrixOhneAnmeldung:
-        return self  # ersetzt die Prüfung der Anmeldedaten: hier braucht sie niemand
-
-
-class _EinstellungenOhneAnmeldung(Einstellungen):
-    matrix: _MatrixOhneAnmeldung | None = None
-
-
-def lade_einstellungen(pfad: Path | None = None, *, anmeldung: bool = True) -> Einstellungen:
-    """Liest die Konfiguration. Ohne `pfad` ist `config.toml` optional (nur Vorgaben + Umgebung).
-
-    `anmeldung=False`: für Befehle, die Matrix nicht ansprechen (`sicherung`,
-    `wiederherstellen`) – Passwort, Zugangstoken und Schlüsselpasswort dürfen dann fehlen.
-    """
+def lade_einstellungen(pfad: Path | None = None) -> Einstellungen:
+    """Liest die Konfiguration. Ohne `pfad` ist `config.toml` optional (nur Vorgaben + Umgebung)."""
     daten: dict[str, Any] = {}
     datei = pfad or STANDARD_PFAD
     if datei.exists():
@@ -263,8 +249,7 @@ def lade_einstellungen(pfad: Path | None = None, *, anmeldung: bool = True) -> E
     elif pfad is not None:
         raise KonfigurationFehler([f"{datei}: Konfigurationsdatei nicht gefunden"])
     try:
-        art = Einstellungen if anmeldung else _EinstellungenOhneAnmeldung
-        einstellungen = art(**daten)
+        einstellungen = Einstellungen(**daten)
     except ValidationError as fehler:
         raise KonfigurationFehler([_problem(e) for e in fehler.errors()]) from None
     basis = datei.parent

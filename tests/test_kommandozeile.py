@@ -55,6 +55,7 @@ def test_verwaltungsbefehle_brauchen_kein_matrix_geheimnis(verwaltung: Path) -> 
     assert '[[themenfeld]]\nslug = "energie"' in aufruf("struktur", "export")
     assert "23 Projekte in 7 Themenfeldern" in aufruf("bericht")
     assert len(json.loads(aufruf("export", "--format", "json"))["meldungen"]) == 15
+    assert "Sicherung geschrieben" in aufruf("sicherung", "sicherung.tar.gz")
 
     check = klimabot("check", "--config", "config.toml", ordner=verwaltung)
     assert check.returncode == 0, check.stderr
@@ -164,7 +165,8 @@ def test_kommandozeile_spricht_deutsch(
     ausgabe = capsys.readouterr()
     text = ausgabe.out + ausgabe.err
     assert text.startswith("Aufruf: klimabot")
-    assert erwartet in text
+    # Die Spalte der Hilfetexte richtet sich nach dem längsten Befehl (wiederherstellen).
+    assert erwartet in re.sub(r"(?<=\S) {2,}", "  ", text)
     englisch = [wort for wort in ENGLISCH if wort in text.lower()]
     assert not englisch, text
 
