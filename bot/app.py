@@ -9,7 +9,7 @@ import hashlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,11 +24,13 @@ from bot.aufbewahrung import Aufbewahrung
 from bot.config import Einstellungen, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
+from bot.metriken import Metriken
 from bot.niotransport import NioTransport
 from bot.planer import Planer, Zeitplaner
 from bot.raeume import Raumverwaltung
 from bot.sync import Syncschleife
 from bot.transport import Transport
+from bot.ueberwachung import Ueberwachung
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from bot.zusteller import Zusteller
@@ -100,6 +102,7 @@ def baue_verarbeitung(
     befehle: Sequence[Befehl[Any]] | None = None,
     geduld: float = 30.0,
     uhr: Callable[[], dt.datetime] = jetzt,
+    metriken: Metriken | None = None,
 ) -> Verarbeitung:
     """Die Verarbeitung, wie `klimabot run` sie betreibt: alle Befehle, Präfix, Zeitzone,
     Zeitplan und Flutgrenze aus den Einstellungen. Tests und Messungen bauen sie hier ebenso
@@ -119,6 +122,7 @@ def baue_verarbeitung(
         geduld=geduld,
         uhr=uhr,
         drossel=Drossel(stoss=einstellungen.bot.flut_stoss or None),
+        metriken=metriken,
     )
 
 
@@ -141,6 +145,10 @@ class Klimabot:
     sync: Syncschleife
     zeitplaner: Zeitplaner
     raeume: Raumverwaltung
+    # Die Zähler dieses Bots; die Bereitschaft stellt hier `metriken.betriebsart` um.
+    metriken: Metriken = field(default_factory=Metriken)
+    # Der HTTP-Zugang /health, /ready, /metrics – nur, wenn eingeschaltet.
+    ueberwachung: Ueberwachung | None = None
 
     @classmethod
     async def erzeuge(cls, einstellungen: Einstellungen) -> Klimabot:
@@ -169,7 +177,8 @@ class Klimabot:
         betrieb = betrieb_aus(einstellungen)
         vertrauen = Schluesselvertrauen(sitzungen, vertrauensregel_aus(matrix))
         transport = NioTransport(client, vertrauen)
-        zusteller = Zusteller(sitzungen, transport)
+        metriken = Metriken()
+        zusteller = Zusteller(sitzungen, transport, metriken=metriken)
         vertrauen.nach_commit = zusteller.wecken
         verarbeitung = baue_verarbeitung(
             einstellungen,
@@ -177,10 +186,17 @@ class Klimabot:
             bot_id=matrix.benutzer,
             nach_commit=zusteller.uebergib,
             transport=transport,
+            metriken=metriken,
         )
         raeume = Raumverwaltung(client, matrix, sitzungen)
         sync = Syncschleife(
-            client, matrix, sitzungen, verarbeitung, raeume=raeume, vertrauen=vertrauen
+            client,
+            matrix,
+            sitzungen,
+            verarbeitung,
+            raeume=raeume,
+            vertrauen=vertrauen,
+            metriken=metriken,
         )
         planer = Planer(
             sitzungen=sitzungen,
@@ -188,13 +204,29 @@ class Klimabot:
             betrieb=betrieb,
             praefix=einstellungen.bot.befehlspraefix,
             nach_commit=zusteller.wecken,
+            metriken=metriken,
         )
         aufbewahrung = Aufbewahrung(
             sitzungen, tage=einstellungen.bot.aufbewahrung_tage, bereit=sync.bereit.is_set
         )
         zeitplaner = Zeitplaner(planer, zeitzone, aufbewahrung)
+        ueberwachung = (
+            Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)
+            if einstellungen.ueberwachung.eingeschaltet
+            else None
+        )
         return cls(
-            einstellungen, matrix, engine, sitzungen, client, zusteller, sync, zeitplaner, raeume
+            einstellungen,
+            matrix,
+            engine,
+            sitzungen,
+            client,
+            zusteller,
+            sync,
+            zeitplaner,
+            raeume,
+            metriken,
+            ueberwachung,
         )
 
     def anhalten(self) -> None:
@@ -221,6 +253,14 @@ class Klimabot:
             )
             self.sync.anhalten()
 
+        if self.ueberwachung is not None:
+            try:
+                # Zuerst: ist ihr Port belegt, endet der Bot, bevor er irgendetwas tut.
+                await self.ueberwachung.starte()
+            except BaseException:
+                await self.client.close()
+                await self.engine.dispose()
+                raise
         zustellung = asyncio.create_task(self.zusteller.laufen(), name="zusteller")
         zustellung.add_done_callback(zustellung_beendet)
         self.zeitplaner.starte()
@@ -235,6 +275,8 @@ class Klimabot:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.zusteller.zustellen(), timeout=10)
         finally:
+            if self.ueberwachung is not None:
+                await self.ueberwachung.stoppe()
             self.zeitplaner.stoppe()
             zustellung.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

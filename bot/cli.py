@@ -34,6 +34,7 @@ from bot.config import (
 )
 from bot.deutscher_parser import DeutscherParser
 from bot.geheimnisse import richte_protokoll_ein, schuetze_protokoll, zu_offene_dateien
+from bot.protokoll import stelle_format_ein
 from bot.raeume import fremde_mitglieder, strukturraeume
 from bot.sicherung import (
     Orte,
@@ -217,6 +218,7 @@ def _run(argumente: argparse.Namespace) -> int:
     logging.getLogger("nio").setLevel(logging.WARNING)
     einstellungen = lade_einstellungen(argumente.config)
     einstellungen.matrix_fuer_den_betrieb()  # fehlt ein Geheimnis, dann vor allem anderen
+    stelle_format_ein(einstellungen.bot.protokollformat)
     asyncio.run(betreibe(einstellungen))
     return EXIT_OK
 

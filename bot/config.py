@@ -7,6 +7,7 @@ still übergangen werden.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 import zoneinfo
@@ -167,6 +168,8 @@ class BotEinstellungen(_Abschnitt):
     # Ausgangskorbs (täglich um 03:30 Ortszeit; modelle/aufbewahrung.py). Mindestens zwei Wochen,
     # damit Antworten auf die Abfrage der Vorwoche noch als Meldung zählen.
     aufbewahrung_tage: int = Field(default=90, ge=14, le=36_500)
+    # "json": jede Logzeile ein JSON-Objekt (für einen Log-Sammler), sonst Text.
+    protokollformat: str = "text"
 
     @field_validator("zeitzone")
     @classmethod
@@ -175,6 +178,13 @@ class BotEinstellungen(_Abschnitt):
             zoneinfo.ZoneInfo(wert)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("unbekannte Zeitzone (z. B. Europe/Berlin)") from None
+        return wert
+
+    @field_validator("protokollformat")
+    @classmethod
+    def _protokollformat(cls, wert: str) -> str:
+        if wert not in ("text", "json"):
+            raise ValueError("„text“ oder „json“")
         return wert
 
     @field_validator("befehlspraefix")
@@ -193,6 +203,28 @@ class ZeitplanEinstellungen(_Abschnitt):
     nachholfrist_stunden: int = Field(default=12, ge=0, le=24 * 7)
 
 
+class UeberwachungEinstellungen(_Abschnitt):
+    """HTTP-Zugang für `/health`, `/ready` und `/metrics` (bot/ueberwachung.py)."""
+
+    eingeschaltet: bool = False
+    adresse: str = "127.0.0.1"
+    # 0: ein freier Port (für Tests); die Adresse steht dann im Protokoll.
+    port: int = Field(default=9464, ge=0, le=65535)
+    # /ready meldet 503, wenn der letzte gelungene Sync länger her ist (Long-Poll: 30 s) …
+    sync_hoechstens_s: int = Field(default=120, ge=1)
+    # … oder der älteste offene Eintrag im Ausgangskorb älter ist.
+    ausgang_hoechstens_s: int = Field(default=300, ge=1)
+
+    @field_validator("adresse")
+    @classmethod
+    def _adresse(cls, wert: str) -> str:
+        try:
+            ipaddress.ip_address(wert)
+        except ValueError:
+            raise ValueError("keine IP-Adresse (z. B. 127.0.0.1)") from None
+        return wert
+
+
 class Einstellungen(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KLIMABOT_",
@@ -205,6 +237,7 @@ class Einstellungen(BaseSettings):
     datenbank: DatenbankEinstellungen = DatenbankEinstellungen()
     bot: BotEinstellungen = BotEinstellungen()
     zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
+    ueberwachung: UeberwachungEinstellungen = UeberwachungEinstellungen()
 
     def matrix_fuer_den_betrieb(self) -> MatrixEinstellungen:
         """Der Abschnitt `matrix`, vollständig für `klimabot run`; sonst `KonfigurationFehler`."""

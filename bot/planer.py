@@ -29,6 +29,7 @@ from bot.aufbewahrung import MINUTE as AUFRAEUMEN_MINUTE
 from bot.aufbewahrung import STUNDE as AUFRAEUMEN_STUNDE
 from bot.aufbewahrung import Aufbewahrung
 from bot.ausgang import direktraum, reihe_antwort_ein, verweis
+from bot.metriken import Metriken
 from modelle.basis import jetzt as uhrzeit_jetzt
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import letzte_meldungen, projektstand
@@ -74,8 +75,12 @@ class Planer:
         praefix: str,
         nach_commit: Callable[[], None] = lambda: None,
         uhr: Callable[[], dt.datetime] = uhrzeit_jetzt,
+        metriken: Metriken | None = None,
     ) -> None:
         self._sitzungen = sitzungen
+        self._metriken = Metriken() if metriken is None else metriken
+        # Eingereiht in der laufenden Transaktion; gezählt wird erst nach ihrem Commit.
+        self._eingereiht: list[str] = []
         self._zeitzone = zeitzone
         self._betrieb = betrieb
         self._praefix = praefix
@@ -89,6 +94,7 @@ class Planer:
     async def pruefe(self) -> None:
         """Ein Durchgang: alles Fällige genau einmal einreihen."""
         jetzt = self._uhr()
+        self._eingereiht.clear()
         await self._abfragen(jetzt)
         await self._wochenbericht(jetzt)
         await self._erinnerungen(jetzt)
@@ -99,6 +105,7 @@ class Planer:
         try:
             await self.pruefe()
         except (OperationalError, InterfaceError) as fehler:
+            self._metriken.datenbank_nicht_erreichbar("planer")
             log.warning(
                 "Zeitplan: Datenbank nicht erreichbar (%s); nächster Versuch in 1 min", fehler
             )
@@ -107,14 +114,21 @@ class Planer:
 
     async def _ueberspringe(self, faelligkeit: Faelligkeit, grund: str) -> None:
         async with self._sitzungen.begin() as sitzung:
-            if await reserviere(sitzung, faelligkeit, Versandstatus.UEBERSPRUNGEN):
-                log.warning(
-                    "%s ausgelassen (%s): %s", faelligkeit.schluessel, grund, faelligkeit.termin
-                )
+            ausgelassen = await reserviere(sitzung, faelligkeit, Versandstatus.UEBERSPRUNGEN)
+        if ausgelassen:
+            self._metriken.geplant_ausgelassen(faelligkeit.art.value)
+            log.warning(
+                "%s ausgelassen (%s): %s", faelligkeit.schluessel, grund, faelligkeit.termin
+            )
 
-    @staticmethod
+    def _zaehle_eingereihte(self) -> None:
+        """Nach einem Commit: was darin eingereiht wurde, zählt."""
+        for art in self._eingereiht:
+            self._metriken.geplant_eingereiht(art)
+        self._eingereiht.clear()
+
     async def _reihe_ein(
-        sitzung: AsyncSession, faelligkeit: Faelligkeit, raum: str, antwort: Antwort
+        self, sitzung: AsyncSession, faelligkeit: Faelligkeit, raum: str, antwort: Antwort
     ) -> None:
         """Reiht Geplantes ein und vermerkt die vorläufige Event-ID (der Zusteller setzt die echte).
 
@@ -124,6 +138,7 @@ class Planer:
         eintrag = reihe_antwort_ein(sitzung, raum, antwort, benachrichtigen=True)
         if eintrag is not None:
             await vermerke_event(sitzung, faelligkeit.schluessel, verweis(eintrag), raum)
+            self._eingereiht.append(faelligkeit.art.value)
 
     async def _bediene(
         self,
@@ -144,6 +159,7 @@ class Planer:
             if grund is None:
                 async with self._sitzungen.begin() as sitzung:
                     grund = await senden(sitzung, faelligkeit)
+                self._zaehle_eingereihte()
             if isinstance(grund, Warten):
                 if faelligkeit.schluessel not in self._wartend:
                     self._wartend.add(faelligkeit.schluessel)
@@ -259,6 +275,7 @@ class Planer:
                 antwort = Antwort(nachricht, projekte=(stand.projekt_slug,))
                 await self._reihe_ein(sitzung, faellig.faelligkeit, raum, antwort)
                 log.info("Erinnerung %d für %s eingereiht", faellig.stufe, stand.projekt_slug)
+            self._zaehle_eingereihte()
 
 
 class Zeitplaner:
