@@ -103,6 +103,11 @@ class Metriken:
             "klimabot_aktiv", "1: diese Instanz arbeitet, 0: Bereitschaft", registry=r
         )
         self.aktiv.set(1)
+        self.bereit = Gauge(
+            "klimabot_bereit",
+            "1: bereit wie /ready (bei jeder Abfrage von /metrics geprüft), 0: nicht",
+            registry=r,
+        )
 
     # --- Betriebsart (die Bereitschaft stellt sie um) ------------------------------------------
 

@@ -8,7 +8,8 @@ Er läuft in der Ereignisschleife des Bots (aiohttp) und wird mit ihm gestartet 
   Sync höchstens `sync_hoechstens_s` her, die Datenbank antwortet und der älteste offene
   Eintrag im Ausgangskorb ist jünger als `ausgang_hoechstens_s`. Sonst 503 mit den Gründen.
 - `/metrics`: die Zähler aus `bot/metriken.py`; Tiefe und Alter des Ausgangskorbs werden dafür
-  jedes Mal in der Datenbank nachgesehen.
+  jedes Mal in der Datenbank nachgesehen, und `klimabot_bereit` sagt, was `/ready` sagen würde
+  (so braucht eine Alarmregel keinen eigenen Prüfer für `/ready`).
 
 Ohne Anmeldung: wer den Zugang erreicht, liest Zahlen, aber keine Inhalte. Darum bindet er
 in der Vorgabe nur an 127.0.0.1.
@@ -137,7 +138,8 @@ class Ueberwachung:
         )
 
     async def _metriken_ausgeben(self, _anfrage: web.Request) -> web.Response:
-        await self._ausgangskorb()
+        lage = await self.lage()  # frischt auch die Zahlen des Ausgangskorbs auf
+        self._metriken.bereit.set(1 if lage.bereit else 0)
         daten = generate_latest(self._metriken.register)
         return web.Response(body=daten, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -186,7 +186,9 @@ async def test_bereitschaft_ist_nicht_bereit_und_steht_in_den_metriken(
         "betriebsart": "bereitschaft",
         "gruende": ["Bereitschaft: eine andere Instanz ist aktiv"],
     }
-    assert "klimabot_aktiv 0.0" in (await abrufen(ueberwachung, "/metrics"))[1]
+    metriken_text = (await abrufen(ueberwachung, "/metrics"))[1]
+    assert "klimabot_aktiv 0.0" in metriken_text
+    assert "klimabot_bereit 0.0" in metriken_text
     metriken.betriebsart = Betriebsart.AKTIV
     assert (await bereit(ueberwachung))[0] == 200
 
