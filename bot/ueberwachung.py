@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import errno
+import ipaddress
 import json
 import logging
 from collections.abc import Callable
@@ -165,6 +166,12 @@ class Ueberwachung:
             raise
         self._betreiber = betreiber
         log.info("Überwachung erreichbar unter %s", self.url)
+        if not ipaddress.ip_address(adresse).is_loopback:
+            log.warning(
+                "Überwachung auf %s ist ohne Anmeldung von außen erreichbar; "
+                "bitte per Firewall auf den Prometheus-Server beschränken",
+                adresse,
+            )
 
     @property
     def url(self) -> str:

@@ -420,6 +420,7 @@ class Zusteller:
         except Exception as db_fehler:
             if not nicht_erreichbar(db_fehler):
                 raise
+            self._metriken.datenbank_nicht_erreichbar("zusteller")
             return _Ergebnis.NETZ
         return ergebnis
 
@@ -433,6 +434,7 @@ class Zusteller:
         except Exception as db_fehler:
             if not nicht_erreichbar(db_fehler):
                 raise
+            self._metriken.datenbank_nicht_erreichbar("zusteller")
             return _Ergebnis.NETZ
         self._fehlversuche.pop(eintrag.id, None)
         log.error(
@@ -448,6 +450,7 @@ class Zusteller:
             except Exception as db_fehler:
                 if not nicht_erreichbar(db_fehler):
                     raise
+                self._metriken.datenbank_nicht_erreichbar("zusteller")
                 log.warning("Direktraum %s nicht aufgegeben (%s)", raum.ziel, db_fehler)
             raum.ziel = raum.direktraum_id = None
         return _Ergebnis.AUFGEGEBEN
