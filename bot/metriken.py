@@ -14,8 +14,11 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
+from typing import Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from modelle.tabellen import Versandart
 
 
 class Betriebsart(enum.Enum):
@@ -34,6 +37,10 @@ class Ergebnis(enum.Enum):
     UNBEKANNT = "unbekannt"  # kein solcher Befehl
     INTERNER_FEHLER = "interner_fehler"  # „Interner Fehler (Ref. …)“
 
+
+# Die Teile des Bots, deren Datenbankfehler gezählt werden (Label `teil`).
+Teil = Literal["verarbeitung", "zusteller", "sync", "planer", "ueberwachung"]
+TEILE: tuple[Teil, ...] = get_args(Teil)
 
 # Unbekannte Befehlsnamen zählen unter einem Namen: sonst legte jeder Tippfehler eine Zeitreihe an.
 UNBEKANNTER_BEFEHL = "(unbekannt)"
@@ -103,6 +110,13 @@ class Metriken:
             "klimabot_aktiv", "1: diese Instanz arbeitet, 0: Bereitschaft", registry=r
         )
         self.aktiv.set(1)
+        # Jede Zeitreihe, auf die eine Alarmregel schaut, gibt es von Anfang an mit 0: sonst
+        # sieht `increase()` den ersten Fall nicht (er wäre ihr erster Wert).
+        for art in Versandart:
+            for ergebnis in ("eingereiht", "ausgelassen"):
+                self.geplant.labels(art=art.value, ergebnis=ergebnis)
+        for teil in TEILE:
+            self.datenbankfehler.labels(teil=teil)
         self.bereit = Gauge(
             "klimabot_bereit",
             "1: bereit wie /ready (bei jeder Abfrage von /metrics geprüft), 0: nicht",
@@ -145,7 +159,7 @@ class Metriken:
     def geplant_ausgelassen(self, art: str) -> None:
         self.geplant.labels(art=art, ergebnis="ausgelassen").inc()
 
-    def datenbank_nicht_erreichbar(self, teil: str) -> None:
+    def datenbank_nicht_erreichbar(self, teil: Teil) -> None:
         self.datenbankfehler.labels(teil=teil).inc()
 
     def nicht_entschluesselbar(self) -> None:

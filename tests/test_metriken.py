@@ -90,6 +90,17 @@ async def test_geplantes_zaehlt_eingereiht_und_ausgelassen_je_art(planbar: Testb
     assert wert(m, "klimabot_geplant_total", art="abfrage", ergebnis="eingereiht") == eingereiht
 
 
+def test_alarmierte_zeitreihen_gibt_es_von_anfang_an_mit_null() -> None:
+    m = Metriken()
+    assert (
+        m.register.get_sample_value(
+            "klimabot_geplant_total", {"art": "wochenbericht", "ergebnis": "ausgelassen"}
+        )
+        == 0
+    )
+    assert m.register.get_sample_value("klimabot_datenbankfehler_total", {"teil": "sync"}) == 0
+
+
 # --- /health, /ready, /metrics -----------------------------------------------------------------
 
 
