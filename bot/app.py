@@ -10,7 +10,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from bot.anmeldung import (
     instanzschluessel,
     neuer_client,
 )
+from bot.aufbewahrung import Aufbewahrung
 from bot.bereitschaft import (
     AndereInstanzAktiv,
     Instanzsperre,
@@ -39,14 +40,16 @@ from bot.bereitschaft import (
     werde_aktiv,
 )
 from bot.client import pflege_schluessel
-from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
+from bot.config import Einstellungen, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
+from bot.metriken import Metriken
 from bot.niotransport import NioTransport
 from bot.planer import Planer, Zeitplaner
 from bot.raeume import Raumverwaltung
 from bot.sync import ERSTER_SYNC_FILTER, Syncschleife
 from bot.transport import Transport
+from bot.ueberwachung import Ueberwachung
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from bot.zusteller import Zusteller
@@ -120,6 +123,7 @@ def baue_verarbeitung(
     befehle: Sequence[Befehl[Any]] | None = None,
     geduld: float = 30.0,
     uhr: Callable[[], dt.datetime] = jetzt,
+    metriken: Metriken | None = None,
 ) -> Verarbeitung:
     """Die Verarbeitung, wie `klimabot run` sie betreibt: alle Befehle, Präfix, Zeitzone,
     Zeitplan und Flutgrenze aus den Einstellungen. Tests und Messungen bauen sie hier ebenso
@@ -139,6 +143,7 @@ def baue_verarbeitung(
         geduld=geduld,
         uhr=uhr,
         drossel=Drossel(stoss=einstellungen.bot.flut_stoss or None),
+        metriken=metriken,
     )
 
 
@@ -161,12 +166,14 @@ class Klimabot:
     sync: Syncschleife
     zeitplaner: Zeitplaner
     raeume: Raumverwaltung
+    # Die Zähler dieses Bots; die Bereitschaft stellt hier `metriken.betriebsart` um.
+    metriken: Metriken = field(default_factory=Metriken)
+    # Der HTTP-Zugang /health, /ready, /metrics – nur, wenn eingeschaltet.
+    ueberwachung: Ueberwachung | None = None
 
     @classmethod
     async def erzeuge(cls, einstellungen: Einstellungen) -> Klimabot:
-        if einstellungen.matrix is None:
-            raise KonfigurationFehler(["matrix: Abschnitt fehlt (homeserver, benutzer, passwort)"])
-        matrix = einstellungen.matrix
+        matrix = einstellungen.matrix_fuer_den_betrieb()
         # Auch eingebettet (Tests, Demo) und vor der ersten Zeile, die ein Geheimnis enthalten
         # könnte; die CLI richtet es schon beim Start ein.
         schuetze_protokoll(*einstellungen.geheimnisse())
@@ -196,7 +203,10 @@ class Klimabot:
         betrieb = betrieb_aus(einstellungen)
         vertrauen = Schluesselvertrauen(sitzungen, vertrauensregel_aus(matrix))
         transport = NioTransport(client, vertrauen)
-        zusteller = Zusteller(sitzungen, transport, schon_gesendet=transport.schon_gesendet)
+        metriken = Metriken()
+        zusteller = Zusteller(
+            sitzungen, transport, metriken=metriken, schon_gesendet=transport.schon_gesendet
+        )
         vertrauen.nach_commit = zusteller.wecken
         verarbeitung = baue_verarbeitung(
             einstellungen,
@@ -204,6 +214,7 @@ class Klimabot:
             bot_id=matrix.benutzer,
             nach_commit=zusteller.uebergib,
             transport=transport,
+            metriken=metriken,
         )
         raeume = Raumverwaltung(client, matrix, sitzungen)
         sync = Syncschleife(
@@ -214,6 +225,7 @@ class Klimabot:
             raeume=raeume,
             vertrauen=vertrauen,
             instanz=einstellungen.instanz.name,
+            metriken=metriken,
         )
         planer = Planer(
             sitzungen=sitzungen,
@@ -221,10 +233,29 @@ class Klimabot:
             betrieb=betrieb,
             praefix=einstellungen.bot.befehlspraefix,
             nach_commit=zusteller.wecken,
+            metriken=metriken,
         )
-        zeitplaner = Zeitplaner(planer, zeitzone)
+        aufbewahrung = Aufbewahrung(
+            sitzungen, tage=einstellungen.bot.aufbewahrung_tage, bereit=sync.bereit.is_set
+        )
+        zeitplaner = Zeitplaner(planer, zeitzone, aufbewahrung)
+        ueberwachung = (
+            Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)
+            if einstellungen.ueberwachung.eingeschaltet
+            else None
+        )
         return cls(
-            einstellungen, matrix, engine, sitzungen, client, zusteller, sync, zeitplaner, raeume
+            einstellungen,
+            matrix,
+            engine,
+            sitzungen,
+            client,
+            zusteller,
+            sync,
+            zeitplaner,
+            raeume,
+            metriken,
+            ueberwachung,
         )
 
     def anhalten(self) -> None:
@@ -272,6 +303,14 @@ class Klimabot:
             )
             self.sync.anhalten()
 
+        if self.ueberwachung is not None:
+            try:
+                # Zuerst: ist ihr Port belegt, endet der Bot, bevor er irgendetwas tut.
+                await self.ueberwachung.starte()
+            except BaseException:
+                await self.client.close()
+                await self.engine.dispose()
+                raise
         zustellung = asyncio.create_task(self.zusteller.laufen(), name="zusteller")
         zustellung.add_done_callback(zustellung_beendet)
         wache: asyncio.Task[None] | None = None
@@ -292,6 +331,8 @@ class Klimabot:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.zusteller.zustellen(), timeout=10)
         finally:
+            if self.ueberwachung is not None:
+                await self.ueberwachung.stoppe()
             self.zeitplaner.stoppe()
             if wache is not None:
                 wache.cancel()
@@ -309,11 +350,10 @@ async def betreibe(einstellungen: Einstellungen) -> None:
     Erst die Instanzsperre (bot/bereitschaft.py): hält eine andere Instanz sie, wartet diese
     in Bereitschaft – ohne Sync, Senden oder Zeitplan – und übernimmt, sobald sie frei wird.
     """
-    if einstellungen.matrix is None:
-        raise KonfigurationFehler(["matrix: Abschnitt fehlt (homeserver, benutzer, passwort)"])
+    matrix = einstellungen.matrix_fuer_den_betrieb()
     schuetze_protokoll(*einstellungen.geheimnisse())
     instanz = einstellungen.instanz
-    sperre = sperre_fuer(einstellungen.datenbank.url, einstellungen.matrix.benutzer, instanz.name)
+    sperre = sperre_fuer(einstellungen.datenbank.url, matrix.benutzer, instanz.name)
     schleife = asyncio.get_running_loop()
     halt = asyncio.Event()
     bot: Klimabot | None = None
@@ -378,8 +418,7 @@ async def bereitschaft_anmelden(
     einen Schlüssel gibt, verbraucht einen Einmalschlüssel; ohne Sync erfährt nio das nicht,
     darum fragt sie alle `pflegeabstand` Sekunden selbst nach und lädt nach.
     """
-    matrix = einstellungen.matrix
-    assert matrix is not None
+    matrix = einstellungen.matrix_fuer_den_betrieb()
     instanz = einstellungen.instanz.name
     engine = erzeuge_engine(einstellungen.datenbank.url)
     client = neuer_client(matrix)

@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,14 +28,25 @@ from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
 from bot.bereitschaft import AndereInstanzAktiv, SperreVerloren
 from bot.config import (
+    MATRIX_FEHLT,
     Einstellungen,
     InstanzEinstellungen,
     KonfigurationFehler,
     dateien_des_bots,
     lade_einstellungen,
 )
+from bot.deutscher_parser import DeutscherParser
 from bot.geheimnisse import richte_protokoll_ein, schuetze_protokoll, zu_offene_dateien
+from bot.protokoll import stelle_format_ein
 from bot.raeume import fremde_mitglieder, strukturraeume
+from bot.sicherung import (
+    Orte,
+    SicherungFehler,
+    bericht_der_sicherung,
+    bericht_der_wiederherstellung,
+    sichere,
+    stelle_wieder_her,
+)
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import (
     Sitzungsfabrik,
@@ -58,19 +70,18 @@ EXIT_EINGABE = 2
 # alles, was dabei entsteht, nur für das Konto des Bots lesbar – auch, was Bibliotheken
 # selbst anlegen (nios Schlüsseldatenbank, Begleitdateien von SQLite). Wo der Bot selbst
 # anlegt, setzt er die Rechte zusätzlich ausdrücklich: das gilt auch ohne diese CLI.
-NUR_FUER_DEN_BOT = {"run", "db", "struktur"}
+NUR_FUER_DEN_BOT = {"run", "db", "struktur", "sicherung", "wiederherstellen"}
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse mit deutschen Fehlermeldungen und Exit-Code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_EINGABE, f"{self.prog}: Fehler: {message}\n")
+def _version() -> str:
+    try:
+        return version("klimabot")
+    except PackageNotFoundError:  # aus dem Quellbaum ohne Installation
+        return "(nicht installiert)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    gemeinsam = _Parser(add_help=False)
+    gemeinsam = DeutscherParser(add_help=False)
     gemeinsam.add_argument(
         "--config",
         type=Path,
@@ -78,17 +89,30 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATEI",
         help="Konfigurationsdatei (Vorgabe: config.toml, falls vorhanden)",
     )
-    parser = _Parser(
+    parser = DeutscherParser(
         prog="klimabot",
         description="Klimabot – Themenpat*innenmodell im Messenger",
         # Die Vorführung ist eine eigene Anwendung (demo/), nicht Teil des Bots.
         epilog="Vorführung auf einem Wegwerf-Homeserver: klimabot-demo (oder make demo)",
     )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {_version()}",
+        help="Version zeigen und beenden",
+    )
     befehle = parser.add_subparsers(dest="befehl", required=True, metavar="BEFEHL")
 
-    befehle.add_parser(
+    check = befehle.add_parser(
         "check", parents=[gemeinsam], help="Konfiguration und Strukturdatei prüfen"
-    ).set_defaults(ausfuehren=_check)
+    )
+    check.add_argument(
+        "--fuer-run",
+        action="store_true",
+        help="fehlende Geheimnisse für run (Passwort/Zugangstoken, Schlüsselpasswort) sind "
+        "Fehler statt Warnungen – in der Umgebung des Dienstes aufrufen",
+    )
+    check.set_defaults(ausfuehren=_check)
     run = befehle.add_parser(
         "run", parents=[gemeinsam], help="den Bot betreiben (bis SIGTERM/Strg+C)"
     )
@@ -158,6 +182,21 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--ausgabe", type=Path, default=None, metavar="DATEI", help="in Datei statt Ausgabe"
     )
     export.set_defaults(ausfuehren=_export)
+
+    sicherung = befehle.add_parser(
+        "sicherung",
+        parents=[gemeinsam],
+        help="Datenbank (SQLite) und Schlüsselspeicher in ein Archiv sichern, auch im Betrieb",
+    )
+    sicherung.add_argument("datei", type=Path, metavar="DATEI", help="neues Archiv (.tar.gz)")
+    sicherung.set_defaults(ausfuehren=_sicherung)
+    wiederherstellen = befehle.add_parser(
+        "wiederherstellen",
+        parents=[gemeinsam],
+        help="eine Sicherung an den konfigurierten, leeren Orten wiederherstellen",
+    )
+    wiederherstellen.add_argument("datei", type=Path, metavar="DATEI", help="das Archiv")
+    wiederherstellen.set_defaults(ausfuehren=_wiederherstellen)
     return parser
 
 
@@ -181,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     except SperreVerloren as fehler:
         print(f"Instanz beendet, Sperre verloren: {fehler}", file=sys.stderr)
         return EXIT_UNERWARTET
+    except BrokenPipeError:
+        # Der Leser der Ausgabe hat aufgehört (etwa `klimabot export … | head`): kein Fehler
+        # des Bots, kein Traceback. Der Rest geht ins Leere, damit auch das letzte Leeren der
+        # Ausgabe beim Beenden nicht scheitert; Code 1, denn die Ausgabe ist unvollständig.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_UNERWARTET
     except Exception:
         log.exception("Unerwarteter Fehler")
         return EXIT_UNERWARTET
@@ -193,6 +238,8 @@ def _run(argumente: argparse.Namespace) -> int:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("nio").setLevel(logging.WARNING)
     einstellungen = lade_einstellungen(argumente.config)
+    einstellungen.matrix_fuer_den_betrieb()  # fehlt ein Geheimnis, dann vor allem anderen
+    stelle_format_ein(einstellungen.bot.protokollformat)
     aenderung: dict[str, object] = {}
     if argumente.instanz is not None:
         aenderung["name"] = argumente.instanz
@@ -223,7 +270,19 @@ def _check(argumente: argparse.Namespace) -> int:
         probleme.extend(fehler.probleme)
     else:
         if einstellungen.matrix is None:
-            probleme.append("matrix: Abschnitt fehlt (homeserver, benutzer, passwort)")
+            probleme.append(MATRIX_FEHLT)
+        else:
+            # Die Geheimnisse braucht nur `run`; sie stehen oft nur in der Umgebung des
+            # Dienstes, nicht in der Shell der Verwaltung: dort reicht eine Warnung.
+            for fehlt in einstellungen.matrix.fehlende_geheimnisse():
+                if argumente.fuer_run:
+                    probleme.append(fehlt)
+                else:
+                    print(
+                        f"Warnung: {fehlt} – braucht nur klimabot run "
+                        "(in dessen Umgebung prüfen: klimabot check --fuer-run)",
+                        file=sys.stderr,
+                    )
         if einstellungen.bot.stabsstelle_raum is None:
             probleme.append("bot.stabsstelle_raum: fehlt (Raum für den Wochenbericht)")
         strukturdatei = einstellungen.bot.strukturdatei
@@ -432,3 +491,30 @@ def _export(argumente: argparse.Namespace) -> int:
     finally:
         if ziel is not sys.stdout:
             ziel.close()
+
+
+def _sicherung(argumente: argparse.Namespace) -> int:
+    # Braucht nur Datenbank und Schlüsselspeicher, kein Geheimnis für Matrix.
+    einstellungen = lade_einstellungen(argumente.config)
+    schuetze_protokoll(*einstellungen.geheimnisse())
+    try:
+        manifest = asyncio.run(sichere(einstellungen, argumente.datei))
+    except SicherungFehler as fehler:
+        print(fehler, file=sys.stderr)
+        return EXIT_EINGABE
+    print(bericht_der_sicherung(manifest, argumente.datei, ZoneInfo(einstellungen.bot.zeitzone)))
+    return EXIT_OK
+
+
+def _wiederherstellen(argumente: argparse.Namespace) -> int:
+    einstellungen = lade_einstellungen(argumente.config)
+    schuetze_protokoll(*einstellungen.geheimnisse())
+    try:
+        manifest = asyncio.run(stelle_wieder_her(einstellungen, argumente.datei))
+        orte = Orte.aus(einstellungen)
+    except SicherungFehler as fehler:
+        print(fehler, file=sys.stderr)
+        return EXIT_EINGABE
+    zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
+    print(bericht_der_wiederherstellung(manifest, argumente.datei, orte, zeitzone))
+    return EXIT_OK

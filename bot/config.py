@@ -7,6 +7,7 @@ still übergangen werden.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 import tomllib
@@ -22,7 +23,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -37,6 +37,7 @@ from modelle.zeitplan import Zeitplan
 
 STANDARD_PFAD = Path("config.toml")
 GEHEIME_SCHLUESSEL = {"passwort", "zugangstoken", "schluesselpasswort"}
+MATRIX_FEHLT = "matrix: Abschnitt fehlt (homeserver, benutzer, passwort)"
 
 
 class KonfigurationFehler(Exception):
@@ -108,21 +109,28 @@ class MatrixEinstellungen(_Abschnitt):
                 raise ValueError(f"„{wert}“ ist weder eine Matrix-ID noch ein Servername")
         return werte
 
-    @model_validator(mode="after")
-    def _anmeldung(self) -> MatrixEinstellungen:
+    def fehlende_geheimnisse(self) -> list[str]:
+        """Was `klimabot run` zur Anmeldung braucht und nicht gesetzt ist, je ein Problem.
+
+        Kein Validator: die Verwaltungsbefehle (`struktur`, `bericht`, `export`, `db`) brauchen
+        nur die Datenbank, und die Geheimnisse stehen oft nur in der Umgebung des Dienstes,
+        nicht in der Shell der Verwaltung.
+        """
+        probleme: list[str] = []
         if self.passwort is None and self.zugangstoken is None:
-            raise ValueError(
-                "passwort oder zugangstoken fehlt (auch als KLIMABOT_MATRIX__PASSWORT möglich)"
+            probleme.append(
+                "matrix: passwort oder zugangstoken fehlt "
+                "(auch als KLIMABOT_MATRIX__PASSWORT möglich)"
             )
         if self.verschluesselung and not (
             self.schluesselpasswort and self.schluesselpasswort.get_secret_value()
         ):
-            raise ValueError(
-                "schluesselpasswort fehlt: es schützt die Schlüssel des Bots "
+            probleme.append(
+                "matrix: schluesselpasswort fehlt: es schützt die Schlüssel des Bots "
                 "(auch als KLIMABOT_MATRIX__SCHLUESSELPASSWORT möglich; "
                 "oder verschluesselung = false)"
             )
-        return self
+        return probleme
 
     def darf_einladen(self, matrix_id: str) -> bool:
         server = matrix_id.partition(":")[2]
@@ -157,6 +165,12 @@ class BotEinstellungen(_Abschnitt):
     # Wie viele Nachrichten einer Person auf einmal behandelt werden, bevor die Drossel sie
     # übergeht (bot/drossel.py); 0 schaltet die Flutgrenze ab, etwa für Messungen.
     flut_stoss: int = Field(default=STOSS, ge=0, le=100_000)
+    # Nach so vielen Tagen löscht der Bot behandelte Ereignisse und erledigte Nachrichten des
+    # Ausgangskorbs (täglich um 03:30 Ortszeit; modelle/aufbewahrung.py). Mindestens zwei Wochen,
+    # damit Antworten auf die Abfrage der Vorwoche noch als Meldung zählen.
+    aufbewahrung_tage: int = Field(default=90, ge=14, le=36_500)
+    # "json": jede Logzeile ein JSON-Objekt (für einen Log-Sammler), sonst Text.
+    protokollformat: str = "text"
 
     @field_validator("zeitzone")
     @classmethod
@@ -165,6 +179,13 @@ class BotEinstellungen(_Abschnitt):
             zoneinfo.ZoneInfo(wert)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("unbekannte Zeitzone (z. B. Europe/Berlin)") from None
+        return wert
+
+    @field_validator("protokollformat")
+    @classmethod
+    def _protokollformat(cls, wert: str) -> str:
+        if wert not in ("text", "json"):
+            raise ValueError("„text“ oder „json“")
         return wert
 
     @field_validator("befehlspraefix")
@@ -198,6 +219,28 @@ class InstanzEinstellungen(_Abschnitt):
     bereitschaft: bool = True
 
 
+class UeberwachungEinstellungen(_Abschnitt):
+    """HTTP-Zugang für `/health`, `/ready` und `/metrics` (bot/ueberwachung.py)."""
+
+    eingeschaltet: bool = False
+    adresse: str = "127.0.0.1"
+    # 0: ein freier Port (für Tests); die Adresse steht dann im Protokoll.
+    port: int = Field(default=9464, ge=0, le=65535)
+    # /ready meldet 503, wenn der letzte gelungene Sync länger her ist (Long-Poll: 30 s) …
+    sync_hoechstens_s: int = Field(default=120, ge=1)
+    # … oder der älteste offene Eintrag im Ausgangskorb älter ist.
+    ausgang_hoechstens_s: int = Field(default=300, ge=1)
+
+    @field_validator("adresse")
+    @classmethod
+    def _adresse(cls, wert: str) -> str:
+        try:
+            ipaddress.ip_address(wert)
+        except ValueError:
+            raise ValueError("keine IP-Adresse (z. B. 127.0.0.1)") from None
+        return wert
+
+
 class Einstellungen(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KLIMABOT_",
@@ -210,6 +253,16 @@ class Einstellungen(BaseSettings):
     datenbank: DatenbankEinstellungen = DatenbankEinstellungen()
     bot: BotEinstellungen = BotEinstellungen()
     zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
+    ueberwachung: UeberwachungEinstellungen = UeberwachungEinstellungen()
+
+    def matrix_fuer_den_betrieb(self) -> MatrixEinstellungen:
+        """Der Abschnitt `matrix`, vollständig für `klimabot run`; sonst `KonfigurationFehler`."""
+        if self.matrix is None:
+            raise KonfigurationFehler([MATRIX_FEHLT])
+        if probleme := self.matrix.fehlende_geheimnisse():
+            raise KonfigurationFehler(probleme)
+        return self.matrix
+
     instanz: InstanzEinstellungen = Field(default_factory=InstanzEinstellungen)
 
     def geheimnisse(self) -> list[str | SecretStr | None]:

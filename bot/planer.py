@@ -25,7 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from befehle.abfrage import abfrage_kopf, abfrage_zeile, erinnerung, erinnerung_direkt
 from befehle.bericht import wochenbericht_antwort
 from befehle.grundlagen import Antwort, Betrieb, Folge
+from bot.aufbewahrung import MINUTE as AUFRAEUMEN_MINUTE
+from bot.aufbewahrung import STUNDE as AUFRAEUMEN_STUNDE
+from bot.aufbewahrung import Aufbewahrung
 from bot.ausgang import direktraum, reihe_antwort_ein, verweis
+from bot.metriken import Metriken
 from modelle.basis import jetzt as uhrzeit_jetzt
 from modelle.datenbank import Sitzungsfabrik
 from modelle.stand import letzte_meldungen, projektstand
@@ -71,8 +75,12 @@ class Planer:
         praefix: str,
         nach_commit: Callable[[], None] = lambda: None,
         uhr: Callable[[], dt.datetime] = uhrzeit_jetzt,
+        metriken: Metriken | None = None,
     ) -> None:
         self._sitzungen = sitzungen
+        self._metriken = Metriken() if metriken is None else metriken
+        # Eingereiht in der laufenden Transaktion; gezählt wird erst nach ihrem Commit.
+        self._eingereiht: list[str] = []
         self._zeitzone = zeitzone
         self._betrieb = betrieb
         self._praefix = praefix
@@ -86,6 +94,7 @@ class Planer:
     async def pruefe(self) -> None:
         """Ein Durchgang: alles Fällige genau einmal einreihen."""
         jetzt = self._uhr()
+        self._eingereiht.clear()
         await self._abfragen(jetzt)
         await self._wochenbericht(jetzt)
         await self._erinnerungen(jetzt)
@@ -96,6 +105,7 @@ class Planer:
         try:
             await self.pruefe()
         except (OperationalError, InterfaceError) as fehler:
+            self._metriken.datenbank_nicht_erreichbar("planer")
             log.warning(
                 "Zeitplan: Datenbank nicht erreichbar (%s); nächster Versuch in 1 min", fehler
             )
@@ -104,14 +114,21 @@ class Planer:
 
     async def _ueberspringe(self, faelligkeit: Faelligkeit, grund: str) -> None:
         async with self._sitzungen.begin() as sitzung:
-            if await reserviere(sitzung, faelligkeit, Versandstatus.UEBERSPRUNGEN):
-                log.warning(
-                    "%s ausgelassen (%s): %s", faelligkeit.schluessel, grund, faelligkeit.termin
-                )
+            ausgelassen = await reserviere(sitzung, faelligkeit, Versandstatus.UEBERSPRUNGEN)
+        if ausgelassen:
+            self._metriken.geplant_ausgelassen(faelligkeit.art.value)
+            log.warning(
+                "%s ausgelassen (%s): %s", faelligkeit.schluessel, grund, faelligkeit.termin
+            )
 
-    @staticmethod
+    def _zaehle_eingereihte(self) -> None:
+        """Nach einem Commit: was darin eingereiht wurde, zählt."""
+        for art in self._eingereiht:
+            self._metriken.geplant_eingereiht(art)
+        self._eingereiht.clear()
+
     async def _reihe_ein(
-        sitzung: AsyncSession, faelligkeit: Faelligkeit, raum: str, antwort: Antwort
+        self, sitzung: AsyncSession, faelligkeit: Faelligkeit, raum: str, antwort: Antwort
     ) -> None:
         """Reiht Geplantes ein und vermerkt die vorläufige Event-ID (der Zusteller setzt die echte).
 
@@ -121,6 +138,7 @@ class Planer:
         eintrag = reihe_antwort_ein(sitzung, raum, antwort, benachrichtigen=True)
         if eintrag is not None:
             await vermerke_event(sitzung, faelligkeit.schluessel, verweis(eintrag), raum)
+            self._eingereiht.append(faelligkeit.art.value)
 
     async def _bediene(
         self,
@@ -141,6 +159,7 @@ class Planer:
             if grund is None:
                 async with self._sitzungen.begin() as sitzung:
                     grund = await senden(sitzung, faelligkeit)
+                self._zaehle_eingereihte()
             if isinstance(grund, Warten):
                 if faelligkeit.schluessel not in self._wartend:
                     self._wartend.add(faelligkeit.schluessel)
@@ -256,14 +275,19 @@ class Planer:
                 antwort = Antwort(nachricht, projekte=(stand.projekt_slug,))
                 await self._reihe_ein(sitzung, faellig.faelligkeit, raum, antwort)
                 log.info("Erinnerung %d für %s eingereiht", faellig.stufe, stand.projekt_slug)
+            self._zaehle_eingereihte()
 
 
 class Zeitplaner:
-    """Besitzt den APScheduler: weckt den Planer jede volle Minute und gleich beim Start."""
+    """Besitzt den APScheduler: weckt den Planer jede volle Minute und gleich beim Start,
+    und räumt einmal am Tag zur stillen Zeit auf (`bot.aufbewahrung`)."""
 
-    def __init__(self, planer: Planer, zeitzone: ZoneInfo) -> None:
+    def __init__(
+        self, planer: Planer, zeitzone: ZoneInfo, aufbewahrung: Aufbewahrung | None = None
+    ) -> None:
         self._planer = planer
         self._zeitzone = zeitzone
+        self._aufbewahrung = aufbewahrung
         self._scheduler = AsyncIOScheduler(timezone=zeitzone)
 
     def starte(self) -> None:
@@ -276,6 +300,17 @@ class Zeitplaner:
             misfire_grace_time=50,
             next_run_time=dt.datetime.now(self._zeitzone),
         )
+        if self._aufbewahrung is not None:
+            self._scheduler.add_job(
+                self._aufbewahrung.raeume_auf_sicher,
+                CronTrigger(
+                    hour=AUFRAEUMEN_STUNDE, minute=AUFRAEUMEN_MINUTE, timezone=self._zeitzone
+                ),
+                id="aufraeumen",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+            )
         self._scheduler.start()
 
     def stoppe(self) -> None:

@@ -35,6 +35,7 @@ from bot.anmeldung import SCHLUESSEL_GERAET, SYNC_POSITION, instanzschluessel
 from bot.client import VerworfenesEreignis, pflege_schluessel
 from bot.config import MatrixEinstellungen
 from bot.ereignis import Ereignis
+from bot.metriken import Metriken
 from bot.raeume import Raumverwaltung
 from bot.transport import VoruebergehenderFehler
 from bot.verarbeitung import DatenbankNichtErreichbar, Verarbeitung
@@ -107,8 +108,10 @@ class Syncschleife:
         laengste_pause: float = 30.0,
         vertrauen: Schluesselvertrauen | None = None,
         instanz: str | None = None,
+        metriken: Metriken | None = None,
     ) -> None:
         self._client = client
+        self._metriken = Metriken() if metriken is None else metriken
         # Position und Schlüsselstand gehören dem Gerät dieser Instanz (bot/anmeldung.py).
         self._position_schluessel = instanzschluessel(SYNC_POSITION, instanz)
         self._schluessel_geraet = instanzschluessel(SCHLUESSEL_GERAET, instanz)
@@ -169,11 +172,14 @@ class Syncschleife:
                 await self._raeume_pflegen(antwort)
                 pause = 1.0
                 self.bereit.set()
+                self._metriken.sync_gelungen()
             except Exception as fehler:
                 # Netz, Homeserver oder Datenbank (auch beim Speichern der Position) vorübergehend
                 # weg: den Stapel wiederholen. Alles andere ist ein Programmfehler.
                 if not (isinstance(fehler, VORUEBERGEHEND) or nicht_erreichbar(fehler)):
                     raise
+                if nicht_erreichbar(fehler):
+                    self._metriken.datenbank_nicht_erreichbar("sync")
                 log.warning("Sync unterbrochen (%s); neuer Versuch in %.0f s", fehler, pause)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._halt.wait(), timeout=pause)
@@ -267,6 +273,7 @@ class Syncschleife:
 
     async def _unlesbar(self, raum_id: str, verschluesselt: MegolmEvent) -> None:
         """Ein Ereignis ohne Schlüssel: Schlüssel anfordern, Hinweis geben, später erneut."""
+        self._metriken.nicht_entschluesselbar()
         log.warning(
             "Ereignis %s von %s in %s nicht entschlüsselbar (Sitzung %s)",
             verschluesselt.event_id,

@@ -90,7 +90,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from befehle import schnellmeldung
 from befehle.ausfuehrung import beantworte
 from befehle.berechtigung import handelt_im_raum
-from befehle.grundlagen import Anfrage, Antwort, Benutzerfehler, Betrieb, Registratur
+from befehle.grundlagen import (
+    Anfrage,
+    Antwort,
+    Benutzerfehler,
+    Betrieb,
+    Registratur,
+    Verweigert,
+)
 from befehle.nachricht import Erwaehnung, Nachricht
 from bot.ausgang import (
     NACHRICHT,
@@ -114,6 +121,7 @@ from bot.ereignis import (
     hinweisziel,
 )
 from bot.inhalt import nachrichteninhalt, reaktionsinhalt
+from bot.metriken import UNBEKANNTER_BEFEHL, Ergebnis, Metriken
 from bot.transport import (
     BegrenzterFehler,
     EndgueltigerFehler,
@@ -197,8 +205,35 @@ class _Ausfall:
         self.seit = None
 
 
-def _befehl(anfrage: Anfrage, aufruf: Befehlsaufruf) -> Awaitable[Antwort]:
-    return beantworte(anfrage, aufruf.name, aufruf.argumente)
+@dataclass
+class _Befund:
+    """Welcher Befehl in einem Versuch lief und wie er ausging – gezählt erst nach dem Commit,
+    damit ein wiederholter Versuch (Datenbankausfall) nicht doppelt zählt."""
+
+    befehl: str | None = None
+    ergebnis: Ergebnis = Ergebnis.OK
+
+
+async def _befehl(anfrage: Anfrage, aufruf: Befehlsaufruf, befund: _Befund) -> Antwort:
+    try:
+        befund.befehl = anfrage.registratur.finde(aufruf.name).name
+    except Benutzerfehler:
+        befund.befehl = UNBEKANNTER_BEFEHL
+    try:
+        antwort = await beantworte(anfrage, aufruf.name, aufruf.argumente)
+    except Verweigert:
+        befund.ergebnis = Ergebnis.VERWEIGERT
+        raise
+    except Benutzerfehler:
+        unbekannt = befund.befehl == UNBEKANNTER_BEFEHL
+        befund.ergebnis = Ergebnis.UNBEKANNT if unbekannt else Ergebnis.BENUTZERFEHLER
+        raise
+    except Exception as fehler:
+        if not nicht_erreichbar(fehler):
+            befund.ergebnis = Ergebnis.INTERNER_FEHLER
+        raise
+    befund.ergebnis = Ergebnis.OK
+    return antwort
 
 
 def _kurz(fehler: BaseException | None) -> str:
@@ -221,6 +256,7 @@ class Verarbeitung:
         geduld: float,
         uhr: Callable[[], dt.datetime],
         drossel: Drossel,
+        metriken: Metriken | None = None,
     ) -> None:
         """Gebaut wird sie wie im Betrieb mit `bot.app.baue_verarbeitung`.
 
@@ -229,7 +265,7 @@ class Verarbeitung:
         (ohne ihn: nur Protokoll);
         `geduld` sind die Sekunden, die ein Ausfall dauern darf, bevor Ereignisse aufgegeben
         werden (siehe Moduldokumentation); `uhr` sagt, wann ein Ereignis empfangen wurde
-        (Deckel seines Zeitpunkts)."""
+        (Deckel seines Zeitpunkts); `metriken` zählt Befehle und ihre Antwortzeit."""
         self._sitzungen = sitzungen
         self._registratur = registratur
         self._bot_id = bot_id
@@ -252,6 +288,7 @@ class Verarbeitung:
         # Was die Drossel schon durchließ: bringt die Sync-Schleife einen Stapel nach einem
         # Datenbankfehler noch einmal, zählt dasselbe Ereignis nicht doppelt.
         self._durchgelassen = _Gedaechtnis(GEDAECHTNIS)
+        self._metriken = Metriken() if metriken is None else metriken
 
     async def verarbeite(self, ereignis: Ereignis) -> None:
         """Behandelt ein Ereignis genau einmal; wartet, wenn die Datenbank ausfällt.
@@ -261,6 +298,7 @@ class Verarbeitung:
         """
         if ereignis.absender == self._bot_id or ereignis.event_id in self._erledigt:
             return
+        empfangen = time.monotonic()
         ereignis = self._gedeckelt(ereignis)
         gemeint = anliegen(ereignis, self._praefix)
         if not await self._gedrosselt_weiter(ereignis, gemeint):
@@ -272,9 +310,11 @@ class Verarbeitung:
                 await self._aufgeben(ereignis, gemeint)
                 return
             beginn = time.monotonic()
+            befund = _Befund()
             try:
-                eintraege = await self._versuch(ereignis, gemeint)
+                eintraege = await self._versuch(ereignis, gemeint, befund)
             except _NichtGespeichert as fehlschlag:
+                self._metriken.datenbank_nicht_erreichbar("verarbeitung")
                 ursache = fehlschlag.__cause__
                 jetzt = time.monotonic()
                 self._ausfall.gescheitert(beginn, jetzt, self._geduld, self._uhr())
@@ -296,6 +336,7 @@ class Verarbeitung:
                 pause = min(pause * 2, self._hoechste_pause)
                 continue
             except _Ungewiss as abbruch:
+                self._metriken.datenbank_nicht_erreichbar("verarbeitung")
                 ursache = abbruch.__cause__
                 self._ausfall.gescheitert(beginn, time.monotonic(), self._geduld, self._uhr())
                 self._ungewiss.add(ereignis.event_id)
@@ -308,6 +349,8 @@ class Verarbeitung:
             self._ausfall.vorbei()
             self._ungewiss.discard(ereignis.event_id)
             self._erledigt.merke(ereignis.event_id)
+            if befund.befehl is not None:
+                self._metriken.befehl(befund.befehl, befund.ergebnis, time.monotonic() - empfangen)
             self._nach_commit(eintraege)
             return
 
@@ -380,7 +423,9 @@ class Verarbeitung:
             and ereignis.zeitpunkt <= bestaetigt
         )
 
-    async def _versuch(self, ereignis: Ereignis, gemeint: Anliegen | None) -> list[Ausgang]:
+    async def _versuch(
+        self, ereignis: Ereignis, gemeint: Anliegen | None, befund: _Befund
+    ) -> list[Ausgang]:
         """Ein Versuch in einer Transaktion: alles wird gespeichert oder nichts.
 
         Gibt die eingereihten Einträge des Ausgangskorbs zurück (festgeschrieben, mit ID).
@@ -393,7 +438,7 @@ class Verarbeitung:
             try:
                 try:
                     if not await self._schon_behandelt(sitzung, ereignis.event_id):
-                        await self._behandle(sitzung, ereignis, gemeint)
+                        await self._behandle(sitzung, ereignis, gemeint, befund)
                     await sitzung.flush()
                 except Exception as fehler:
                     if nicht_erreichbar(fehler):
@@ -581,12 +626,12 @@ class Verarbeitung:
         )
 
     async def _behandle(
-        self, sitzung: AsyncSession, ereignis: Ereignis, gemeint: Anliegen | None
+        self, sitzung: AsyncSession, ereignis: Ereignis, gemeint: Anliegen | None, befund: _Befund
     ) -> None:
         if gemeint is None:
             return
         try:
-            await self._behandle_hier(sitzung, ereignis, gemeint)
+            await self._behandle_hier(sitzung, ereignis, gemeint, befund)
         except _NichtHier:
             log.info(
                 "%s von %s in %s übergangen: kein Raum des Bots",
@@ -596,13 +641,13 @@ class Verarbeitung:
             )
 
     async def _behandle_hier(
-        self, sitzung: AsyncSession, ereignis: Ereignis, gemeint: Anliegen
+        self, sitzung: AsyncSession, ereignis: Ereignis, gemeint: Anliegen, befund: _Befund
     ) -> None:
         match gemeint:
             case Befehlsaufruf():
                 anfrage = await self._anfrage(sitzung, ereignis)
                 await self._antworte_auf(
-                    sitzung, ereignis, _befehl(anfrage, gemeint), gemeint.bezug
+                    sitzung, ereignis, _befehl(anfrage, gemeint, befund), gemeint.bezug
                 )
             case Meldungsantwort(auf=auf, text=text):
                 nachricht = await bot_nachricht(sitzung, auf)
@@ -626,7 +671,7 @@ class Verarbeitung:
                 if not await self._antworte_auf(sitzung, ereignis, arbeit, ziel) and befehl:
                     # Keine Meldung dazu, aber ein Befehl: vertippt, per Bearbeiten korrigiert.
                     await self._antworte_auf(
-                        sitzung, ereignis, _befehl(anfrage, befehl), befehl.bezug
+                        sitzung, ereignis, _befehl(anfrage, befehl, befund), befehl.bezug
                     )
             case Loeschung(geloescht=geloescht):
                 anfrage = await self._anfrage(sitzung, ereignis)

@@ -15,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ausgang import DIREKT, VERWEIS, verweis
 from bot.inhalt import ANHANG, Inhalt
+from bot.metriken import Metriken
 from bot.transport import (
     BegrenzterFehler,
     EndgueltigerFehler,
@@ -56,6 +58,14 @@ HOECHSTENS_VERSUCHE = 8
 STAPEL = 100
 # Weder gesendet noch aufgegeben.
 OFFEN = (Ausgang.gesendet_am.is_(None), Ausgang.aufgegeben_am.is_(None))
+
+
+async def offener_ausgangskorb(sitzung: AsyncSession) -> tuple[int, dt.datetime | None]:
+    """Wie viele Einträge offen sind und wann der älteste von ihnen eingereiht wurde."""
+    zeile = (
+        await sitzung.execute(select(func.count(), func.min(Ausgang.erstellt)).where(*OFFEN))
+    ).one()
+    return int(zeile[0]), zeile[1]
 
 
 class _Ergebnis(enum.Enum):
@@ -113,9 +123,11 @@ class Zusteller:
         laengste_pause: float = 60.0,
         hoechstens_versuche: int = HOECHSTENS_VERSUCHE,
         schlafen: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        metriken: Metriken | None = None,
         schon_gesendet: Callable[[str, Collection[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
         self._sitzungen = sitzungen
+        self._metriken = Metriken() if metriken is None else metriken
         self._schon_gesendet = schon_gesendet
         self._transport = transport
         self._erste_pause = erste_pause
@@ -173,6 +185,7 @@ class Zusteller:
                 except Exception as fehler:
                     if not nicht_erreichbar(fehler):
                         raise
+                    self._metriken.datenbank_nicht_erreichbar("zusteller")
                     log.warning(
                         "Ausgangskorb: Datenbank nicht erreichbar (%s); neuer Versuch in %.1f s",
                         fehler,
@@ -401,6 +414,7 @@ class Zusteller:
     async def _gescheitert(self, raum: _Raum, eintrag: Ausgang, fehler: Exception) -> _Ergebnis:
         """Entscheidet nach der Art des Fehlers, wie es mit dem Eintrag weitergeht."""
         if nicht_erreichbar(fehler):
+            self._metriken.datenbank_nicht_erreichbar("zusteller")
             log.warning("Ausgangskorb: Datenbank nicht erreichbar (%s); neuer Versuch", fehler)
             return _Ergebnis.NETZ
         if isinstance(fehler, SQLAlchemyError):
@@ -447,6 +461,7 @@ class Zusteller:
         except Exception as db_fehler:
             if not nicht_erreichbar(db_fehler):
                 raise
+            self._metriken.datenbank_nicht_erreichbar("zusteller")
             return _Ergebnis.NETZ
         return ergebnis
 
@@ -460,6 +475,7 @@ class Zusteller:
         except Exception as db_fehler:
             if not nicht_erreichbar(db_fehler):
                 raise
+            self._metriken.datenbank_nicht_erreichbar("zusteller")
             return _Ergebnis.NETZ
         self._fehlversuche.pop(eintrag.id, None)
         log.error(
@@ -475,6 +491,7 @@ class Zusteller:
             except Exception as db_fehler:
                 if not nicht_erreichbar(db_fehler):
                     raise
+                self._metriken.datenbank_nicht_erreichbar("zusteller")
                 log.warning("Direktraum %s nicht aufgegeben (%s)", raum.ziel, db_fehler)
             raum.ziel = raum.direktraum_id = None
         return _Ergebnis.AUFGEGEBEN

@@ -142,9 +142,12 @@ def test_fehlende_anmeldung_und_abschnitte_werden_genannt(
     assert "bot.stabsstelle_raum: fehlt" in fehler
     assert "bot.strukturdatei: fehlt" in fehler
 
+    # Das Passwort braucht nur `run`: `check` warnt, mit --fuer-run ist es ein Fehler.
     datei = _schreibe(ordner, GUELTIG.replace('passwort = "geheim"\n', ""))
-    assert main(["check", "--config", str(datei)]) == 2
-    assert "passwort oder zugangstoken fehlt" in capsys.readouterr().err
+    assert main(["check", "--config", str(datei)]) == 0
+    assert "Warnung: matrix: passwort oder zugangstoken fehlt" in capsys.readouterr().err
+    assert main(["check", "--fuer-run", "--config", str(datei)]) == 2
+    assert "matrix: passwort oder zugangstoken fehlt" in capsys.readouterr().err
 
 
 def test_geheimnis_aus_der_umgebung_ueberschreibt_die_datei(
@@ -196,13 +199,13 @@ def test_verschluesselung_verlangt_ein_schluesselpasswort(
     ordner: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     datei = _schreibe(ordner, GUELTIG.replace('schluesselpasswort = "auch-geheim"\n', ""))
-    assert main(["check", "--config", str(datei)]) == 2
+    assert main(["check", "--fuer-run", "--config", str(datei)]) == 2
     fehler = capsys.readouterr().err
     assert "matrix: schluesselpasswort fehlt" in fehler
     assert "KLIMABOT_MATRIX__SCHLUESSELPASSWORT" in fehler
 
     ohne = GUELTIG.replace('schluesselpasswort = "auch-geheim"', "verschluesselung = false")
-    assert main(["check", "--config", str(_schreibe(ordner, ohne))]) == 0
+    assert main(["check", "--fuer-run", "--config", str(_schreibe(ordner, ohne))]) == 0
 
 
 def test_schluesselspeicher_liegt_neben_der_sqlite_datenbank(ordner: Path) -> None:

@@ -147,6 +147,7 @@ class Uebung:
             bot_id=BOT,
             transport=self.bot.rekorder,
             geduld=GEDULD,
+            metriken=self.bot.metriken,
         )
 
     def ereignis(self, typ: str, inhalt: dict[str, Any], *, als: str) -> Ereignis:
@@ -251,6 +252,12 @@ async def test_kurzer_ausfall_wird_abgewartet_und_bleibt_unbemerkt(uebung: Uebun
         meldung.event_id: 1
     }
     await _pruefe_nichts_halbes(uebung.sitzungen, [])
+    # Für /metrics: der Ausfall ist gezählt, der Befehl einmal (nicht je Versuch), mit Wartezeit.
+    register = uebung.bot.metriken.register
+    assert register.get_sample_value("klimabot_datenbankfehler_total", {"teil": "verarbeitung"})
+    ok = {"befehl": "meldung", "ergebnis": "ok"}
+    assert register.get_sample_value("klimabot_befehle_total", ok) == 1
+    assert (register.get_sample_value("klimabot_antwortzeit_sekunden_sum") or 0) >= GEDULD / 2
 
 
 async def test_hinweis_in_einen_raum_der_kurz_nicht_will_haelt_die_verarbeitung_nicht_an(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -22,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import modelle.tabellen  # noqa: F401 – der Import trägt die Tabellen in Basis.metadata ein
-from modelle.basis import Basis
-from modelle.datenbank import erzeuge_engine
+from modelle.basis import Basis, UTCZeit
+from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import (
     aktualisiere_schema,
     alembic_konfiguration,
@@ -31,6 +32,7 @@ from modelle.migration import (
     neueste_revisionen,
 )
 from tests import datenbanken
+from tests.testbot import PATIN_ENERGIE, Testbot
 
 WURZEL = Path(__file__).resolve().parent.parent
 
@@ -231,3 +233,148 @@ async def test_0007_uebernimmt_direktraeume_und_aufgegebene_nachrichten(
         ("aufgegeben", True, False),
         ("offen", True, True),
     ]
+
+
+# Die Tabellen, wie Revision 0001 sie anlegte (nur die Spalten, die der Test füllt).
+_FELD_0001 = sa.table(
+    "themenfeld",
+    sa.column("id", sa.Integer),
+    sa.column("slug", sa.String),
+    sa.column("name", sa.String),
+    sa.column("aliase", sa.JSON),
+    sa.column("ueberfaellig_nach_tagen", sa.Integer),
+    sa.column("reihenfolge", sa.Integer),
+    sa.column("archiviert", sa.Boolean),
+)
+_RAUM_0001 = sa.table(
+    "raum",
+    sa.column("id", sa.Integer),
+    sa.column("adresse", sa.String),
+    sa.column("raum_id", sa.String),
+    sa.column("themenfeld_id", sa.Integer),
+    sa.column("ist_stabsstelle", sa.Boolean),
+)
+_PERSON_0001 = sa.table(
+    "person", sa.column("id", sa.Integer), sa.column("matrix_id"), sa.column("anzeigename")
+)
+_ROLLE_0001 = sa.table(
+    "rollenzuweisung",
+    sa.column("person_id", sa.Integer),
+    sa.column("rolle", sa.String),
+    sa.column("themenfeld_id", sa.Integer),
+)
+_PROJEKT_0001 = sa.table(
+    "strategieprojekt",
+    sa.column("id", sa.Integer),
+    sa.column("slug", sa.String),
+    sa.column("themenfeld_id", sa.Integer),
+    sa.column("titel", sa.String),
+    sa.column("beschreibung", sa.Text),
+    sa.column("aliase", sa.JSON),
+    sa.column("reihenfolge", sa.Integer),
+    sa.column("archiviert", sa.Boolean),
+)
+_MELDUNG_0001 = sa.table(
+    "statusmeldung",
+    sa.column("projekt_id", sa.Integer),
+    sa.column("autor_id", sa.Integer),
+    sa.column("zeitpunkt", UTCZeit()),
+    sa.column("ampel", sa.String),
+    sa.column("fortschritt", sa.Integer),
+    sa.column("text", sa.Text),
+    sa.column("quelle", sa.String),
+    sa.column("event_id", sa.String),
+    sa.column("raum_id", sa.String),
+    sa.column("zurueckgezogen", sa.Boolean),
+)
+_RAUM_ALT = "!energie:alt.example.org"
+
+
+async def test_datenbank_aus_erster_revision_wird_migriert_und_der_bot_arbeitet_darauf(
+    leere_engine: AsyncEngine,
+) -> None:
+    """Der Upgrade-Pfad: eine Datenbank der ersten Fassung (0001) mit Struktur und Meldung;
+    der Start migriert sie bis zum neuesten Stand, und der Bot zeigt und nimmt Meldungen an."""
+    async with leere_engine.begin() as verbindung:
+        await verbindung.run_sync(lambda sync: command.upgrade(alembic_konfiguration(sync), "0001"))
+        await verbindung.execute(
+            sa.insert(_FELD_0001),
+            [
+                {
+                    "id": 1,
+                    "slug": "energie",
+                    "name": "Energie",
+                    "aliase": ["strom"],
+                    "ueberfaellig_nach_tagen": 14,
+                    "reihenfolge": 0,
+                    "archiviert": False,
+                }
+            ],
+        )
+        await verbindung.execute(
+            sa.insert(_RAUM_0001),
+            [
+                {
+                    "id": 1,
+                    "adresse": _RAUM_ALT,
+                    "raum_id": _RAUM_ALT,
+                    "themenfeld_id": 1,
+                    "ist_stabsstelle": False,
+                }
+            ],
+        )
+        await verbindung.execute(
+            sa.insert(_PERSON_0001),
+            [{"id": 1, "matrix_id": PATIN_ENERGIE, "anzeigename": "Dr. Anna Becker"}],
+        )
+        await verbindung.execute(
+            sa.insert(_ROLLE_0001), [{"person_id": 1, "rolle": "patin", "themenfeld_id": 1}]
+        )
+        await verbindung.execute(
+            sa.insert(_PROJEKT_0001),
+            [
+                {
+                    "id": 1,
+                    "slug": "waermeplanung",
+                    "themenfeld_id": 1,
+                    "titel": "Kommunale Wärmeplanung",
+                    "beschreibung": "",
+                    "aliase": [],
+                    "reihenfolge": 0,
+                    "archiviert": False,
+                }
+            ],
+        )
+        await verbindung.execute(
+            sa.insert(_MELDUNG_0001),
+            [
+                {
+                    "projekt_id": 1,
+                    "autor_id": 1,
+                    "zeitpunkt": dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC),
+                    "ampel": "gelb",
+                    "fortschritt": 40,
+                    "text": "Ausschreibung läuft",
+                    "quelle": "befehl",
+                    "event_id": "$alt",
+                    "raum_id": _RAUM_ALT,
+                    "zurueckgezogen": False,
+                }
+            ],
+        )
+
+    await aktualisiere_schema(leere_engine)  # wie `klimabot run` beim Start
+
+    assert await ausstehende_migrationen(leere_engine) == []
+    assert await _unterschiede(leere_engine) == []
+    bot = Testbot(erzeuge_sitzungsfabrik(leere_engine))
+    stand = await bot.sende("!status waermeplanung", als=PATIN_ENERGIE, raum=_RAUM_ALT)
+    assert "Ausschreibung läuft" in stand.text
+    assert "40 %" in stand.text
+    meldung = await bot.sende(
+        "!meldung waermeplanung grün 60% Vergabe erteilt", als=PATIN_ENERGIE, raum=_RAUM_ALT
+    )
+    assert meldung.reaktionen == ["✅"]
+    verlauf = await bot.sende("!verlauf waermeplanung", als=PATIN_ENERGIE, raum=_RAUM_ALT)
+    assert "Vergabe erteilt" in verlauf.text
+    assert "Ausschreibung läuft" in verlauf.text

@@ -18,6 +18,7 @@ from bot.app import baue_verarbeitung
 from bot.config import Einstellungen
 from bot.ereignis import Ereignis
 from bot.inhalt import reaktionsinhalt
+from bot.metriken import Metriken
 from bot.planer import Planer
 from bot.transport import Mitgliedschaft, NichtImRaum
 from bot.zusteller import Zusteller
@@ -169,12 +170,15 @@ class Testbot:
         """`befehle`: statt aller Befehle diese (etwa mit einem Befehl nur für den Test)."""
         self.sitzungen = sitzungen
         self.rekorder = Rekorder()
-        self.zusteller = Zusteller(sitzungen, self.rekorder)
+        # Was der Bot zählt (wie für /metrics): Befehle, Antwortzeit, Geplantes.
+        self.metriken = Metriken()
+        self.zusteller = Zusteller(sitzungen, self.rekorder, metriken=self.metriken)
         self.verarbeitung = baue_verarbeitung(
             VORGABEN,
             sitzungen,
             bot_id=BOT,
             befehle=befehle,
+            metriken=self.metriken,
             # Der Testbot lebt in seiner eigenen Zeit: Tests stellen `jetzt` vor. Auch die
             # Drossel rechnet mit ihr (mit den Zeitpunkten der Ereignisse).
             uhr=lambda: self.jetzt,
@@ -192,6 +196,7 @@ class Testbot:
             betrieb=Betrieb(),
             praefix="!",
             uhr=lambda: um,
+            metriken=self.metriken,
         )
         vorher = len(self.rekorder.gesendet)
         await planer.pruefe()
