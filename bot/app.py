@@ -40,10 +40,10 @@ from bot.bereitschaft import (
     werde_aktiv,
 )
 from bot.client import pflege_schluessel
-from bot.config import Einstellungen, MatrixEinstellungen, dateien_des_bots
+from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
-from bot.metriken import Metriken
+from bot.metriken import Betriebsart, Metriken
 from bot.niotransport import NioTransport
 from bot.planer import Planer, Zeitplaner
 from bot.raeume import Raumverwaltung
@@ -421,47 +421,78 @@ async def bereitschaft_anmelden(
     matrix = einstellungen.matrix_fuer_den_betrieb()
     instanz = einstellungen.instanz.name
     engine = erzeuge_engine(einstellungen.datenbank.url)
+    sitzungen = erzeuge_sitzungsfabrik(engine)
     client = neuer_client(matrix)
+    ueberwachung: Ueberwachung | None = None
     try:
-        sitzungen = erzeuge_sitzungsfabrik(engine)
-        try:
-            await anmelden(client, matrix, sitzungen, instanz)
-            await behaupte_eigenes_geraet(sitzungen, instanz, client.device_id)
-        except AnmeldungFehlgeschlagen as fehler:
-            # Unmöglich, nicht vorübergehend: beim Übernehmen ginge es ebenso wenig.
-            raise AndereInstanzAktiv(f"Bereitschaft nicht anmeldbar: {fehler}") from fehler
-        if client.olm is not None and await pflege_schluessel(client):
-            async with sitzungen.begin() as sitzung:
-                await setze_zustand(
-                    sitzung, instanzschluessel(SCHLUESSEL_GERAET, instanz), client.device_id
-                )
-        async with sitzungen() as sitzung:
-            position = await lies_zustand(sitzung, instanzschluessel(SYNC_POSITION, instanz))
-        if position is None:
-            antwort = await client.sync(timeout=0, sync_filter=ERSTER_SYNC_FILTER, full_state=True)
-            if not isinstance(antwort, SyncResponse):
-                raise RuntimeError(f"erster Sync abgelehnt: {antwort.message}")
-            async with sitzungen.begin() as sitzung:
-                await setze_zustand(
-                    sitzung, instanzschluessel(SYNC_POSITION, instanz), antwort.next_batch
-                )
-        log.info(
-            "Bereitschaft angemeldet als Gerät %s (eigene Schlüssel beim Homeserver); "
-            "sie liest erst wieder, wenn sie übernimmt",
-            client.device_id,
-        )
-        while client.olm is not None:
-            await asyncio.sleep(pflegeabstand)
+        if einstellungen.ueberwachung.eingeschaltet:
+            # /ready und /metrics sagen auch in Bereitschaft, was diese Instanz tut.
+            metriken = Metriken()
+            metriken.betriebsart = Betriebsart.BEREITSCHAFT
+            kandidat = Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)
             try:
-                nachgeladen = await fuelle_einmalschluessel(client)
-            except Exception as fehler:
-                log.warning("Einmalschlüssel der Bereitschaft nicht geprüft (%s)", fehler)
-                continue
-            if nachgeladen:
-                log.info("Bereitschaft: %d Einmalschlüssel nachgeladen", nachgeladen)
+                await kandidat.starte()
+                ueberwachung = kandidat
+            except KonfigurationFehler as fehler:
+                log.warning("Überwachung der Bereitschaft nicht geöffnet (%s)", fehler)
+        try:
+            await _melde_bereitschaft_an(client, matrix, sitzungen, instanz)
+        except AndereInstanzAktiv:
+            raise
+        except Exception as fehler:
+            log.warning(
+                "Anmeldung der Bereitschaft gescheitert (%s); sie meldet sich erst beim "
+                "Übernehmen an und kann Nachrichten aus der Zeit davor in verschlüsselten "
+                "Räumen nicht lesen",
+                fehler,
+            )
+        else:
+            while client.olm is not None:
+                await asyncio.sleep(pflegeabstand)
+                try:
+                    nachgeladen = await fuelle_einmalschluessel(client)
+                except Exception as fehler:
+                    log.warning("Einmalschlüssel der Bereitschaft nicht geprüft (%s)", fehler)
+                    continue
+                if nachgeladen:
+                    log.info("Bereitschaft: %d Einmalschlüssel nachgeladen", nachgeladen)
+        await asyncio.Event().wait()  # bis zur Übernahme (dann abgebrochen)
     finally:
+        if ueberwachung is not None:
+            await ueberwachung.stoppe()
         await client.close()
         await engine.dispose()
+
+
+async def _melde_bereitschaft_an(
+    client: AsyncClient, matrix: MatrixEinstellungen, sitzungen: Sitzungsfabrik, instanz: str
+) -> None:
+    try:
+        await anmelden(client, matrix, sitzungen, instanz)
+        await behaupte_eigenes_geraet(sitzungen, instanz, client.device_id)
+    except AnmeldungFehlgeschlagen as fehler:
+        # Unmöglich, nicht vorübergehend: beim Übernehmen ginge es ebenso wenig.
+        raise AndereInstanzAktiv(f"Bereitschaft nicht anmeldbar: {fehler}") from fehler
+    if client.olm is not None and await pflege_schluessel(client):
+        async with sitzungen.begin() as sitzung:
+            await setze_zustand(
+                sitzung, instanzschluessel(SCHLUESSEL_GERAET, instanz), client.device_id
+            )
+    async with sitzungen() as sitzung:
+        position = await lies_zustand(sitzung, instanzschluessel(SYNC_POSITION, instanz))
+    if position is None:
+        antwort = await client.sync(timeout=0, sync_filter=ERSTER_SYNC_FILTER, full_state=True)
+        if not isinstance(antwort, SyncResponse):
+            raise RuntimeError(f"erster Sync abgelehnt: {antwort.message}")
+        async with sitzungen.begin() as sitzung:
+            await setze_zustand(
+                sitzung, instanzschluessel(SYNC_POSITION, instanz), antwort.next_batch
+            )
+    log.info(
+        "Bereitschaft angemeldet als Gerät %s (eigene Schlüssel beim Homeserver); "
+        "sie liest erst wieder, wenn sie übernimmt",
+        client.device_id,
+    )
 
 
 async def fuelle_einmalschluessel(client: AsyncClient) -> int:

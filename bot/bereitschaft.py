@@ -305,12 +305,7 @@ def _dienst_beendet(dienst: asyncio.Task[None]) -> None:
         return
     fehler = dienst.exception()
     if fehler is not None and not isinstance(fehler, AndereInstanzAktiv):
-        log.warning(
-            "Anmeldung der Bereitschaft gescheitert (%s); sie meldet sich erst beim "
-            "Übernehmen an und kann Nachrichten aus der Zeit davor in verschlüsselten "
-            "Räumen nicht lesen",
-            _kurz(fehler),
-        )
+        log.warning("Bereitschaftsdienst gescheitert (%s); sie wartet weiter", _kurz(fehler))
 
 
 async def _warte_auf_sperre(

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from befehle.grundlagen import Betrieb
@@ -26,6 +30,7 @@ from bot.anmeldung import (
     erbe_bisheriges_geraet,
     instanzschluessel,
 )
+from bot.app import bereitschaft_anmelden
 from bot.bereitschaft import (
     AndereInstanzAktiv,
     DateiSperre,
@@ -33,6 +38,13 @@ from bot.bereitschaft import (
     sperrdatei,
     sperre_fuer,
     werde_aktiv,
+)
+from bot.config import (
+    DatenbankEinstellungen,
+    Einstellungen,
+    InstanzEinstellungen,
+    MatrixEinstellungen,
+    UeberwachungEinstellungen,
 )
 from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik, sqlite_datei
@@ -362,3 +374,50 @@ async def test_waehrend_der_uebernahme_faellige_abfrage_kommt_genau_einmal(
         if g.raum_id == RAUM_ENERGIE and "Fortschrittsabfrage" in g.text
     ]
     assert len(abfragen) == 1
+
+
+async def test_bereitschaft_meldet_sich_in_ready_und_metrics_als_bereitschaft(
+    datenbank_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Auch wenn ihr Homeserver gerade nicht erreichbar ist: `/ready` sagt 503 „Bereitschaft“,
+    `klimabot_aktiv` ist 0 – so alarmiert Prometheus nicht, solange die aktive bereit ist."""
+    with socket.socket() as frei:
+        frei.bind(("127.0.0.1", 0))
+        port = frei.getsockname()[1]
+    einstellungen = Einstellungen(
+        matrix=MatrixEinstellungen(
+            homeserver="http://127.0.0.1:9",
+            benutzer=BOT,
+            passwort=SecretStr("geheim"),
+            verschluesselung=False,
+        ),
+        datenbank=DatenbankEinstellungen(url=datenbank_url),
+        ueberwachung=UeberwachungEinstellungen(eingeschaltet=True, port=port),
+        instanz=InstanzEinstellungen(name="zwei"),
+    )
+    dienst = asyncio.create_task(bereitschaft_anmelden(einstellungen))
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    async with http.get(f"http://127.0.0.1:{port}/ready") as antwort:
+                        status, lage = antwort.status, await antwort.json()
+                    break
+                await asyncio.sleep(0.05)
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as antwort:
+                kennzahlen = await antwort.text()
+        assert status == 503
+        assert lage["betriebsart"] == "bereitschaft"
+        assert "klimabot_aktiv 0.0" in kennzahlen
+        for _ in range(100):
+            if "Anmeldung der Bereitschaft gescheitert" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        assert "Anmeldung der Bereitschaft gescheitert" in caplog.text
+        assert not dienst.done(), "sie wartet weiter, auch ohne Homeserver"
+    finally:
+        dienst.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dienst
+    with socket.socket() as wieder:
+        wieder.bind(("127.0.0.1", port))  # der Port ist frei für die aktive Instanz
