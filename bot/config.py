@@ -254,6 +254,7 @@ class Einstellungen(BaseSettings):
     bot: BotEinstellungen = BotEinstellungen()
     zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
     ueberwachung: UeberwachungEinstellungen = UeberwachungEinstellungen()
+    instanz: InstanzEinstellungen = Field(default_factory=InstanzEinstellungen)
 
     def matrix_fuer_den_betrieb(self) -> MatrixEinstellungen:
         """Der Abschnitt `matrix`, vollständig für `klimabot run`; sonst `KonfigurationFehler`."""
@@ -262,8 +263,6 @@ class Einstellungen(BaseSettings):
         if probleme := self.matrix.fehlende_geheimnisse():
             raise KonfigurationFehler(probleme)
         return self.matrix
-
-    instanz: InstanzEinstellungen = Field(default_factory=InstanzEinstellungen)
 
     def geheimnisse(self) -> list[str | SecretStr | None]:
         """Was in keiner Logzeile erscheinen darf (siehe `bot.geheimnisse.schuetze_protokoll`)."""
