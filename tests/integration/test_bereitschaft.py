@@ -46,6 +46,15 @@ def _zeile(inhalt: str, text: str) -> str:
     return next(z for z in inhalt.splitlines() if text in z)
 
 
+async def _auf_postgresql(umgebung: Umgebung, postgres_url: str) -> None:
+    """Hält den Bot der Umgebung an und stellt ihre Konfiguration auf PostgreSQL um: die
+    Übungen mit zwei Prozessen laufen wie im Betrieb mit einer Bereitschaft."""
+    await umgebung.stoppe_bot()
+    text = umgebung.config.read_text(encoding="utf-8")
+    alt = text.split('url = "', 1)[1].split('"', 1)[0]
+    umgebung.config.write_text(text.replace(alt, postgres_url), encoding="utf-8")
+
+
 async def test_bereitschaft_liest_im_verschluesselten_raum_was_waehrend_ihrer_bereitschaft_kam(
     verschluesselte_umgebung: Umgebung,
 ) -> None:
@@ -122,10 +131,7 @@ async def test_uebung_kill_9_mitten_im_befehlsstoss_auf_postgresql(
     Antwort die sterbende noch sandte, aber nicht mehr als gesendet vermerkte."""
     umgebung = raum_je_art
     raumart = "verschlüsselt" if umgebung.patin.client.olm is not None else "offen"
-    await umgebung.stoppe_bot()
-    text = umgebung.config.read_text(encoding="utf-8")
-    alt = text.split('url = "', 1)[1].split('"', 1)[0]
-    umgebung.config.write_text(text.replace(alt, postgres_url), encoding="utf-8")
+    await _auf_postgresql(umgebung, postgres_url)
     patin, raum, bot = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
     ordner = umgebung.config.parent
 
@@ -199,10 +205,7 @@ async def test_verliert_die_aktive_ihre_sperre_haelt_sie_an_und_die_bereitschaft
     """Die Sitzung der aktiven Instanz bei PostgreSQL endet (Verbindung abgerissen, vom Server
     beendet): sie endet mit Fehler (Exit-Code 1, der Dienstverwalter startet sie neu, dann als
     Bereitschaft), die Bereitschaft übernimmt, nichts wird doppelt beantwortet."""
-    await umgebung.stoppe_bot()
-    text = umgebung.config.read_text(encoding="utf-8")
-    alt = text.split('url = "', 1)[1].split('"', 1)[0]
-    umgebung.config.write_text(text.replace(alt, postgres_url), encoding="utf-8")
+    await _auf_postgresql(umgebung, postgres_url)
     patin, raum, bot = umgebung.patin, umgebung.raum_energie, umgebung.bot_id
     ordner = umgebung.config.parent
 
