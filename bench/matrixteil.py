@@ -556,6 +556,16 @@ async def nachholen(aufbau: Aufbau, *, anzahl: int, frist: float = 300) -> dict[
     }
 
 
+async def boden_nachholen(aufbau: Aufbau, *, anzahl: int) -> float:
+    """Der Boden, den der Homeserver dem Nachholen setzt: wie lange ein schlichter Client
+    braucht, um `anzahl` Antworten nacheinander in denselben Raum zu senden (s)."""
+    beginn = time.perf_counter()
+    await _sende_alle(
+        aufbau.sender[0], aufbau.raum_bot_schub, [f"Antwort {n}" for n in range(anzahl)]
+    )
+    return time.perf_counter() - beginn
+
+
 @contextlib.asynccontextmanager
 async def synapse_und_bots(verzeichnis: Path, *, sender: int) -> AsyncIterator[Aufbau]:
     """Synapse, Konten, Räume und laufende Bots; danach wird alles beendet."""
