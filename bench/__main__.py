@@ -17,7 +17,7 @@ from typing import Any
 from bench import datenmenge, matrixteil
 from bench.ergebnis import Zeile, jetzt_iso, maschine, perzentile, tabelle
 from bench.matrixteil import Aufbau
-from bench.prozesse import cpu_sekunden, synapse_pid
+from bench.prozesse import Prozess, cpu_sekunden, synapse_pid
 
 HIER = Path(__file__).resolve().parent
 # /proc zählt in KiB; das Ziel ist in MB (10⁶ Byte) angegeben.
@@ -48,15 +48,20 @@ def melde(text: str) -> None:
     log.info("%s", text)
 
 
-def _speicher(aufbau: Aufbau) -> dict[str, dict[str, int]]:
-    speicher = {
-        "klimabot": aufbau.klimabot.speicher(),
-        "echo": aufbau.echo_klar.speicher(),
-        "echo_vs": aufbau.echo_verschluesselt.speicher(),
+def _bot_prozesse(aufbau: Aufbau) -> dict[str, Prozess]:
+    """Die Bot-Prozesse, benannt wie die Varianten der Latenz."""
+    prozesse = {
+        "klimabot": aufbau.klimabot,
+        "echo": aufbau.echo_klar,
+        "echo_vs": aufbau.echo_verschluesselt,
     }
     if aufbau.klimabot_vs is not None:
-        speicher["klimabot_vs"] = aufbau.klimabot_vs.speicher()
-    return speicher
+        prozesse["klimabot_vs"] = aufbau.klimabot_vs
+    return prozesse
+
+
+def _speicher(aufbau: Aufbau) -> dict[str, dict[str, int]]:
+    return {name: prozess.speicher() for name, prozess in _bot_prozesse(aufbau).items()}
 
 
 def _cpu(aufbau: Aufbau) -> dict[str, float]:
@@ -70,15 +75,8 @@ def _cpu(aufbau: Aufbau) -> dict[str, float]:
 
 
 def _cpu_je_bot(aufbau: Aufbau) -> dict[str, float]:
-    """CPU-Sekunden je Bot-Prozess bisher, benannt wie die Varianten der Latenz."""
-    cpu = {
-        "klimabot": aufbau.klimabot.cpu(),
-        "echo": aufbau.echo_klar.cpu(),
-        "echo_vs": aufbau.echo_verschluesselt.cpu(),
-    }
-    if aufbau.klimabot_vs is not None:
-        cpu["klimabot_vs"] = aufbau.klimabot_vs.cpu()
-    return cpu
+    """CPU-Sekunden je Bot-Prozess bisher."""
+    return {name: prozess.cpu() for name, prozess in _bot_prozesse(aufbau).items()}
 
 
 async def matrix_messungen(argumente: argparse.Namespace, verzeichnis: Path) -> dict[str, Any]:
