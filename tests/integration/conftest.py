@@ -8,7 +8,7 @@ import pytest
 
 from demo.homeserver import LokalerHomeserver, Zugang
 from tests.integration import NeuePerson
-from tests.integration.umgebung import Umgebung, baue_umgebung, synapse_oder_ueberspringen
+from tests.integration.umgebung import Umgebung, baue_umgebung
 
 _HIER = Path(__file__).parent
 
@@ -23,7 +23,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LokalerHomeserver]:
     """Ein Synapse für den ganzen Testlauf; Tests trennen sich über eigene Konten und Räume."""
-    synapse_oder_ueberspringen()
     with LokalerHomeserver(tmp_path_factory.mktemp("synapse")) as server:
         yield server
 
@@ -36,7 +35,6 @@ def gedrosselter_homeserver(
 
     Tests dürfen ihn neu starten: Port, Konten und Räume bleiben dabei erhalten.
     """
-    synapse_oder_ueberspringen()
     with LokalerHomeserver(tmp_path_factory.mktemp("gedrosselt"), ratenlimits=True) as server:
         yield server
 

@@ -34,7 +34,6 @@ from tests.integration.umgebung import (
     antworten_auf,
     baue_umgebung,
     bot_prozess,
-    synapse_oder_ueberspringen,
 )
 
 # Jede gesendete Nachricht trägt ihre Transaktions-ID auch im Inhalt: so zählt der Test, ob
@@ -164,7 +163,6 @@ def neustartbarer_homeserver(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LokalerHomeserver]:
     """Ein eigener Synapse: diese Übung startet ihn neu, andere Tests sollen davon nichts merken."""
-    synapse_oder_ueberspringen()
     with LokalerHomeserver(tmp_path_factory.mktemp("neustartbar")) as server:
         yield server
 

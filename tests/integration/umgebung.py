@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib.util
 import os
 import secrets
 import subprocess
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from nio import RoomInviteResponse
 from sqlalchemy import select
 
@@ -27,17 +25,6 @@ from bot.planer import Planer
 from demo.homeserver import LokalerHomeserver, Zugang
 from demo.mensch import Mensch, Rohereignis
 from modelle.tabellen import Raum
-
-
-def synapse_oder_ueberspringen() -> None:
-    """Überspringt den Test ohne installiertes Synapse (in CI: scheitert)."""
-    if importlib.util.find_spec("synapse") is not None:
-        return
-    grund = "matrix-synapse ist nicht installiert (pip install -e '.[test]')"
-    # In CI installiert make test Synapse; fehlt es dort, darf nichts still übersprungen werden.
-    if os.environ.get("CI"):
-        pytest.fail(grund)
-    pytest.skip(grund)
 
 
 @dataclass
