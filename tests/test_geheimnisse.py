@@ -37,6 +37,7 @@ from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import aktualisiere_schema
 from modelle.tabellen import Zustand
 from tests.kommandozeile import klimabot
+from tests.protokolle import eigenes_protokoll
 
 WURZEL = Path(__file__).resolve().parent.parent
 TOKEN = "syt_a2xpbWFib3Q_GeheimesZugangstoken_0xAb1"
@@ -232,17 +233,10 @@ def protokoll() -> Iterator[tuple[logging.Logger, io.StringIO]]:
     """Ein eigener Logger mit eigenem Handler, erst nach dem Schutz angelegt, ohne Weitergabe:
     der Schutz darf von keinem Handler abhängen."""
     schuetze_protokoll(SecretStr("Passwort-des-Bots"), "Schluesselpasswort-42")
-    ausgabe = io.StringIO()
-    handler = logging.StreamHandler(ausgabe)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    logger = logging.getLogger("tests.geheimnisse.eigen")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    try:
-        yield logger, ausgabe
-    finally:
-        logger.removeHandler(handler)
+    with eigenes_protokoll(
+        "tests.geheimnisse.eigen", logging.Formatter("%(levelname)s %(message)s")
+    ) as protokoll:
+        yield protokoll
 
 
 def test_logzeilen_und_tracebacks_zeigen_kein_geheimnis(

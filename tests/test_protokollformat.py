@@ -13,6 +13,7 @@ import pytest
 from bot.config import KonfigurationFehler, lade_einstellungen
 from bot.geheimnisse import schuetze_protokoll
 from bot.protokoll import JsonFormat, stelle_format_ein
+from tests.protokolle import eigenes_protokoll
 
 GEHEIM = "Passwort-fuer-das-Json-Protokoll"
 
@@ -20,17 +21,8 @@ GEHEIM = "Passwort-fuer-das-Json-Protokoll"
 @pytest.fixture
 def json_protokoll() -> Iterator[tuple[logging.Logger, io.StringIO]]:
     schuetze_protokoll(GEHEIM)
-    ausgabe = io.StringIO()
-    handler = logging.StreamHandler(ausgabe)
-    handler.setFormatter(JsonFormat())
-    logger = logging.getLogger("tests.protokollformat")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
-        yield logger, ausgabe
-    finally:
-        logger.removeHandler(handler)
+    with eigenes_protokoll("tests.protokollformat", JsonFormat(), logging.INFO) as protokoll:
+        yield protokoll
 
 
 def test_jede_zeile_ist_ein_json_objekt_mit_zeit_stufe_logger_und_nachricht(
