@@ -12,13 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
 from befehle.grundlagen import Betrieb
 from bot.anmeldung import (
@@ -34,6 +34,7 @@ from bot.app import bereitschaft_anmelden
 from bot.bereitschaft import (
     AndereInstanzAktiv,
     DateiSperre,
+    Instanzsperre,
     SperreVerloren,
     sperrdatei,
     sperre_fuer,
@@ -49,6 +50,7 @@ from bot.config import (
 from bot.planer import Planer
 from modelle.datenbank import Sitzungsfabrik, sqlite_datei
 from modelle.zustand import lies_zustand, setze_zustand
+from tests.datenbanken import asyncpg_dsn
 from tests.kommandozeile import klimabot
 from tests.testbot import BERLIN, RAUM_ENERGIE, Testbot
 
@@ -82,71 +84,71 @@ def _halter(datenbank_url: str) -> subprocess.Popen[str]:
     return prozess
 
 
+@contextlib.asynccontextmanager
+async def _sperren(*wer: tuple[str, str, str]) -> AsyncIterator[list[Instanzsperre]]:
+    """Je (Datenbank, Bot-Konto, Instanz) eine Sperre; am Ende sind alle wieder freigegeben."""
+    sperren: list[Instanzsperre] = []
+    for url, benutzer, instanz in wer:
+        sperre = sperre_fuer(url, benutzer, instanz)
+        assert sperre is not None
+        sperren.append(sperre)
+    try:
+        yield sperren
+    finally:
+        for sperre in sperren:
+            await sperre.freigeben()
+
+
 async def test_zweite_instanz_bekommt_die_sperre_erst_wenn_die_erste_sie_freigibt(
     datenbank_url: str,
 ) -> None:
-    erste = sperre_fuer(datenbank_url, BOT, "eins")
-    zweite = sperre_fuer(datenbank_url, BOT, "zwei")
-    assert erste is not None
-    assert zweite is not None
-    try:
+    async with _sperren((datenbank_url, BOT, "eins"), (datenbank_url, BOT, "zwei")) as (
+        erste,
+        zweite,
+    ):
         assert await erste.versuche()
         assert not await zweite.versuche()
         await erste.pruefe()  # die aktive hält sie weiter
         await erste.freigeben()
         assert await zweite.versuche()
         assert not await erste.versuche()
-    finally:
-        await erste.freigeben()
-        await zweite.freigeben()
 
 
 async def test_sperre_gilt_je_bot_konto_und_datenbank(datenbank_url: str, tmp_path: Path) -> None:
-    klimabot_sperre = sperre_fuer(datenbank_url, BOT, "eins")
     if datenbank_url.startswith("sqlite"):
         # Die Sperre liegt neben der Datei: eine andere Datenbank sperrt sie nicht.
-        andere = sperre_fuer(f"sqlite+aiosqlite:///{tmp_path / 'anders.db'}", BOT, "eins")
+        andere = (f"sqlite+aiosqlite:///{tmp_path / 'anders.db'}", BOT, "eins")
     else:
-        andere = sperre_fuer(datenbank_url, "@energiebot:stadt.test", "eins")
-    assert klimabot_sperre is not None
-    assert andere is not None
-    try:
+        andere = (datenbank_url, "@energiebot:stadt.test", "eins")
+    async with _sperren((datenbank_url, BOT, "eins"), andere) as (klimabot_sperre, zweite):
         assert await klimabot_sperre.versuche()
-        assert await andere.versuche()
-    finally:
-        await klimabot_sperre.freigeben()
-        await andere.freigeben()
+        assert await zweite.versuche()
 
 
 async def test_einmalig_sagt_welche_instanz_aktiv_ist(datenbank_url: str) -> None:
-    aktive = sperre_fuer(datenbank_url, BOT, "rechner-a")
-    zweite = sperre_fuer(datenbank_url, BOT, "rechner-b")
-    assert aktive is not None
-    assert zweite is not None
-    try:
+    async with _sperren((datenbank_url, BOT, "rechner-a"), (datenbank_url, BOT, "rechner-b")) as (
+        aktive,
+        zweite,
+    ):
         assert await aktive.versuche()
         with pytest.raises(
             AndereInstanzAktiv, match=r"andere Instanz \(rechner-a\).*rechner-b\) endet"
         ):
             await werde_aktiv(zweite, instanz="rechner-b", bereitschaft=False, halt=asyncio.Event())
-    finally:
-        await aktive.freigeben()
-        await zweite.freigeben()
 
 
 async def test_zweite_instanz_mit_demselben_namen_wartet_nicht_als_dasselbe_geraet(
     datenbank_url: str,
 ) -> None:
-    aktive = sperre_fuer(datenbank_url, BOT, "rechner-a")
-    zweite = sperre_fuer(datenbank_url, BOT, "rechner-a")
-    assert aktive is not None
-    assert zweite is not None
     vorbereitet: list[bool] = []
 
     async def anmelden() -> None:
         vorbereitet.append(True)
 
-    try:
+    async with _sperren((datenbank_url, BOT, "rechner-a"), (datenbank_url, BOT, "rechner-a")) as (
+        aktive,
+        zweite,
+    ):
         assert await aktive.versuche()
         with pytest.raises(AndereInstanzAktiv, match="braucht einen eigenen Namen"):
             await werde_aktiv(
@@ -157,9 +159,6 @@ async def test_zweite_instanz_mit_demselben_namen_wartet_nicht_als_dasselbe_gera
                 vorbereiten=anmelden,
             )
         assert not vorbereitet, "sie darf sich nicht als Gerät der aktiven anmelden"
-    finally:
-        await aktive.freigeben()
-        await zweite.freigeben()
 
 
 async def test_bereitschaft_uebernimmt_nach_sigkill_der_aktiven_binnen_zehn_sekunden(
@@ -194,12 +193,11 @@ async def test_bereitschaft_uebernimmt_nach_sigkill_der_aktiven_binnen_zehn_seku
 
 
 async def test_bereitschaft_endet_auf_signal_ohne_aktiv_zu_werden(datenbank_url: str) -> None:
-    aktive = sperre_fuer(datenbank_url, BOT, "eins")
-    zweite = sperre_fuer(datenbank_url, BOT, "zwei")
-    assert aktive is not None
-    assert zweite is not None
     halt = asyncio.Event()
-    try:
+    async with _sperren((datenbank_url, BOT, "eins"), (datenbank_url, BOT, "zwei")) as (
+        aktive,
+        zweite,
+    ):
         assert await aktive.versuche()
         warten = asyncio.create_task(
             werde_aktiv(zweite, instanz="zwei", bereitschaft=True, halt=halt, abstand=0.1)
@@ -207,9 +205,6 @@ async def test_bereitschaft_endet_auf_signal_ohne_aktiv_zu_werden(datenbank_url:
         await asyncio.sleep(0.3)
         halt.set()
         assert await asyncio.wait_for(warten, timeout=5) is None
-    finally:
-        await aktive.freigeben()
-        await zweite.freigeben()
 
 
 async def test_geloeschte_sperrdatei_gilt_als_verlorene_sperre(tmp_path: Path) -> None:
@@ -315,20 +310,17 @@ async def test_abgerissene_verbindung_der_sperre_gilt_als_verlorene_sperre(
     """Die aktive Instanz merkt, wenn ihre Sperre nicht mehr sicher ist, und hört auf: auf
     PostgreSQL endet die Sperre mit der Sitzung (hier vom Server beendet), auf SQLite mit der
     Sperrdatei."""
-    sperre = sperre_fuer(datenbank_url, BOT, "eins")
-    assert sperre is not None
-    bereitschaft = sperre_fuer(datenbank_url, BOT, "zwei")
-    assert bereitschaft is not None
-    try:
+    async with _sperren((datenbank_url, BOT, "eins"), (datenbank_url, BOT, "zwei")) as (
+        sperre,
+        bereitschaft,
+    ):
         assert await sperre.versuche()
         if datenbank_url.startswith("sqlite"):
             datei = sqlite_datei(datenbank_url)
             assert datei is not None
             sperrdatei(datei).unlink()
         else:
-            verbindung = await asyncpg.connect(
-                make_url(datenbank_url).set(drivername="postgresql").render_as_string(False)
-            )
+            verbindung = await asyncpg.connect(asyncpg_dsn(datenbank_url))
             try:
                 await verbindung.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -339,9 +331,6 @@ async def test_abgerissene_verbindung_der_sperre_gilt_als_verlorene_sperre(
         with pytest.raises(SperreVerloren):
             await sperre.pruefe()
         assert await bereitschaft.versuche(), "nun darf die Bereitschaft übernehmen"
-    finally:
-        await sperre.freigeben()
-        await bereitschaft.freigeben()
 
 
 async def test_zwei_instanzen_sind_nie_dasselbe_geraet(sitzungen: Sitzungsfabrik) -> None:
