@@ -40,7 +40,6 @@ class _Feldinhalt:
     kopf: tuple[Teil, ...]
     hinweis: str | None
     abschnitte: tuple[_Abschnitt, ...]
-    projekte: tuple[str, ...]
 
 
 # --- Kleine Bausteine ---------------------------------------------------------------------
@@ -276,7 +275,7 @@ def _feldinhalt(
         hinweis = "Keine Ampelwechsel im Berichtszeitraum."
     else:
         hinweis = None
-    return _Feldinhalt(kopfzeile, hinweis, abschnitte, feld.projektslugs)
+    return _Feldinhalt(kopfzeile, hinweis, abschnitte)
 
 
 def _als_nachricht(inhalt: _Feldinhalt) -> Nachricht:

@@ -230,7 +230,6 @@ class UnbekannterBefehl(Benutzerfehler):
     """Kein Befehl heißt so; `vorschlag` ist der Name des ähnlichsten, wenn einer ähnelt."""
 
     def __init__(self, name: str, vorschlag: str | None) -> None:
-        self.name = name
         self.vorschlag = vorschlag
         self.satz = f"Den Befehl „{gekuerzt(name)}“ kenne ich nicht."
         super().__init__(self.satz)

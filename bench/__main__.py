@@ -1,4 +1,5 @@
-"""`python -m bench`: alle Messungen von Issue 6 in einem Lauf, Tabelle und `bench/results.json`."""
+"""`python -m bench`: Latenz, Schub, Nachholen, Speicher und Daten in Menge in einem Lauf, gegen die
+Ziele von Issue 13 (Methode aus Issue 6); Tabelle und `bench/results.json`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bench import datenmenge, matrixteil
 from bench.ergebnis import Zeile, jetzt_iso, maschine, perzentile, tabelle
 from bench.matrixteil import Aufbau
 from bench.prozesse import Prozess, cpu_sekunden, synapse_pid
+from bot.deutscher_parser import DeutscherParser
 
 HIER = Path(__file__).resolve().parent
 # /proc zählt in KiB; das Ziel ist in MB (10⁶ Byte) angegeben.
@@ -461,7 +463,7 @@ def auswerten(ergebnis: dict[str, Any]) -> list[Zeile]:
 
 
 def _argumente(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = DeutscherParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--proben", type=int, default=200, help="Latenzproben je Variante")
     parser.add_argument("--aufwaermen", type=int, default=20, help="Runden vor der Messung")
     parser.add_argument("--sender", type=int, default=20, help="Personen im Schub")
@@ -469,13 +471,18 @@ def _argumente(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--schubrunden", type=int, default=1, help="Schübe je Bot")
     parser.add_argument("--nachholen", type=int, default=1000, help="Nachrichten beim Nachholen")
     parser.add_argument("--wiederholungen", type=int, default=20, help="Messungen je Datenabfrage")
-    parser.add_argument("--nur", choices=("matrix", "daten"), default=None)
+    parser.add_argument(
+        "--nur", choices=("matrix", "daten"), default=None, help="nur gegen Synapse oder nur Daten"
+    )
     parser.add_argument("--startwert", type=int, default=6, help="Zufall der Reihenfolge")
-    parser.add_argument("--ausgabe", type=Path, default=HIER / "results.json")
+    parser.add_argument(
+        "--ausgabe", type=Path, default=HIER / "results.json", help="Datei für die Rohdaten (JSON)"
+    )
     parser.add_argument(
         "--behalten", action="store_true", help="Arbeitsverzeichnis (Logs, Datenbanken) behalten"
     )
-    return parser.parse_args(argv)
+    argumente: argparse.Namespace = parser.parse_args(argv)
+    return argumente
 
 
 async def messen(argumente: argparse.Namespace, verzeichnis: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 
+from bot.deutscher_parser import DeutscherParser
 from bot.geheimnisse import richte_protokoll_ein
 from demo.vorfuehrung import fuehre_vor
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = DeutscherParser(
         prog="klimabot-demo",
         description="Den Klimabot vorführen: Wegwerf-Homeserver, Beispielstruktur, kurze Szene; "
         "danach läuft alles zum Ausprobieren weiter, bis Strg+C aufräumt.",

@@ -33,13 +33,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelle.tabellen import (
-    Ausgang,
-    VerarbeitetesEreignis,
-    Versand,
-    Versandart,
-    Versandstatus,
-)
+from modelle.tabellen import Ausgang, VerarbeitetesEreignis
+from modelle.versand import letzter_wochenbericht_abfrage
 
 # Abstand zur ältesten offenen Nachricht: deren Hauptnachricht entstand Millisekunden vorher.
 SPIELRAUM = dt.timedelta(days=1)
@@ -67,12 +62,7 @@ async def raeume_auf(sitzung: AsyncSession, *, jetzt: dt.datetime, tage: int) ->
                 select(func.min(Ausgang.erstellt))
                 .where(Ausgang.gesendet_am.is_(None), Ausgang.aufgegeben_am.is_(None))
                 .scalar_subquery(),
-                select(func.max(Versand.erstellt))
-                .where(
-                    Versand.art == Versandart.WOCHENBERICHT,
-                    Versand.status.in_([Versandstatus.GESENDET, Versandstatus.VERSPAETET]),
-                )
-                .scalar_subquery(),
+                letzter_wochenbericht_abfrage().scalar_subquery(),
             )
         )
     ).one()

@@ -61,6 +61,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Subquery,
     and_,
     func,
@@ -102,6 +103,7 @@ __all__ = [
     "faellige_erinnerungen",
     "faelliger_wochenbericht",
     "letzter_wochenbericht",
+    "letzter_wochenbericht_abfrage",
     "reserviere",
     "schluessel",
     "ueberfaellige_projekte",
@@ -729,11 +731,14 @@ async def versaeumte_seit(
     ]
 
 
+def letzter_wochenbericht_abfrage() -> Select[dt.datetime]:
+    """Bis wann der zuletzt gesendete (auch verspätet gesendete) Wochenbericht berichtete."""
+    return select(func.max(Versand.erstellt)).where(
+        Versand.art == Versandart.WOCHENBERICHT,
+        Versand.status.in_([Versandstatus.GESENDET, Versandstatus.VERSPAETET]),
+    )
+
+
 async def letzter_wochenbericht(sitzung: AsyncSession) -> dt.datetime | None:
     """Bis wann der zuletzt gesendete Wochenbericht berichtete (sein `erstellt`); sonst None."""
-    return await sitzung.scalar(
-        select(func.max(Versand.erstellt)).where(
-            Versand.art == Versandart.WOCHENBERICHT,
-            Versand.status.in_([Versandstatus.GESENDET, Versandstatus.VERSPAETET]),
-        )
-    )
+    return await sitzung.scalar(letzter_wochenbericht_abfrage())
