@@ -83,7 +83,7 @@ class Zellbreite:
 
 # Von großzügig bis knapp. Die großzügige reicht für die üblichen Felder mit einer Handvoll
 # Projekten; erst wenn eine Nachricht damit nicht in ein Matrix-Ereignis passt, kommen die
-# knapperen dran. Gemessen (tests/test_missbrauch.py) an 43 Projekten – einem großen Feld – mit
+# knapperen dran. Gemessen (tests/test_groesse.py) an 43 Projekten – einem großen Feld – mit
 # Meldungen größter Länge, 64 Zeichen langen Kürzeln, Titeln und Namen größter Länge, alles
 # voller Emoji, Umlaute und `&`: `!status <feld>` passt mit der zweiten, das Feld im
 # Wochenbericht (jedes Projekt ein Ampelwechsel und rot) mit der dritten; die vierte bleibt für

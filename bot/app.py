@@ -166,7 +166,7 @@ class Klimabot:
     sync: Syncschleife
     zeitplaner: Zeitplaner
     raeume: Raumverwaltung
-    # Die Zähler dieses Bots; die Bereitschaft stellt hier `metriken.betriebsart` um.
+    # Die Zähler dieses Bots; eine Bereitschaft zählt mit eigenen (`betriebsart` Bereitschaft).
     metriken: Metriken = field(default_factory=Metriken)
     # Der HTTP-Zugang /health, /ready, /metrics – nur, wenn eingeschaltet.
     ueberwachung: Ueberwachung | None = None

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from modelle.datenbank import sqlite_datei
+from modelle.datenbank import kurzer_grund, sqlite_datei
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,9 @@ class PostgresSperre:
             )
         except Exception as fehler:
             # Datenbank nicht erreichbar: weiter in Bereitschaft, beim nächsten Mal neu verbinden.
-            log.warning("Sperre nicht prüfbar, Datenbank nicht erreichbar (%s)", _kurz(fehler))
+            log.warning(
+                "Sperre nicht prüfbar, Datenbank nicht erreichbar (%s)", kurzer_grund(fehler)
+            )
             await self._verwerfen()
             return False
         self._gehalten = bool(erhalten)
@@ -135,7 +137,7 @@ class PostgresSperre:
             self._gehalten = False
             await self._verwerfen()
             raise SperreVerloren(
-                f"Verbindung der Sperre zur Datenbank abgerissen ({_kurz(fehler)})"
+                f"Verbindung der Sperre zur Datenbank abgerissen ({kurzer_grund(fehler)})"
             ) from fehler
 
     async def freigeben(self) -> None:
@@ -159,7 +161,7 @@ class PostgresSperre:
                 {"oben": ohne_vorzeichen >> 32, "unten": ohne_vorzeichen & 0xFFFF_FFFF},
             )
         except Exception as fehler:
-            log.warning("Aktive Instanz nicht zu erfahren (%s)", _kurz(fehler))
+            log.warning("Aktive Instanz nicht zu erfahren (%s)", kurzer_grund(fehler))
             return None
         if isinstance(name, str) and name.startswith(ANWENDUNG):
             return name.removeprefix(ANWENDUNG) or None
@@ -281,7 +283,7 @@ async def werde_aktiv(
         )
     log.info(
         "%s; Instanz %s wartet in Bereitschaft und übernimmt, sobald die Sperre frei wird "
-        "(%s, Versuch etwa jede %s s)",
+        "(%s, neuer Versuch etwa alle %s s)",
         aktiv,
         instanz,
         sperre.beschreibung,
@@ -305,7 +307,10 @@ def _dienst_beendet(dienst: asyncio.Task[None]) -> None:
         return
     fehler = dienst.exception()
     if fehler is not None and not isinstance(fehler, AndereInstanzAktiv):
-        log.warning("Bereitschaftsdienst gescheitert (%s); sie wartet weiter", _kurz(fehler))
+        log.warning(
+            "Bereitschaftsdienst gescheitert (%s); die Instanz wartet weiter in Bereitschaft",
+            kurzer_grund(fehler),
+        )
 
 
 async def _warte_auf_sperre(
@@ -347,8 +352,3 @@ async def bewache(sperre: Instanzsperre, abstand: float = PRUEFABSTAND_S) -> Non
     while True:
         await asyncio.sleep(abstand)
         await sperre.pruefe()
-
-
-def _kurz(fehler: BaseException) -> str:
-    grund = getattr(fehler, "orig", None) or fehler
-    return str(grund).partition("\n")[0] or type(grund).__name__

@@ -52,6 +52,7 @@ from modelle.datenbank import (
     Sitzungsfabrik,
     erzeuge_engine,
     erzeuge_sitzungsfabrik,
+    kurzer_grund,
     sqlite_datei,
 )
 from modelle.migration import aktualisiere_schema
@@ -324,8 +325,9 @@ async def _raumwarnungen(einstellungen: Einstellungen) -> list[str]:
             gesehen = await fremde_mitglieder(sitzung)
             raeume = {r.raum_id: r for r in await strukturraeume(sitzung) if r.raum_id}
     except SQLAlchemyError as fehler:
-        grund = str(getattr(fehler, "orig", None) or fehler).partition("\n")[0]
-        return [f"Datenbank nicht lesbar, Mitglieder der Räume nicht geprüft ({grund})"]
+        return [
+            f"Datenbank nicht lesbar, Mitglieder der Räume nicht geprüft ({kurzer_grund(fehler)})"
+        ]
     finally:
         await engine.dispose()
     if gesehen is None:

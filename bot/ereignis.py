@@ -1,11 +1,11 @@
 """Ein Matrix-Ereignis aus dem Sync – und was es vom Bot will, am Ereignis allein entschieden.
 
 `anliegen()` ist die eine Entscheidung, ob und wofür ein Ereignis den Bot meint: ein Befehl,
-eine Meldung als Antwort oder Ampel-Reaktion, eine Bearbeitung, eine Löschung. Danach behandelt
-die Verarbeitung es, danach zählt die Drossel es, und danach bekommt im Datenbankausfall einen
-Hinweis, wem der Bot sonst geantwortet hätte (`hinweisziel()`). Ohne Datenbank heißt: Ob die
-Antwort einer Projektnachricht des Bots gilt oder ob eine bearbeitete Nachricht eine Meldung
-war, klärt erst die Behandlung.
+eine Meldung als Antwort oder Ampel-Reaktion, eine Bearbeitung, eine Löschung. Nach ihr behandelt
+die Verarbeitung das Ereignis und zählt die Drossel es; im Datenbankausfall sagt `hinweisziel()`,
+wer den Hinweis bekommt, dem der Bot sonst geantwortet hätte. Ohne Datenbank bleibt offen, ob eine
+Antwort auf eine Projektnachricht des Bots gilt oder ob eine bearbeitete Nachricht eine Meldung
+war: das klärt erst die Behandlung.
 """
 
 from __future__ import annotations

@@ -268,10 +268,12 @@ def schuetze_protokoll(*geheimnisse: str | SecretStr | None) -> None:
     _SCHWAERZUNG.richte_ein()
 
 
+# Eine Zeile des Textprotokolls: Zeit, Stufe, Herkunft, Nachricht.
+TEXTFORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def richte_protokoll_ein() -> None:
     """Das Protokoll eines Kommandozeilenprogramms: Warnungen und Schlimmeres mit Zeit und
     Herkunft auf stderr, jede Zeile geschwärzt (siehe `schuetze_protokoll`)."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format=TEXTFORMAT)
     schuetze_protokoll()

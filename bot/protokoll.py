@@ -15,9 +15,7 @@ import datetime as dt
 import json
 import logging
 
-from bot.geheimnisse import schwaerze
-
-TEXTFORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+from bot.geheimnisse import TEXTFORMAT, schwaerze
 
 
 class JsonFormat(logging.Formatter):

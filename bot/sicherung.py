@@ -294,7 +294,7 @@ def _festgehalten(datei: Path) -> Iterator[sqlite3.Connection]:
 
 def _neue_datei(pfad: Path) -> IO[bytes]:
     """Legt `pfad` neu an, nur für dieses Konto lesbar (0600, gleich welche umask)."""
-    pfad.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lege_ordner_an(pfad.parent)
     return os.fdopen(os.open(pfad, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 

@@ -33,7 +33,7 @@ from bot.config import KonfigurationFehler, UeberwachungEinstellungen
 from bot.metriken import Betriebsart, Metriken
 from bot.zusteller import offener_ausgangskorb
 from modelle.basis import jetzt
-from modelle.datenbank import Sitzungsfabrik
+from modelle.datenbank import Sitzungsfabrik, kurzer_grund
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,7 @@ class Ueberwachung:
         except Exception as fehler:
             # Jeder Fehler heißt hier: die Prüfung kann die Datenbank nicht lesen.
             self._metriken.datenbank_nicht_erreichbar("ueberwachung")
-            grund = str(getattr(fehler, "orig", None) or fehler).partition("\n")[0]
-            art = "keine Antwort" if isinstance(fehler, TimeoutError) else grund
+            art = "keine Antwort" if isinstance(fehler, TimeoutError) else kurzer_grund(fehler)
             return [f"Datenbank nicht erreichbar ({art})"]
         alter = 0.0 if aeltester is None else max(0.0, (self._uhr() - aeltester).total_seconds())
         self._metriken.ausgangskorb(offen, alter)

@@ -130,7 +130,12 @@ from bot.transport import (
     VoruebergehenderFehler,
 )
 from modelle.basis import jetzt
-from modelle.datenbank import Sitzungsfabrik, einfuegen_ohne_konflikt, nicht_erreichbar
+from modelle.datenbank import (
+    Sitzungsfabrik,
+    einfuegen_ohne_konflikt,
+    kurzer_grund,
+    nicht_erreichbar,
+)
 from modelle.direktraeume import person_im_direktraum
 from modelle.tabellen import Ausgang, VerarbeitetesEreignis
 from modelle.verzeichnis import Verzeichnis, VerzeichnisSpeicher
@@ -236,11 +241,6 @@ async def _befehl(anfrage: Anfrage, aufruf: Befehlsaufruf, befund: _Befund) -> A
     return antwort
 
 
-def _kurz(fehler: BaseException | None) -> str:
-    """Was der Treiber meldete, ohne das SQL und die Links, die SQLAlchemy anhängt."""
-    return str(getattr(fehler, "orig", None) or fehler).partition("\n")[0]
-
-
 class Verarbeitung:
     def __init__(
         self,
@@ -328,7 +328,7 @@ class Verarbeitung:
                     log.warning(
                         "Datenbank nicht erreichbar bei %s (%s); neue Versuche bis %.0f s Ausfall",
                         ereignis.event_id,
-                        _kurz(ursache),
+                        kurzer_grund(ursache),
                         self._geduld,
                     )
                     erster_fehlschlag = False
@@ -343,7 +343,7 @@ class Verarbeitung:
                 log.warning(
                     "Commit von %s abgebrochen (%s); ob gespeichert ist, klärt der nächste Versuch",
                     ereignis.event_id,
-                    _kurz(ursache),
+                    kurzer_grund(ursache),
                 )
                 raise DatenbankNichtErreichbar(str(ursache)) from ursache
             self._ausfall.vorbei()

@@ -138,6 +138,13 @@ async def tilge_ueberschriebenes(sitzungen: Sitzungsfabrik) -> None:
 _NETZ_NICHT_ERREICHBAR = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
 
 
+def kurzer_grund(fehler: BaseException | None) -> str:
+    """Was der Treiber meldete, in einer Zeile: ohne das SQL und die Links, die SQLAlchemy
+    anhängt; ohne Text der Name der Ausnahme."""
+    grund = getattr(fehler, "orig", None) or fehler
+    return str(grund).partition("\n")[0] or type(grund).__name__
+
+
 def nicht_erreichbar(fehler: BaseException) -> bool:
     """Ob `fehler` heißt: die Datenbank ist gerade nicht zu erreichen – später erneut versuchen.
 
