@@ -28,7 +28,7 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/klimabot-demo
 
-# Leistungsmessung (Issue 6): eigener Synapse, Klimabot gegen Echo-Bot, Daten in Menge auf
+# Leistungsmessung (Issue 6, Ziele aus Issue 13): eigener Synapse, Klimabot gegen Echo-Bot, Daten in Menge auf
 # SQLite und PostgreSQL; Tabelle auf die Konsole, Rohdaten nach bench/results.json. Nicht Teil
 # von make test. Optionen: make bench BENCH_ARGS="--proben 300" (python -m bench --help).
 bench: $(STAMP)

@@ -91,7 +91,8 @@ class Aufbau:
     person: Mensch
     person_vs: Mensch
     sender: list[AsyncClient]
-    # Zu zweit (Person und Bot), wie die Vergleichszahlen in SYNAPSE.md: für die Latenz.
+    # Zu zweit (Person und Bot), wie die Vergleichszahlen in ../shared/SYNAPSE.md (Unterlagen des
+    # Teams): für die Latenz.
     raum_bot: str
     raum_echo: str
     # Mit allen Sendenden (22 Mitglieder): für Schub und Nachholen.
