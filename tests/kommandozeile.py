@@ -10,13 +10,19 @@ from pathlib import Path
 KLIMABOT = Path(sys.executable).parent / "klimabot"
 
 
+def ohne_klimabot_umgebung() -> dict[str, str]:
+    """Die Umgebung des Testlaufs ohne seine `KLIMABOT_*`-Variablen: ein Prozess des Bots liest
+    dann nur, was der Test ihm gibt."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")}
+
+
 def klimabot(*argumente: str, ordner: Path, **umgebung: str) -> subprocess.CompletedProcess[str]:
     """Ruft `klimabot` in `ordner` auf, ohne die `KLIMABOT_*`-Variablen des Testlaufs.
 
     `umgebung` setzt eigene Variablen; die umask ist die übliche 022, unter der neue Dateien
     für alle lesbar wären, wenn der Bot nichts dagegen täte.
     """
-    alles = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")} | umgebung
+    alles = ohne_klimabot_umgebung() | umgebung
     return subprocess.run(
         [str(KLIMABOT), *argumente],
         cwd=ordner,

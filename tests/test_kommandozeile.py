@@ -11,7 +11,6 @@ import ast
 import inspect
 import itertools
 import json
-import os
 import re
 import subprocess
 from importlib.metadata import version
@@ -21,7 +20,7 @@ import pytest
 
 from bot.cli import main
 from bot.deutscher_parser import KATALOG, KATALOG_MIT_ANZAHL
-from tests.kommandozeile import KLIMABOT, klimabot
+from tests.kommandozeile import KLIMABOT, klimabot, ohne_klimabot_umgebung
 
 WURZEL = Path(__file__).resolve().parent.parent
 
@@ -220,7 +219,7 @@ def test_abgebrochene_ausgabe_ohne_traceback(verwaltung: Path) -> None:
     prozess = subprocess.Popen(
         [str(KLIMABOT), "export", "--format", "csv", "--config", "config.toml"],
         cwd=verwaltung,
-        env={k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")},
+        env=ohne_klimabot_umgebung(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

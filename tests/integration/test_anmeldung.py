@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 
 from nio import DevicesResponse
 
 from bot.anmeldung import ZUGANGSTOKEN, instanzschluessel
 from modelle.zustand import lies_zustand
 from tests.integration.umgebung import Umgebung
-
-KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")
+from tests.kommandozeile import KLIMABOT, ohne_klimabot_umgebung
 
 
 async def test_neustart_behaelt_das_geraet(umgebung: Umgebung) -> None:
@@ -40,9 +37,9 @@ async def test_token_eines_anderen_kontos_beendet_mit_code_2(umgebung: Umgebung)
     )
     ergebnis = await asyncio.to_thread(
         subprocess.run,
-        [KLIMABOT, "run", "--config", str(umgebung.config)],
+        [str(KLIMABOT), "run", "--config", str(umgebung.config)],
         cwd=umgebung.config.parent,
-        env={k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")},
+        env=ohne_klimabot_umgebung(),
         capture_output=True,
         text=True,
         timeout=60,

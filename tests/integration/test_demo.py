@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from demo.__main__ import main
+from tests.kommandozeile import ohne_klimabot_umgebung
 
 # Wie `klimabot-demo`, aber ohne dass das Skript schon installiert sein muss.
 DEMO = [sys.executable, "-m", "demo"]
@@ -42,7 +43,7 @@ def _nichts_bleibt(ordner: Path) -> None:
 
 def _umgebung(**zusatz: str) -> dict[str, str]:
     # Ohne die KLIMABOT_-Variablen des Testlaufs (CI setzt z. B. die PostgreSQL-URL).
-    sauber = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")}
+    sauber = ohne_klimabot_umgebung()
     return {**sauber, "PYTHONUNBUFFERED": "1", **zusatz}
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import signal
 import sqlite3
 import stat
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -29,8 +27,8 @@ from modelle.tabellen import Zustand
 from modelle.zustand import lies_zustand
 from tests.integration import NeuePerson
 from tests.integration.umgebung import Umgebung
+from tests.kommandozeile import KLIMABOT, ohne_klimabot_umgebung
 
-KLIMABOT = os.path.join(os.path.dirname(sys.executable), "klimabot")
 # Alles, was zwischen Bot und Homeserver oder Datenbank geschieht, loggt hier auf DEBUG.
 LOGGER = ("nio", "aiohttp", "sqlalchemy", "sqlalchemy.engine", "aiosqlite", "peewee", "asyncio")
 
@@ -273,7 +271,7 @@ async def test_klimabot_run_legt_datenbank_und_schluesselspeicher_nur_fuer_sich_
         "--config",
         str(umgebung.config),
         cwd=ordner,
-        env={k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")},
+        env=ohne_klimabot_umgebung(),
         stderr=asyncio.subprocess.PIPE,
         umask=0o022,
     )

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from bot.planer import Planer
 from demo.homeserver import LokalerHomeserver, Zugang
 from demo.mensch import Mensch, Rohereignis
 from modelle.tabellen import Raum
+from tests.kommandozeile import KLIMABOT, ohne_klimabot_umgebung
 
 
 @dataclass
@@ -218,9 +217,6 @@ strukturdatei = "struktur.toml"
             await mensch.schliessen()
 
 
-KLIMABOT = Path(sys.executable).parent / "klimabot"
-
-
 @contextmanager
 def bot_prozess(
     config: Path, *argumente: str, protokoll_datei: str = "bot.log"
@@ -229,7 +225,7 @@ def bot_prozess(
 
     `argumente` gehen an `klimabot run` (etwa `--instanz b`), die Ausgabe nach
     `protokoll_datei` neben der Konfiguration."""
-    umgebung = {k: v for k, v in os.environ.items() if not k.startswith("KLIMABOT_")}
+    umgebung = ohne_klimabot_umgebung()
     protokoll = (config.parent / protokoll_datei).open("ab")
     prozess = subprocess.Popen(
         [str(KLIMABOT), "run", "--config", str(config), *argumente],
