@@ -16,9 +16,9 @@ from modelle.tabellen import Aenderung, Raum, Statusmeldung
 from tests import datenbanken
 from tests.anweisungen import Anweisungen
 from tests.aufbau import Aufbau
+from tests.strukturen import BEISPIEL
 from tests.testbot import BERLIN, RAUM_STABSSTELLE, Testbot
 
-BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
 # Die Beispielstruktur trägt sonst die echte Importzeit: Abfragen vor ihr gälten als „vor der
 # Aktivierung“ und fielen weg. Auf einen festen Tag vor den Uhren der Planertests gelegt, hängt
 # nichts am Kalender.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,4 +33,14 @@ def klimabot(*argumente: str, ordner: Path, **umgebung: str) -> subprocess.Compl
         timeout=60,
         check=False,
         umask=0o022,
+    )
+
+
+def systemd_analyze(*argumente: str) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze` mit `argumente`, wie eine Administratorin es aufruft (`verify`,
+    `security`); die Maschine hat es, CI auch."""
+    programm = shutil.which("systemd-analyze")
+    assert programm is not None, "systemd-analyze fehlt (Debian: apt-get install systemd)"
+    return subprocess.run(
+        [programm, *argumente], capture_output=True, text=True, timeout=60, check=False
     )

@@ -8,9 +8,7 @@ import pytest
 
 from bot.cli import main
 from tests.kommandozeile import klimabot
-
-WURZEL = Path(__file__).resolve().parent.parent
-BEISPIEL = WURZEL / "beispiele" / "muenster.toml"
+from tests.strukturen import BEISPIEL
 
 
 def test_import_export_reimport_ohne_konfiguration_auf_leerer_sqlite(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Ausgang, Statusmeldung, VerarbeitetesEreignis
 from tests import datenbanken
-from tests.conftest import BEISPIEL
+from tests.strukturen import BEISPIEL
 from tests.testbot import (
     BOT,
     KOORDINATION_ENERGIE,

@@ -5,7 +5,6 @@ Speicher, `MemoryDenyWriteExecute=yes`)."""
 from __future__ import annotations
 
 import ctypes
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,17 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.kommandozeile import systemd_analyze
+
 WURZEL = Path(__file__).resolve().parent.parent
 DIENST = WURZEL / "deploy" / "klimabot.service"
 INSTALLIERT = "/opt/klimabot/bin/klimabot"
 # prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): was systemd für MemoryDenyWriteExecute=yes setzt.
 PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
-
-
-def _systemd_analyze() -> str:
-    programm = shutil.which("systemd-analyze")
-    assert programm is not None, "systemd-analyze fehlt (Debian: apt-get install systemd)"
-    return programm
 
 
 def _dienst_hier(ordner: Path) -> Path:
@@ -39,32 +34,15 @@ def _dienst_hier(ordner: Path) -> Path:
 
 
 def test_systemd_nimmt_den_dienst_ohne_einwand_an(tmp_path: Path) -> None:
-    lauf = subprocess.run(
-        [_systemd_analyze(), "verify", "--man=no", str(_dienst_hier(tmp_path))],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    lauf = systemd_analyze("verify", "--man=no", str(_dienst_hier(tmp_path)))
     # Unbekannte Schlüssel und falsche Werte sind für systemd nur Warnungen: auch keine davon.
     assert (lauf.returncode, lauf.stderr, lauf.stdout) == (0, "", "")
 
 
 def test_dienst_ist_gehaertet(tmp_path: Path) -> None:
     """systemds eigene Bewertung: höchstens 2,0 von 10 („OK“; ein ungehärteter Dienst hat 9,6)."""
-    lauf = subprocess.run(
-        [
-            _systemd_analyze(),
-            "security",
-            "--offline=yes",
-            "--threshold=20",
-            "--no-pager",
-            str(_dienst_hier(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    lauf = systemd_analyze(
+        "security", "--offline=yes", "--threshold=20", "--no-pager", str(_dienst_hier(tmp_path))
     )
     assert lauf.returncode == 0, lauf.stdout[-3000:] + lauf.stderr
     assert "Overall exposure level for klimabot.service: 1." in lauf.stdout

@@ -67,7 +67,7 @@ from modelle.tabellen import Ausgang
 from modelle.verzeichnis import Verzeichnis, lade_verzeichnis
 from modelle.werte import Ampel
 from tests import datenbanken
-from tests.conftest import BEISPIEL
+from tests.strukturen import BEISPIEL
 from tests.testbot import (
     AUSSENSTEHENDE,
     BOT,

@@ -13,7 +13,6 @@ import json
 import shutil
 import sqlite3
 import stat
-import subprocess
 import tarfile
 import threading
 from pathlib import Path
@@ -24,7 +23,7 @@ from nio.store import SqliteStore
 
 from bot.cli import main
 from tests.datenbanken import sqlite_kopie
-from tests.kommandozeile import klimabot
+from tests.kommandozeile import klimabot, systemd_analyze
 
 WURZEL = Path(__file__).resolve().parent.parent
 BOT = "@klimabot:stadt.test"
@@ -366,18 +365,10 @@ def test_sicherung_aus_einem_neueren_format_wird_mit_grund_abgelehnt(
 
 
 def test_systemd_nimmt_sicherungsdienst_und_zeitgeber_ohne_einwand_an(tmp_path: Path) -> None:
-    programm = shutil.which("systemd-analyze")
-    assert programm is not None, "systemd-analyze fehlt (Debian: apt-get install systemd)"
     einheiten = [tmp_path / "klimabot-sicherung.timer", tmp_path / "klimabot-sicherung.service"]
     for einheit in einheiten:
         shutil.copy(WURZEL / "deploy" / einheit.name, einheit)
-    lauf = subprocess.run(
-        [programm, "verify", "--man=no", *map(str, einheiten)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    lauf = systemd_analyze("verify", "--man=no", *map(str, einheiten))
     assert (lauf.returncode, lauf.stderr, lauf.stdout) == (0, "", "")
     dienst = einheiten[1].read_text(encoding="utf-8")
     assert "klimabot sicherung " in dienst

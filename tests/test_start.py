@@ -11,7 +11,7 @@ from bot.app import setze_stabsstelle_raum, uebernimm_strukturdatei
 from bot.config import Einstellungen
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Aenderung, Raum, Strategieprojekt
-from tests.conftest import BEISPIEL
+from tests.strukturen import BEISPIEL
 
 
 async def _zaehle(

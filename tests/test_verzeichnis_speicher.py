@@ -17,7 +17,7 @@ from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfa
 from modelle.strukturdatei import parse_struktur
 from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Strukturstand
-from tests.conftest import BEISPIEL
+from tests.strukturen import BEISPIEL
 from tests.testbot import PATIN_ENERGIE, Testbot
 
 NEUE_PATIN = "@neu.patin:muenster.de"

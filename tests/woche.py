@@ -15,9 +15,10 @@ from modelle.strukturdatei import parse_struktur
 from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Aenderung, Person, Statusmeldung, Strategieprojekt
 from modelle.werte import Ampel, Quelle
+from tests.testbot import PATIN_ENERGIE, PATIN_MOBILITAET
 
-ANNA = "@anna.becker:muenster.de"
-THOMAS = "@thomas.reinhardt:muenster.de"
+ANNA = PATIN_ENERGIE
+THOMAS = PATIN_MOBILITAET
 
 _FELDER_UND_PERSONEN = """
 [[themenfeld]]
