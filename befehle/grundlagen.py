@@ -139,6 +139,9 @@ class Befehl(Generic[A]):
     berechtigung: Berechtigung
     lese_argumente: Callable[[str], A]
     ausfuehren: Handler[A]
+    # Liest nur (schreibt nichts in die Datenbank): `bot/` darf die Antwort senden, bevor es
+    # den Aufruf als behandelt vermerkt (siehe `bot/verarbeitung.py`, „Sofort antworten“).
+    nur_lesend: bool = False
 
     def aufruf(self, praefix: str) -> str:
         return f"{praefix}{self.name} {self.syntax}".rstrip()
@@ -163,6 +166,7 @@ def befehl(
     aliase: Sequence[str] = (),
     beispiele: Sequence[str] = (),
     berechtigung: Berechtigung = Berechtigung.ALLE,
+    nur_lesend: bool = False,
 ) -> Callable[[Handler[A]], Befehl[A]]:
     """Deklariert einen Befehl; der dekorierte Handler wird zum `Befehl`-Objekt."""
 
@@ -178,6 +182,7 @@ def befehl(
             berechtigung=berechtigung,
             lese_argumente=argumente,
             ausfuehren=handler,
+            nur_lesend=nur_lesend,
         )
 
     return deklariere

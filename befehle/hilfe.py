@@ -30,6 +30,7 @@ from befehle.nachricht import Code, Fett, Nachricht, Teil
     beispiele=("hilfe meldung", "hilfe"),
     abschnitt="Allgemein",
     argumente=ein_optionales_wort,
+    nur_lesend=True,
 )
 async def hilfe(anfrage: Anfrage, name: str | None) -> Antwort:
     # `!hilfe !meldung` meint dasselbe wie `!hilfe meldung`.

@@ -22,6 +22,7 @@ from modelle.verzeichnis import FeldEintrag
     beispiele=("projekte energie", "projekte"),
     abschnitt="Auskunft",
     argumente=ein_optionales_wort,
+    nur_lesend=True,
 )
 async def projekte(anfrage: Anfrage, ziel: str | None) -> Antwort:
     if ziel is None:

@@ -25,6 +25,7 @@ from modelle.werte import Ampel
     beispiele=("status energie", "status", "status waermeplanung"),
     abschnitt="Auskunft",
     argumente=ein_optionales_wort,
+    nur_lesend=True,
 )
 async def status(anfrage: Anfrage, ziel: str | None) -> Antwort:
     if ziel is None:

@@ -19,6 +19,7 @@ from modelle.werte import Rolle
     beispiele=("themen",),
     abschnitt="Auskunft",
     argumente=keine_argumente,
+    nur_lesend=True,
 )
 async def themen(anfrage: Anfrage, _: None) -> Antwort:
     verzeichnis = anfrage.verzeichnis

@@ -54,6 +54,7 @@ def lies_argumente(text: str) -> VerlaufArgumente:
     beispiele=("verlauf waermeplanung 10", "verlauf radvorrangrouten"),
     abschnitt="Auskunft",
     argumente=lies_argumente,
+    nur_lesend=True,
 )
 async def verlauf(anfrage: Anfrage, argumente: VerlaufArgumente) -> Antwort:
     fund = finde_projekt(anfrage.verzeichnis, argumente.projekt, anfrage.praefix)

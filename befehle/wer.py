@@ -28,6 +28,7 @@ from modelle.werte import Rolle
     beispiele=("wer energie", "wer"),
     abschnitt="Auskunft",
     argumente=ein_optionales_wort,
+    nur_lesend=True,
 )
 async def wer(anfrage: Anfrage, ziel: str | None) -> Antwort:
     verzeichnis = anfrage.verzeichnis

@@ -15,6 +15,10 @@ from demo.homeserver import Zugang
 
 WURZEL = Path(__file__).resolve().parent.parent
 KLIMABOT = Path(sys.executable).parent / "klimabot"
+# Ist sie gesetzt, hängt sich py-spy an jeden gestarteten Klimabot und schreibt sein Profil
+# (eingeklappte Stapel) nach `<Wert>.<Name>.<n>.txt`. Nur zum Profilieren (py-spy kostet selbst
+# CPU auf denselben zwei Kernen): Latenz und CPU dieses Laufs gelten dann nicht.
+PROFIL_VARIABLE = "BENCH_PYSPY"
 
 
 def saubere_umgebung() -> dict[str, str]:
@@ -76,6 +80,9 @@ class Prozess:
         self.umgebung = {**saubere_umgebung(), **(umgebung or {})}
         self.prozess: asyncio.subprocess.Process | None = None
         self.gestartet: float | None = None
+        self.profil: str | None = None
+        self._spion: asyncio.subprocess.Process | None = None
+        self._starts = 0
 
     @property
     def pid(self) -> int:
@@ -93,6 +100,23 @@ class Prozess:
                 stdout=asyncio.subprocess.PIPE if self.ausgabe_lesen else log,
                 stderr=log,
             )
+            if self.profil:
+                self._starts += 1
+                self._spion = await asyncio.create_subprocess_exec(
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(self.prozess.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "--output",
+                    f"{self.profil}.{self.name.replace(' ', '_')}.{self._starts}.txt",
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
         return self.gestartet
 
     async def warte_auf_ausgabe(self, zeile: str, frist: float = 60) -> float:
@@ -114,6 +138,10 @@ class Prozess:
         return cpu_sekunden(self.pid)
 
     async def stop(self, frist: float = 30) -> None:
+        spion, self._spion = self._spion, None
+        if spion is not None and spion.returncode is None:
+            spion.send_signal(signal.SIGINT)  # py-spy schreibt sein Profil und endet
+            await spion.wait()
         prozess, self.prozess = self.prozess, None
         if prozess is None or prozess.returncode is not None:
             return
@@ -130,7 +158,9 @@ class Prozess:
 
 
 def klimabot(config: Path, logdatei: Path, name: str = "Klimabot") -> Prozess:
-    return Prozess(name, [str(KLIMABOT), "run", "--config", str(config)], logdatei)
+    prozess = Prozess(name, [str(KLIMABOT), "run", "--config", str(config)], logdatei)
+    prozess.profil = os.environ.get(PROFIL_VARIABLE)
+    return prozess
 
 
 def echobot(url: str, zugang: Zugang, logdatei: Path, speicher: Path | None = None) -> Prozess:

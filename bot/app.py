@@ -124,6 +124,7 @@ def baue_verarbeitung(
     geduld: float = 30.0,
     uhr: Callable[[], dt.datetime] = jetzt,
     metriken: Metriken | None = None,
+    raum_belegt: Callable[[str], bool] = lambda _raum_id: False,
 ) -> Verarbeitung:
     """Die Verarbeitung, wie `klimabot run` sie betreibt: alle Befehle, Präfix, Zeitzone,
     Zeitplan und Flutgrenze aus den Einstellungen. Tests und Messungen bauen sie hier ebenso
@@ -144,6 +145,7 @@ def baue_verarbeitung(
         uhr=uhr,
         drossel=Drossel(stoss=einstellungen.bot.flut_stoss or None),
         metriken=metriken,
+        raum_belegt=raum_belegt,
     )
 
 
@@ -215,6 +217,7 @@ class Klimabot:
             nach_commit=zusteller.uebergib,
             transport=transport,
             metriken=metriken,
+            raum_belegt=zusteller.raum_belegt,
         )
         raeume = Raumverwaltung(client, matrix, sitzungen)
         sync = Syncschleife(

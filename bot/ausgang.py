@@ -9,6 +9,7 @@ vom Zusteller (`bot.zusteller`).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -26,16 +27,28 @@ REAKTION = "m.reaction"
 EINGEREIHT = "klimabot.eingereiht"
 
 
+def antwort_txn_id(event_id: str) -> str:
+    """Die Transaktions-ID der (ersten) Antwort auf ein Ereignis – aus seiner Event-ID, also bei
+    jedem Versuch dieselbe: Wer nach einem Absturz dieselbe Antwort noch einmal sendet, bekommt
+    vom Homeserver die erste zurück statt einer zweiten Nachricht (siehe README, „Genau
+    einmal“)."""
+    return "klimabot-antwort-" + hashlib.sha256(event_id.encode()).hexdigest()[:40]
+
+
 def einreihen(
     sitzung: AsyncSession,
     raum_id: str,
     ereignistyp: str,
     inhalt: Inhalt,
     projekte: tuple[str, ...] = (),
+    *,
+    txn_id: str | None = None,
 ) -> Ausgang:
-    """Reiht ein Ereignis in der Transaktion des Aufrufers ein; gesendet wird nach dem Commit."""
+    """Reiht ein Ereignis in der Transaktion des Aufrufers ein; gesendet wird nach dem Commit.
+
+    Ohne `txn_id` bekommt es eine zufällige Transaktions-ID."""
     eintrag = Ausgang(
-        txn_id=f"klimabot-{uuid.uuid4().hex}",
+        txn_id=txn_id or f"klimabot-{uuid.uuid4().hex}",
         raum_id=raum_id,
         ereignistyp=ereignistyp,
         inhalt=inhalt,
@@ -78,8 +91,11 @@ def reihe_antwort_ein(
     antwort_auf: str | None = None,
     thread_wurzel: str | None = None,
     benachrichtigen: bool = False,
+    txn_id: str | None = None,
 ) -> Ausgang | None:
     """Reiht Nachricht und Thread einer Antwort ein; gibt den Eintrag der Hauptnachricht zurück.
+
+    `txn_id` gilt der Hauptnachricht (etwa `antwort_txn_id`), die Folgen bekommen zufällige.
 
     `benachrichtigen` gilt nur der Hauptnachricht: Sie pingt die in ihr Erwähnten. Die Folgen
     im Thread sind Einzelheiten dazu und bleiben stumm, sonst käme je Projekt ein Ping.
@@ -98,6 +114,7 @@ def reihe_antwort_ein(
             benachrichtigen=benachrichtigen,
         ),
         antwort.projekte,
+        txn_id=txn_id,
     )
     # Folgen hängen im Thread der Hauptnachricht – oder im selben Thread, wenn sie schon darin ist.
     wurzel = thread_wurzel or verweis(kopf)

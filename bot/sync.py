@@ -29,19 +29,20 @@ from nio import (
     SyncResponse,
     UploadFilterResponse,
 )
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.anmeldung import SCHLUESSEL_GERAET, SYNC_POSITION, instanzschluessel
 from bot.client import VerworfenesEreignis, pflege_schluessel
 from bot.config import MatrixEinstellungen
 from bot.ereignis import Ereignis
 from bot.metriken import Metriken
+from bot.niotransport import AUSGANGSKENNUNG
 from bot.raeume import Raumverwaltung
 from bot.transport import VoruebergehenderFehler
 from bot.verarbeitung import DatenbankNichtErreichbar, Verarbeitung
 from bot.vertrauen import Schluesselvertrauen
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
-from modelle.tabellen import VerarbeitetesEreignis
+from modelle.tabellen import VerarbeitetesEreignis, Zustand
 from modelle.zustand import lies_zustand, setze_zustand
 
 log = logging.getLogger(__name__)
@@ -136,11 +137,25 @@ class Syncschleife:
         filter_id = await self._filter(SYNC_FILTER)
         async with self._sitzungen() as sitzung:
             position = await lies_zustand(sitzung, self._position_schluessel)
-            # Ein Gerät ohne eigene Position auf einer Datenbank, die schon Ereignisse
-            # behandelt hat (eine neue Instanz, eine Bereitschaft, deren Anmeldung scheiterte):
-            # kein erster Start, es holt nach bis zum zuletzt behandelten Ereignis.
+            # Ein Gerät ohne eigene Position auf einer Datenbank, auf der schon ein Bot lief
+            # (eine neue Instanz, eine Bereitschaft, deren Anmeldung scheiterte): kein erster
+            # Start, es holt nach bis zum zuletzt behandelten Ereignis. Gelaufen ist, wer ein
+            # Ereignis vermerkt oder eine Position gespeichert hat – Letzteres tut jeder Bot
+            # gleich nach seinem ersten Stapel, auch wenn er bis zum Absturz nur sofort
+            # geantwortet und noch nichts vermerkt hatte.
             schon_gelaufen = position is None and (
                 await sitzung.scalar(select(VerarbeitetesEreignis.event_id).limit(1)) is not None
+                or await sitzung.scalar(
+                    select(Zustand.schluessel)
+                    .where(
+                        or_(
+                            Zustand.schluessel == SYNC_POSITION,
+                            Zustand.schluessel.startswith(f"{SYNC_POSITION}@"),
+                        )
+                    )
+                    .limit(1)
+                )
+                is not None
             )
         self._gespeichert = (position, self._gespeichert[1])
         pause = 1.0
@@ -184,7 +199,7 @@ class Syncschleife:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._halt.wait(), timeout=pause)
                 pause = min(pause * 2, self._laengste_pause)
-        if position is not None and position != self._gespeichert[0]:
+        if position is not None:
             try:
                 await self._speichere_position(position)
             except Exception as fehler:
@@ -203,6 +218,9 @@ class Syncschleife:
                 log.exception("Abgleich der Räume gescheitert")
 
     async def _speichere_position(self, position: str) -> None:
+        # Erst die Vermerke: Nach einem Absturz liest der Bot ab der Position, und was davor
+        # liegt, muss dann als behandelt vermerkt sein.
+        await self.verarbeitung.vermerke_gesendete()
         async with self._sitzungen.begin() as sitzung:
             await setze_zustand(sitzung, self._position_schluessel, position)
         self._gespeichert = (position, time.monotonic())
@@ -296,17 +314,33 @@ class Syncschleife:
             await self.verarbeitung.nicht_entschluesselbar(ereignis, verschluesselt.session_id)
 
     async def _stapel(self, antwort: SyncResponse, *, nachholen: bool) -> bool:
-        """Behandelt einen Sync-Stapel; `False`, wenn mittendrin angehalten wurde."""
+        """Behandelt einen Sync-Stapel; `False`, wenn mittendrin angehalten wurde.
+
+        Die Vermerke sofort gesendeter Antworten schreibt die Verarbeitung gesammelt: vor der
+        Position (`_speichere_position`), beim Anhalten und vor jedem Ereignis, das sie braucht.
+        """
         for raum_id, einladung in antwort.rooms.invite.items():
             await self._raeume.einladung(raum_id, einladung.invite_state)
+        # Im laufenden Sync ist jedes Ereignis neu; nach dem Start (die gespeicherte Position
+        # liegt bis zu einigen Sekunden zurück) und im Nachgeholten sagt es erst der Vermerk.
+        laufend = self.bereit.is_set()
         for raum_id, raum in antwort.rooms.join.items():
             ereignisse: list[Event] = list(raum.timeline.events)
             beitritt = self._eigener_beitritt(ereignisse)
+            nachgeholt = False
             if beitritt is not None:
                 # Frisch beigetreten: was vorher im Raum geschah, ist Vorgeschichte.
                 ereignisse = ereignisse[beitritt + 1 :]
             elif nachholen and raum.timeline.limited and raum.timeline.prev_batch:
-                ereignisse = await self._nachgeholt(raum_id, raum.timeline.prev_batch) + ereignisse
+                frueher = await self._nachgeholt(raum_id, raum.timeline.prev_batch)
+                ereignisse = frueher + ereignisse
+                nachgeholt = bool(frueher)
+            self.verarbeitung.schon_im_raum(self._eigene_kennungen(ereignisse))
+            behandelt = (
+                set()
+                if laufend and not nachgeholt
+                else await self._bekannte([e.source for e in ereignisse])
+            )
             for roh in ereignisse:
                 if self._halt.is_set():
                     return False
@@ -317,8 +351,23 @@ class Syncschleife:
                     continue
                 ereignis = Ereignis.aus_json(raum_id, roh.source)
                 if ereignis is not None:
-                    await self.verarbeitung.verarbeite(ereignis)
+                    await self.verarbeitung.verarbeite(
+                        ereignis, frisch=ereignis.event_id not in behandelt
+                    )
         return True
+
+    def _eigene_kennungen(self, ereignisse: list[Event]) -> dict[str, str]:
+        """Transaktions-ID → Event-ID der Ereignisse des Bots, die seine Kennung tragen."""
+        kennungen: dict[str, str] = {}
+        for roh in ereignisse:
+            quelle = roh.source
+            if quelle.get("sender") != self._client.user_id:
+                continue
+            inhalt = quelle.get("content")
+            kennung = inhalt.get(AUSGANGSKENNUNG) if isinstance(inhalt, dict) else None
+            if isinstance(kennung, str) and isinstance(quelle.get("event_id"), str):
+                kennungen[kennung] = quelle["event_id"]
+        return kennungen
 
     def _eigener_beitritt(self, ereignisse: list[Event]) -> int | None:
         for stelle in range(len(ereignisse) - 1, -1, -1):

@@ -50,6 +50,30 @@ wird vollständig zurückgerollt, halb Geschriebenes gibt es nicht. Dann gilt:
 - Solange die Verarbeitung wartet, wartet die Sync-Schleife mit; ein Anhalten dauert im
   Ausfall also bis zu einer Geduld länger.
 
+Sofort antworten
+----------------
+Ein Befehl, der nur liest (`Befehl.nur_lesend`: `!status`, `!verlauf`, `!hilfe` …), und ein
+unbekannter Befehl werden ohne Transaktion vorab beantwortet: lesen, Antwort senden, und erst
+danach „behandelt“ und den Eintrag im Ausgangskorb (als gesendet) schreiben, gesammelt für
+viele Antworten in einer Transaktion (`vermerke_gesendete`). Das spart vor dem Senden den
+Commit und nach dem Senden das Vermerken je Nachricht. Genau einmal bleibt es so:
+
+- Sofort geantwortet wird nur auf *frische* Ereignisse – solche, von denen die Sync-Schleife
+  weiß, dass sie nicht behandelt sind (neu im laufenden Sync, oder nach dem Start und beim
+  Nachholen ohne Vermerk). Alles andere nimmt den gewöhnlichen Weg mit dem Vermerk vorab.
+- Die Antwort trägt die aus der Event-ID abgeleitete Transaktions-ID (`antwort_txn_id`),
+  auch auf dem gewöhnlichen Weg. Stirbt der Bot zwischen Senden und Vermerk, bringt der Sync
+  nach dem Neustart den Befehl noch einmal; dieselbe Transaktion desselben Geräts legt der
+  Homeserver nicht noch einmal an (Synapse: 24 Stunden lang), er gibt die erste zurück.
+- Übernimmt eine andere Instanz (anderes Gerät, die Transaktions-ID hilft ihr nicht), sieht
+  sie die Antwort im selben Sync, mit der Kennung `de.klimabot.ausgang` im Inhalt
+  (`schon_im_raum`), und vermerkt sie, statt sie zu senden.
+- Wartet im Raum noch etwas auf Zustellung, stellt sich die Antwort hinten an (gewöhnlicher
+  Weg); ebenso, wenn die Datenbank gerade ausfällt, der Befehl scheitert, die Antwort mehr als
+  eine Nachricht ist oder das Senden scheitert (dann mit derselben Transaktions-ID).
+- Bestätigt (✅) wird eine Meldung weiter erst, wenn sie gespeichert ist: Schreibende Befehle
+  nehmen nie diesen Weg.
+
 Vor der Behandlung
 ------------------
 - Der Zeitpunkt eines Ereignisses ist höchstens der, zu dem der Bot es empfing (der Beginn
@@ -79,7 +103,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -102,6 +126,7 @@ from befehle.nachricht import Erwaehnung, Nachricht
 from bot.ausgang import (
     NACHRICHT,
     REAKTION,
+    antwort_txn_id,
     bot_nachricht,
     eingereiht,
     einreihen,
@@ -120,7 +145,7 @@ from bot.ereignis import (
     anliegen,
     hinweisziel,
 )
-from bot.inhalt import nachrichteninhalt, reaktionsinhalt
+from bot.inhalt import Inhalt, nachrichteninhalt, reaktionsinhalt
 from bot.metriken import UNBEKANNTER_BEFEHL, Ergebnis, Metriken
 from bot.transport import (
     BegrenzterFehler,
@@ -151,6 +176,8 @@ HINWEIS = (
 # Geduld höchstens ein Viertel von ihr).
 ERSTE_PAUSE = 0.1
 GEDAECHTNIS = 10_000  # so viele zuletzt erledigte Event-IDs kennt die Verarbeitung ohne Datenbank
+# Spätestens so viele sofort gesendete Antworten, dann werden ihre Vermerke geschrieben.
+HOECHSTENS_UNVERMERKT = 100
 
 
 class DatenbankNichtErreichbar(Exception):
@@ -183,6 +210,35 @@ class _Gedaechtnis:
         self._ids[event_id] = None
         if len(self._ids) > self._groesse:
             del self._ids[next(iter(self._ids))]
+
+
+class _Kennungen:
+    """Transaktions-IDs gesendeter Ereignisse des Bots → ihre Event-IDs, die letzten `groesse`."""
+
+    def __init__(self, groesse: int) -> None:
+        self._ids: dict[str, str] = {}
+        self._groesse = groesse
+
+    def get(self, txn_id: str) -> str | None:
+        return self._ids.get(txn_id)
+
+    def merke(self, txn_id: str, event_id: str) -> None:
+        self._ids[txn_id] = event_id
+        if len(self._ids) > self._groesse:
+            del self._ids[next(iter(self._ids))]
+
+
+@dataclass(frozen=True, slots=True)
+class _Gesendet:
+    """Eine sofort gesendete Antwort, deren Vermerke („behandelt“, Ausgangskorb) noch fehlen."""
+
+    ereignis_id: str
+    raum_id: str
+    inhalt: Inhalt
+    projekte: tuple[str, ...]
+    txn_id: str
+    event_id: str
+    gesendet_am: dt.datetime
 
 
 @dataclass
@@ -257,6 +313,7 @@ class Verarbeitung:
         uhr: Callable[[], dt.datetime],
         drossel: Drossel,
         metriken: Metriken | None = None,
+        raum_belegt: Callable[[str], bool] = lambda _raum_id: False,
     ) -> None:
         """Gebaut wird sie wie im Betrieb mit `bot.app.baue_verarbeitung`.
 
@@ -265,7 +322,9 @@ class Verarbeitung:
         (ohne ihn: nur Protokoll);
         `geduld` sind die Sekunden, die ein Ausfall dauern darf, bevor Ereignisse aufgegeben
         werden (siehe Moduldokumentation); `uhr` sagt, wann ein Ereignis empfangen wurde
-        (Deckel seines Zeitpunkts); `metriken` zählt Befehle und ihre Antwortzeit."""
+        (Deckel seines Zeitpunkts); `metriken` zählt Befehle und ihre Antwortzeit;
+        `raum_belegt` sagt, ob im Raum schon etwas auf Zustellung wartet (dann keine sofortige
+        Antwort, sie überholte es: `Zusteller.raum_belegt`)."""
         self._sitzungen = sitzungen
         self._registratur = registratur
         self._bot_id = bot_id
@@ -289,9 +348,24 @@ class Verarbeitung:
         # Datenbankfehler noch einmal, zählt dasselbe Ereignis nicht doppelt.
         self._durchgelassen = _Gedaechtnis(GEDAECHTNIS)
         self._metriken = Metriken() if metriken is None else metriken
+        self._raum_belegt = raum_belegt
+        # Sofort gesendet, Vermerke noch nicht geschrieben (`vermerke_gesendete`).
+        self._unvermerkt_gesendet: list[_Gesendet] = []
+        # Was der Bot laut Sync schon gesendet hat (Kennung im Ereignis → Event-ID): so sendet
+        # er nach einer Übernahme nicht noch einmal, was die vorige Instanz schon sandte.
+        self._im_raum = _Kennungen(GEDAECHTNIS)
 
-    async def verarbeite(self, ereignis: Ereignis) -> None:
+    def schon_im_raum(self, kennungen: Mapping[str, str]) -> None:
+        """Eigene Ereignisse aus dem Sync: Transaktions-ID (aus dem Inhalt) → Event-ID."""
+        for txn_id, event_id in kennungen.items():
+            self._im_raum.merke(txn_id, event_id)
+
+    async def verarbeite(self, ereignis: Ereignis, *, frisch: bool = False) -> None:
         """Behandelt ein Ereignis genau einmal; wartet, wenn die Datenbank ausfällt.
+
+        `frisch`: Das Ereignis ist sicher noch nicht behandelt (die Sync-Schleife weiß es: neu
+        im laufenden Sync oder beim Nachholen nicht als behandelt vermerkt). Nur dann darf ein
+        Lesebefehl sofort beantwortet werden (`_sofort`); sonst erst speichern, dann senden.
 
         Wirft nur `DatenbankNichtErreichbar`, und nur, wenn offen ist, ob ein Versuch
         gespeichert wurde (dann das Ereignis später erneut bringen).
@@ -303,6 +377,18 @@ class Verarbeitung:
         gemeint = anliegen(ereignis, self._praefix)
         if not await self._gedrosselt_weiter(ereignis, gemeint):
             return
+        if (
+            frisch
+            and isinstance(gemeint, Befehlsaufruf)
+            and await self._sofort(ereignis, gemeint, empfangen)
+        ):
+            if len(self._unvermerkt_gesendet) >= HOECHSTENS_UNVERMERKT:
+                await self.vermerke_gesendete()
+            return
+        if gemeint is not None:
+            # Eine Antwort, Reaktion oder Bearbeitung kann eine eben gesendete Antwort meinen
+            # (`bot_nachricht` liest den Ausgangskorb): erst deren Vermerke.
+            await self.vermerke_gesendete()
         pause = ERSTE_PAUSE
         erster_fehlschlag = True
         while True:
@@ -353,6 +439,128 @@ class Verarbeitung:
                 self._metriken.befehl(befund.befehl, befund.ergebnis, time.monotonic() - empfangen)
             self._nach_commit(eintraege)
             return
+
+    async def _sofort(self, ereignis: Ereignis, aufruf: Befehlsaufruf, empfangen: float) -> bool:
+        """Beantwortet einen Lesebefehl sofort: lesen, senden, Vermerke danach (siehe
+        „Sofort antworten“ oben). `False`: nichts gesendet, der gewöhnliche Weg übernimmt."""
+        if (
+            self._transport is None
+            or self._ausfall.seit is not None
+            or self._raum_belegt(ereignis.raum_id)
+        ):
+            return False
+        try:
+            if not self._registratur.finde(aufruf.name).nur_lesend:
+                return False
+        except Benutzerfehler:
+            pass  # unbekannt oder mehrdeutig: die Antwort sagt es, geschrieben wird nichts
+        befund = _Befund()
+        try:
+            async with self._sitzungen() as sitzung:
+                anfrage = await self._anfrage(sitzung, ereignis)
+                try:
+                    antwort = await _befehl(anfrage, aufruf, befund)
+                except Benutzerfehler as fehler:
+                    antwort = fehler.antwort()
+                if sitzung.new or sitzung.dirty or sitzung.deleted:
+                    raise RuntimeError(f"{befund.befehl} gilt als nur lesend, schreibt aber")
+        except Exception:
+            # Kein Raum des Bots, Datenbank weg, Fehler im Befehl: Das alles kann der gewöhnliche
+            # Weg (Vermerk, Warten, „Interner Fehler“ mit Referenz im Protokoll).
+            return False
+        if antwort.nachricht is None or antwort.reaktion or antwort.thread or antwort.absage:
+            return False  # mehr als eine Nachricht oder eine Absage: der gewöhnliche Weg
+        txn_id = antwort_txn_id(ereignis.event_id)
+        inhalt = nachrichteninhalt(
+            antwort.nachricht,
+            projekte=antwort.projekte,
+            antwort_auf=aufruf.bezug,
+            thread_wurzel=ereignis.thread_wurzel,
+        )
+        event_id = self._im_raum.get(txn_id)
+        if event_id is None:
+            try:
+                event_id = await self._transport.sende(ereignis.raum_id, NACHRICHT, inhalt, txn_id)
+            except Exception as fehler:
+                # Vielleicht kam sie doch an: der Ausgangskorb sendet mit derselben
+                # Transaktions-ID, der Homeserver legt sie dann nicht noch einmal an.
+                log.info(
+                    "Antwort auf %s nicht sofort gesendet (%s); sie geht über den Ausgangskorb",
+                    ereignis.event_id,
+                    fehler,
+                )
+                return False
+        else:
+            log.info("Antwort auf %s stand schon im Raum (%s)", ereignis.event_id, event_id)
+        self._unvermerkt_gesendet.append(
+            _Gesendet(
+                ereignis.event_id,
+                ereignis.raum_id,
+                inhalt,
+                antwort.projekte,
+                txn_id,
+                event_id,
+                jetzt(),
+            )
+        )
+        self._erledigt.merke(ereignis.event_id)
+        if befund.befehl is not None:
+            self._metriken.befehl(befund.befehl, befund.ergebnis, time.monotonic() - empfangen)
+        return True
+
+    async def vermerke_gesendete(self) -> None:
+        """Schreibt die Vermerke sofort gesendeter Antworten: „behandelt“ und den Eintrag im
+        Ausgangskorb (als gesendet), alle in einer Transaktion.
+
+        Gesammelt für viele Antworten: Die Sync-Schleife ruft es, bevor sie ihre Position
+        speichert (höchstens alle paar Sekunden) und beim Anhalten; die Verarbeitung selbst vor
+        jedem Ereignis, das eine Antwort meinen könnte, und nach `HOECHSTENS_UNVERMERKT`. Bis
+        dahin kennt nur der Speicher die Antworten; stirbt der Bot, liest er ab der
+        gespeicherten Position neu, und die Antworten stehen im Sync (`schon_im_raum`) bzw. ihre
+        Transaktionen beim Homeserver. Scheitert es an der Datenbank, wirft es
+        `DatenbankNichtErreichbar` und behält die Vermerke für den nächsten Versuch.
+        """
+        offen = list(self._unvermerkt_gesendet)
+        if not offen:
+            return
+        try:
+            async with self._sitzungen.begin() as sitzung:
+                await sitzung.execute(
+                    einfuegen_ohne_konflikt(
+                        sitzung,
+                        VerarbeitetesEreignis,
+                        [{"event_id": g.ereignis_id, "zeitpunkt": g.gesendet_am} for g in offen],
+                        "event_id",
+                    )
+                )
+                # Ohne Konflikt: Brach ein Commit ab, der doch gelang, steht der Eintrag schon.
+                await sitzung.execute(
+                    einfuegen_ohne_konflikt(
+                        sitzung,
+                        Ausgang,
+                        [
+                            {
+                                "txn_id": g.txn_id,
+                                "raum_id": g.raum_id,
+                                "ereignistyp": NACHRICHT,
+                                "inhalt": g.inhalt,
+                                "projekte": list(g.projekte),
+                                "erstellt": g.gesendet_am,
+                                "versuche": 1,
+                                "event_id": g.event_id,
+                                "gesendet_am": g.gesendet_am,
+                            }
+                            for g in offen
+                        ],
+                        "txn_id",
+                    )
+                )
+        except Exception as fehler:
+            if nicht_erreichbar(fehler):
+                self._metriken.datenbank_nicht_erreichbar("verarbeitung")
+                raise DatenbankNichtErreichbar(str(fehler)) from fehler
+            raise
+        del self._unvermerkt_gesendet[: len(offen)]
 
     def _gedeckelt(self, ereignis: Ereignis) -> Ereignis:
         """Das Ereignis mit einem Zeitpunkt, der höchstens jetzt ist."""
@@ -595,7 +803,9 @@ class Verarbeitung:
         )
         sitzung.add(VerarbeitetesEreignis(event_id=ereignis.event_id))
         if ereignis.typ in ("m.room.message", "m.reaction"):
-            self._antworte(sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id)
+            self._antworte(
+                sitzung, ereignis, Antwort(nachricht), bezug=ereignis.event_id, eigene_txn=True
+            )
 
     async def _hier_erlaubt(
         self, sitzung: AsyncSession, verzeichnis: Verzeichnis, ereignis: Ereignis
@@ -696,7 +906,9 @@ class Verarbeitung:
             antwort = fehler.antwort()
         if antwort is None:
             return False
-        self._antworte(sitzung, ereignis, antwort, bezug=bezug, thread_wurzel=thread_wurzel)
+        self._antworte(
+            sitzung, ereignis, antwort, bezug=bezug, thread_wurzel=thread_wurzel, eigene_txn=True
+        )
         return True
 
     def _antworte(
@@ -707,16 +919,30 @@ class Verarbeitung:
         *,
         bezug: str | None,
         thread_wurzel: str | None = None,
+        eigene_txn: bool = False,
     ) -> None:
-        """Reiht Reaktion und Nachricht ein; `bezug` ist die Nachricht, auf die sie antworten."""
+        """Reiht Reaktion und Nachricht ein; `bezug` ist die Nachricht, auf die sie antworten.
+
+        `eigene_txn`: Die Hauptnachricht ist die Antwort auf das Ereignis und bekommt dessen
+        Transaktions-ID (`antwort_txn_id`), dieselbe wie eine sofortige Antwort – stand sie
+        laut Sync schon im Raum, wird sie als gesendet eingetragen statt noch einmal gesendet.
+        """
         if antwort.absage and self._schon_gesagt(ereignis, Anlass.ABSAGE):
             return
         if antwort.reaktion is not None and bezug is not None:
             einreihen(sitzung, ereignis.raum_id, REAKTION, reaktionsinhalt(bezug, antwort.reaktion))
-        reihe_antwort_ein(
+        txn_id = antwort_txn_id(ereignis.event_id) if eigene_txn else None
+        if txn_id is not None and any(e.txn_id == txn_id for e in eingereiht(sitzung)):
+            txn_id = None  # die Antwort hat sie schon (eine zweite Nachricht darauf)
+        kopf = reihe_antwort_ein(
             sitzung,
             ereignis.raum_id,
             antwort,
             antwort_auf=bezug,
             thread_wurzel=thread_wurzel or ereignis.thread_wurzel,
+            txn_id=txn_id,
         )
+        schon = None if txn_id is None else self._im_raum.get(txn_id)
+        if kopf is not None and schon is not None:
+            log.info("Antwort auf %s stand schon im Raum (%s)", ereignis.event_id, schon)
+            kopf.event_id, kopf.gesendet_am, kopf.versuche = schon, jetzt(), 1

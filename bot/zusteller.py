@@ -17,11 +17,12 @@ import base64
 import contextlib
 import datetime as dt
 import enum
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +67,29 @@ async def offener_ausgangskorb(sitzung: AsyncSession) -> tuple[int, dt.datetime 
         await sitzung.execute(select(func.count(), func.min(Ausgang.erstellt)).where(*OFFEN))
     ).one()
     return int(zeile[0]), zeile[1]
+
+
+@functools.cache
+def _ausgang_vermerk(spalten: tuple[str, ...]) -> Update:
+    """UPDATE eines Eintrags mit diesen Spalten als Parametern – einmal gebaut, nicht bei jeder
+    Nachricht: den Ausdruck zusammenzusetzen kostete mehr CPU als ihn auszuführen."""
+    return (
+        update(Ausgang)
+        .where(Ausgang.id == bindparam("eintrag_id"))
+        .values(
+            versuche=Ausgang.versuche + 1,
+            **{s: bindparam(f"neu_{s}", type_=Ausgang.__table__.c[s].type) for s in spalten},
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_VERSAND_VERMERK = (
+    update(Versand)
+    .where(Versand.event_id == bindparam("platzhalter"))
+    .values(event_id=bindparam("echte_id"))
+    .execution_options(synchronize_session=False)
+)
 
 
 class _Ergebnis(enum.Enum):
@@ -153,9 +177,17 @@ class Zusteller:
         self._leer = False
         self._wecker.set()
 
+    def raum_belegt(self, raum_id: str) -> bool:
+        """Wartet für diesen Raum schon etwas – oder kennt der laufende Zusteller nicht alles
+        Offene? Dann soll eine sofortige Antwort (`bot.verarbeitung`) sich hinten anstellen,
+        statt Früheres zu überholen."""
+        raum = self._raeume.get(raum_id)
+        return bool(raum and raum.schlange) or (self._laeuft and not self._leer)
+
     def uebergib(self, eintraege: Sequence[Ausgang]) -> None:
         """Eben festgeschriebene Einträge: kennt der Zusteller alles Offene, sofort einreihen,
-        sonst wie `wecken`."""
+        sonst wie `wecken`. Schon Gesendetes (eine vorige Instanz sandte es) bleibt draußen."""
+        eintraege = [e for e in eintraege if e.gesendet_am is None]
         if not eintraege:
             return
         if self._leer and self._laeuft:
@@ -515,16 +547,11 @@ class Zusteller:
         bis hierher den Platzhalter; nun bekommt es die echte Event-ID oder, nie angekommen,
         keine."""
         await sitzung.execute(
-            update(Ausgang)
-            .where(Ausgang.id == eintrag.id)
-            .values(versuche=Ausgang.versuche + 1, **werte)
-            .execution_options(synchronize_session=False)
+            _ausgang_vermerk(tuple(sorted(werte))),
+            {"eintrag_id": eintrag.id, **{f"neu_{s}": w for s, w in werte.items()}},
         )
         await sitzung.execute(
-            update(Versand)
-            .where(Versand.event_id == verweis(eintrag))
-            .values(event_id=versand_event_id)
-            .execution_options(synchronize_session=False)
+            _VERSAND_VERMERK, {"platzhalter": verweis(eintrag), "echte_id": versand_event_id}
         )
 
     # --- Platzhalter auflösen ----------------------------------------------------------------

@@ -396,7 +396,8 @@ class Versand(Basis):
     status: Mapped[Versandstatus] = mapped_column(String(16))
     # Wann entschieden wurde (die Uhr des Aufrufers); beim Wochenbericht das Ende des Zeitraums.
     erstellt: Mapped[dt.datetime] = mapped_column(UTCZeit(), default=jetzt)
-    event_id: Mapped[str | None] = mapped_column(String(255))
+    # Indiziert: Nach jeder gesendeten Nachricht sucht der Zusteller hier ihren Platzhalter.
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
     raum_id: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (

@@ -165,11 +165,17 @@ class Testbot:
     __test__ = False  # kein Testfall, auch wenn der Name so beginnt
 
     def __init__(
-        self, sitzungen: Sitzungsfabrik, *, befehle: Sequence[Befehl[Any]] | None = None
+        self,
+        sitzungen: Sitzungsfabrik,
+        *,
+        befehle: Sequence[Befehl[Any]] | None = None,
+        rekorder: Rekorder | None = None,
     ) -> None:
-        """`befehle`: statt aller Befehle diese (etwa mit einem Befehl nur für den Test)."""
+        """`befehle`: statt aller Befehle diese (etwa mit einem Befehl nur für den Test);
+        `rekorder`: der eines vorigen Testbots – wie ein Neustart am selben Homeserver mit
+        demselben Gerät (er kennt dessen Transaktionen)."""
         self.sitzungen = sitzungen
-        self.rekorder = Rekorder()
+        self.rekorder = Rekorder() if rekorder is None else rekorder
         # Was der Bot zählt (wie für /metrics): Befehle, Antwortzeit, Geplantes.
         self.metriken = Metriken()
         self.zusteller = Zusteller(sitzungen, self.rekorder, metriken=self.metriken)
@@ -179,6 +185,9 @@ class Testbot:
             bot_id=BOT,
             befehle=befehle,
             metriken=self.metriken,
+            # Wie im Betrieb: Lesebefehle antworten sofort über den Transport, sonst der Korb.
+            transport=self.rekorder,
+            raum_belegt=self.zusteller.raum_belegt,
             # Der Testbot lebt in seiner eigenen Zeit: Tests stellen `jetzt` vor. Auch die
             # Drossel rechnet mit ihr (mit den Zeitpunkten der Ereignisse).
             uhr=lambda: self.jetzt,
@@ -210,7 +219,10 @@ class Testbot:
         vorher = len(self.rekorder.gesendet)
         ereignis = Ereignis.aus_json(raum, roh)
         assert ereignis is not None, roh
-        await self.verarbeitung.verarbeite(ereignis)
+        # Frisch wie im laufenden Sync; nach dem Ereignis schreibt die Verarbeitung die
+        # Vermerke sofort gesendeter Antworten, wie die Sync-Schleife nach jedem Stapel.
+        await self.verarbeitung.verarbeite(ereignis, frisch=True)
+        await self.verarbeitung.vermerke_gesendete()
         await self.zusteller.zustellen()
         return Antworten(roh["event_id"], self.rekorder.gesendet[vorher:])
 

@@ -15,31 +15,22 @@ import aiohttp
 import asyncpg
 import pytest
 from nio import AsyncClient, LoginResponse
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.app import bereitschaft_anmelden
+from bot.ausgang import antwort_txn_id
 from bot.config import InstanzEinstellungen, lade_einstellungen
 from bot.niotransport import NioTransport
 from demo.homeserver import LokalerHomeserver
-from modelle.tabellen import Ausgang
 from tests import datenbanken
-from tests.integration.umgebung import Umgebung, antworten_auf, baue_umgebung, bot_prozess
-
-
-def _protokoll(datei: Path) -> str:
-    return datei.read_text(encoding="utf-8", errors="replace") if datei.exists() else ""
-
-
-async def _warte_auf_zeile(datei: Path, text: str, frist: float = 30.0) -> str:
-    ende = time.monotonic() + frist
-    inhalt = ""
-    while time.monotonic() < ende:
-        inhalt = _protokoll(datei)
-        if text in inhalt:
-            return inhalt
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"„{text}“ nicht in {datei.name}:\n{inhalt[-3000:]}")
+from tests.integration.umgebung import (
+    Umgebung,
+    antworten_auf,
+    baue_umgebung,
+    bot_prozess,
+    protokoll_von,
+    warte_auf_zeile,
+)
 
 
 def _zeile(inhalt: str, text: str) -> str:
@@ -67,14 +58,14 @@ async def test_bereitschaft_liest_im_verschluesselten_raum_was_waehrend_ihrer_be
     ordner = umgebung.config.parent
 
     with bot_prozess(umgebung.config, "--instanz", "a", protokoll_datei="a.log") as aktive:
-        await _warte_auf_zeile(ordner / "a.log", "ist bereit")
+        await warte_auf_zeile(ordner / "a.log", "ist bereit")
         vorher = await patin.sende(raum, "!status energie")
         await patin.antwort_auf(vorher, von=bot, frist=30)
         with bot_prozess(umgebung.config, "--instanz", "b", protokoll_datei="b.log") as bereit:
-            protokoll = await _warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
+            protokoll = await warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
             geraet_b = _zeile(protokoll, "Bereitschaft angemeldet").split("Gerät ")[1].split()[0]
             geraet_a = (
-                _zeile(_protokoll(ordner / "a.log"), "Klimabot läuft als")
+                _zeile(protokoll_von(ordner / "a.log"), "Klimabot läuft als")
                 .split("Gerät ")[1]
                 .rstrip(")")
             )
@@ -91,7 +82,7 @@ async def test_bereitschaft_liest_im_verschluesselten_raum_was_waehrend_ihrer_be
             assert await patin.reaktion_auf(fragen[1], von=bot, frist=30) == "✅"
             print(f"\nÜbernahme im verschlüsselten Raum: {time.monotonic() - getoetet:.1f} s")
             await patin.ruhe(2)
-            protokoll = _protokoll(ordner / "b.log")
+            protokoll = protokoll_von(ordner / "b.log")
             print(_zeile(protokoll, "übernimmt nach"))
             assert f"Gerät {geraet_b}" in _zeile(protokoll, "Klimabot läuft als")
             assert "nicht entschlüsselbar" not in protokoll
@@ -136,11 +127,11 @@ async def test_uebung_kill_9_mitten_im_befehlsstoss_auf_postgresql(
     ordner = umgebung.config.parent
 
     with bot_prozess(umgebung.config, "--instanz", "a", protokoll_datei="a.log") as aktive:
-        await _warte_auf_zeile(ordner / "a.log", "ist bereit")
+        await warte_auf_zeile(ordner / "a.log", "ist bereit")
         warm = await patin.sende(raum, "!status energie")
         await patin.antwort_auf(warm, von=bot, frist=30)
         with bot_prozess(umgebung.config, "--instanz", "b", protokoll_datei="b.log") as bereit:
-            await _warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
+            await warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
             stoss = [await patin.sende(raum, f"!status energie {n}") for n in range(6)]
             await patin.antwort_auf(stoss[0], von=bot, frist=30)
             getoetet = time.monotonic()
@@ -149,7 +140,8 @@ async def test_uebung_kill_9_mitten_im_befehlsstoss_auf_postgresql(
             stoss += [await patin.sende(raum, f"!status energie {n}") for n in range(6, 12)]
             for event_id in stoss:
                 await patin.antwort_auf(event_id, von=bot, frist=30)
-            protokoll = _protokoll(ordner / "b.log")
+            # Antworten gehen schon im ersten Stapel hinaus, „bereit“ steht erst danach.
+            protokoll = await warte_auf_zeile(ordner / "b.log", "Übernahme abgeschlossen")
             print(
                 f"\nÜbung kill -9 (PostgreSQL, {raumart}): alle {len(stoss)} Befehle beantwortet "
                 f"{time.monotonic() - getoetet:.1f} s nach SIGKILL; "
@@ -176,16 +168,8 @@ async def test_uebernehmendes_geraet_erkennt_verschluesselt_gesendetes_am_ausgan
     raum = umgebung.raum_energie
     frage = await umgebung.patin.sende(raum, "!status energie")
     antwort = await umgebung.patin.antwort_auf(frage, von=umgebung.bot_id)
-    txn_id = None
-    for _ in range(50):  # der Zusteller vermerkt die Event-ID kurz nach dem Senden
-        async with umgebung.bot.sitzungen() as sitzung:
-            txn_id = await sitzung.scalar(
-                select(Ausgang.txn_id).where(Ausgang.event_id == antwort["event_id"])
-            )
-        if txn_id is not None:
-            break
-        await asyncio.sleep(0.1)
-    assert txn_id is not None
+    # Die Antwort auf einen Befehl trägt die aus seiner Event-ID abgeleitete Transaktions-ID.
+    txn_id = antwort_txn_id(frage)
     anderes_geraet = AsyncClient(umgebung.homeserver.url, umgebung.bot_id)
     try:
         anmeldung = await anderes_geraet.login(umgebung.bot_zugang.passwort)
@@ -210,9 +194,9 @@ async def test_verliert_die_aktive_ihre_sperre_haelt_sie_an_und_die_bereitschaft
     ordner = umgebung.config.parent
 
     with bot_prozess(umgebung.config, "--instanz", "a", protokoll_datei="a.log") as aktive:
-        await _warte_auf_zeile(ordner / "a.log", "ist bereit")
+        await warte_auf_zeile(ordner / "a.log", "ist bereit")
         with bot_prozess(umgebung.config, "--instanz", "b", protokoll_datei="b.log") as bereit:
-            await _warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
+            await warte_auf_zeile(ordner / "b.log", "Bereitschaft angemeldet")
             verbindung = await asyncpg.connect(
                 make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
             )
@@ -227,7 +211,7 @@ async def test_verliert_die_aktive_ihre_sperre_haelt_sie_an_und_die_bereitschaft
             abgerissen = time.monotonic()
             assert await asyncio.to_thread(aktive.wait, 15) == 1
             print(f"\nAktive Instanz hielt {time.monotonic() - abgerissen:.1f} s nach an")
-            assert "Instanzsperre verloren" in _protokoll(ordner / "a.log")
+            assert "Instanzsperre verloren" in protokoll_von(ordner / "a.log")
             frage = await patin.sende(raum, "!status energie")
             await patin.antwort_auf(frage, von=bot, frist=30)
             await patin.ruhe(2)

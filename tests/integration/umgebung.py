@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import secrets
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -241,6 +242,23 @@ def bot_prozess(
             prozess.kill()
         prozess.wait(timeout=10)
         protokoll.close()
+
+
+def protokoll_von(datei: Path) -> str:
+    """Das Protokoll eines Bot-Prozesses (`bot_prozess`), leer, solange es keins gibt."""
+    return datei.read_text(encoding="utf-8", errors="replace") if datei.exists() else ""
+
+
+async def warte_auf_zeile(datei: Path, text: str, frist: float = 30.0) -> str:
+    """Wartet, bis `text` im Protokoll steht; gibt das Protokoll zurück."""
+    ende = time.monotonic() + frist
+    inhalt = ""
+    while time.monotonic() < ende:
+        inhalt = protokoll_von(datei)
+        if text in inhalt:
+            return inhalt
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"„{text}“ nicht in {datei.name}:\n{inhalt[-3000:]}")
 
 
 def antworten_auf(ereignisse: list[Rohereignis], event_id: str, bot: str) -> list[Rohereignis]:
