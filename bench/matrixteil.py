@@ -559,11 +559,32 @@ async def nachholen(aufbau: Aufbau, *, anzahl: int, frist: float = 300) -> dict[
 
 async def boden_nachholen(aufbau: Aufbau, *, anzahl: int) -> float:
     """Der Boden, den der Homeserver dem Nachholen setzt: wie lange ein schlichter Client
-    braucht, um `anzahl` Antworten nacheinander in denselben Raum zu senden (s)."""
+    braucht, um dieselben Antworten nacheinander in denselben Raum zu senden (s).
+
+    Dieselben heißt: je Befehl der Mischung aus `NACHHOLBEFEHLE` eine Nachricht, je Meldung
+    dazu die Quittung ✅ als Reaktion – so viele Ereignisse, wie der Bot beim Nachholen sendet.
+    """
+    client, raum = aufbau.sender[0], aufbau.raum_bot_schub
     beginn = time.perf_counter()
-    await _sende_alle(
-        aufbau.sender[0], aufbau.raum_bot_schub, [f"Antwort {n}" for n in range(anzahl)]
-    )
+    for nummer in range(anzahl):
+        befehl = NACHHOLBEFEHLE[nummer % len(NACHHOLBEFEHLE)]
+        antwort = await client.room_send(
+            raum, "m.room.message", {"msgtype": "m.notice", "body": f"Antwort {nummer}"}
+        )
+        assert isinstance(antwort, RoomSendResponse), antwort
+        if befehl.startswith("!meldung"):
+            quittung = await client.room_send(
+                raum,
+                "m.reaction",
+                {
+                    "m.relates_to": {
+                        "rel_type": "m.annotation",
+                        "event_id": antwort.event_id,
+                        "key": "✅",
+                    }
+                },
+            )
+            assert isinstance(quittung, RoomSendResponse), quittung
     return time.perf_counter() - beginn
 
 

@@ -55,7 +55,7 @@ from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from bot.zusteller import Zusteller
 from modelle.basis import jetzt
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
-from modelle.migration import aktualisiere_schema
+from modelle.migration import aktualisiere_schema_im_eigenen_prozess
 from modelle.strukturdatei import lies_struktur
 from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Ausgang, Raum
@@ -183,7 +183,7 @@ class Klimabot:
             log.warning(warnung)
         engine = erzeuge_engine(einstellungen.datenbank.url)
         try:
-            await aktualisiere_schema(engine)
+            await aktualisiere_schema_im_eigenen_prozess(engine)
             sitzungen = erzeuge_sitzungsfabrik(engine)
             await uebernimm_strukturdatei(einstellungen, sitzungen)
             await setze_stabsstelle_raum(einstellungen.bot.stabsstelle_raum, sitzungen)

@@ -105,10 +105,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle import schnellmeldung
@@ -154,7 +153,7 @@ from bot.transport import (
     Transport,
     VoruebergehenderFehler,
 )
-from modelle.basis import jetzt
+from modelle.basis import UTCZeit, jetzt
 from modelle.datenbank import (
     Sitzungsfabrik,
     einfuegen_ohne_konflikt,
@@ -349,6 +348,8 @@ class Verarbeitung:
         self._durchgelassen = _Gedaechtnis(GEDAECHTNIS)
         self._metriken = Metriken() if metriken is None else metriken
         self._raum_belegt = raum_belegt
+        # „Behandelt“ vermerken: einmal gebaut (für die Datenbank der ersten Sitzung).
+        self._vermerk: Insert | None = None
         # Sofort gesendet, Vermerke noch nicht geschrieben (`vermerke_gesendete`).
         self._unvermerkt_gesendet: list[_Gesendet] = []
         # Was der Bot laut Sync schon gesendet hat (Kennung im Ereignis → Event-ID): so sendet
@@ -786,15 +787,23 @@ class Verarbeitung:
 
         Eine Anweisung statt Nachsehen und Einfügen: sie liegt auf dem Weg jeder Antwort.
         """
-        ergebnis = await sitzung.execute(
-            einfuegen_ohne_konflikt(
+        if self._vermerk is None:
+            self._vermerk = einfuegen_ohne_konflikt(
                 sitzung,
                 VerarbeitetesEreignis,
-                {"event_id": event_id, "zeitpunkt": jetzt()},
+                {
+                    "event_id": bindparam("vermerkt"),
+                    "zeitpunkt": bindparam("vermerkt_am", type_=UTCZeit()),
+                },
                 "event_id",
             )
+        # Über die Verbindung (Core): mit Parametern läse die Sitzung es als ORM-Masseneinfügen,
+        # dessen Ergebnis keine Zeilenzahl hat.
+        verbindung = await sitzung.connection()
+        ergebnis = await verbindung.execute(
+            self._vermerk, {"vermerkt": event_id, "vermerkt_am": jetzt()}
         )
-        return cast(CursorResult[Any], ergebnis).rowcount == 0
+        return ergebnis.rowcount == 0
 
     def _interner_fehler(self, sitzung: AsyncSession, ereignis: Ereignis, referenz: str) -> None:
         nachricht = Nachricht().absatz(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,6 +116,58 @@ async def aktualisiere_schema(engine: AsyncEngine) -> None:
         await verbindung.run_sync(_aktualisiere)
 
 
+async def aktualisiere_schema_im_eigenen_prozess(engine: AsyncEngine) -> None:
+    """Wie `aktualisiere_schema`, aber alembic läuft – wenn es etwas zu tun gibt – in einem
+    eigenen, kurzen Python-Prozess (`python -m modelle.migration --hochziehen`).
+
+    Für den Start des Bots: Einmal geladen, gibt ein Prozess die rund 10 MB von alembic, mako
+    und pygments nicht mehr zurück; der Bot liefe nach jedem Update bis zum nächsten Neustart
+    damit. Die Adresse der Datenbank (mit Passwort) geht über die Standardeingabe, nicht über
+    die Befehlszeile, die jeder Nutzer des Rechners sieht. Eine SQLite-Datenbank nur im
+    Speicher gibt es im anderen Prozess nicht: die wird hier migriert.
+    """
+    async with engine.connect() as verbindung:
+        stand = await verbindung.run_sync(_stand)
+    neueste = neueste_revisionen()
+    if neueste is not None and stand == neueste:
+        return
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+    ):
+        await aktualisiere_schema(engine)
+        return
+    prozess = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "modelle.migration",
+        "--hochziehen",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, fehler = await prozess.communicate(url.render_as_string(hide_password=False).encode())
+    if prozess.returncode != 0:
+        letzte = fehler.decode(errors="replace").strip().splitlines()[-1:] or ["ohne Ausgabe"]
+        raise RuntimeError(
+            f"Migration der Datenbank gescheitert (Exit-Code {prozess.returncode}): {letzte[0]}"
+        )
+
+
+def _hochziehen(url: str) -> None:
+    """`--hochziehen`: die Datenbank hinter `url` auf den neuesten Stand bringen."""
+    from modelle.datenbank import erzeuge_engine
+
+    async def migrieren() -> None:
+        engine = erzeuge_engine(url)
+        try:
+            await aktualisiere_schema(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrieren())
+
+
 async def ausstehende_migrationen(engine: AsyncEngine) -> list[str]:
     """Die Revisionen, die dieser Datenbank noch fehlen (älteste zuerst), laut alembic."""
     from alembic.runtime.migration import MigrationContext
@@ -150,8 +203,17 @@ def neue_revision(beschreibung: str, url: str) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Neue Alembic-Revision erzeugen")
-    parser.add_argument("--neu", required=True, metavar="BESCHREIBUNG")
-    parser.add_argument("--url", required=True)
+    parser = argparse.ArgumentParser(
+        description="Neue Alembic-Revision erzeugen (--neu, --url) oder die Datenbank, deren "
+        "Adresse auf der Standardeingabe steht, auf den neuesten Stand bringen (--hochziehen)"
+    )
+    parser.add_argument("--neu", metavar="BESCHREIBUNG")
+    parser.add_argument("--url")
+    parser.add_argument("--hochziehen", action="store_true")
     argumente = parser.parse_args()
-    neue_revision(argumente.neu, argumente.url)
+    if argumente.hochziehen:
+        _hochziehen(sys.stdin.read().strip())
+    elif argumente.neu and argumente.url:
+        neue_revision(argumente.neu, argumente.url)
+    else:
+        parser.error("--neu und --url oder --hochziehen angeben")

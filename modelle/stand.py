@@ -294,16 +294,28 @@ async def letzte_meldungen(sitzung: AsyncSession, themenfeld_id: int) -> list[Pr
 
     Ein archiviertes Themenfeld hat keine aktiven Projekte: dann ist die Liste leer.
     """
-    abfrage = (
+    zeilen = await sitzung.execute(_feld_abfrage(), {"themenfeld_id": themenfeld_id})
+    return [_als_projektstand(zeile) for zeile in zeilen]
+
+
+# Die Abfragen der Befehle werden einmal gebaut und mit Parametern ausgeführt: einen Ausdruck
+# zusammenzusetzen kostet in SQLAlchemy mehr CPU, als ihn (aus dem Cache übersetzt) auszuführen.
+@functools.cache
+def _feld_abfrage() -> _Abfrage:
+    return (
         _projektstaende()
         .where(
-            Strategieprojekt.themenfeld_id == themenfeld_id,
+            Strategieprojekt.themenfeld_id == bindparam("themenfeld_id"),
             ~Strategieprojekt.archiviert,
             ~Themenfeld.archiviert,
         )
         .order_by(Strategieprojekt.reihenfolge, Strategieprojekt.id)
     )
-    return [_als_projektstand(zeile) for zeile in await sitzung.execute(abfrage)]
+
+
+@functools.cache
+def _projekt_abfrage() -> _Abfrage:
+    return _projektstaende().where(Strategieprojekt.id == bindparam("projekt_id"))
 
 
 async def alle_letzten_meldungen(
@@ -511,9 +523,7 @@ async def projektstand(sitzung: AsyncSession, projekt_id: int) -> Projektstand |
     Wer nach einem bestimmten Projekt fragt, soll dessen letzten Stand sehen; ob archivierte
     Projekte überhaupt ansprechbar sind, entscheidet, wer den Namen auflöst.
     """
-    zeile = (
-        await sitzung.execute(_projektstaende().where(Strategieprojekt.id == projekt_id))
-    ).one_or_none()
+    zeile = (await sitzung.execute(_projekt_abfrage(), {"projekt_id": projekt_id})).one_or_none()
     return None if zeile is None else _als_projektstand(zeile)
 
 
@@ -533,10 +543,25 @@ async def aktuelle_staende(sitzung: AsyncSession) -> dict[int, tuple[Ampel, int 
 
 async def feld_uebersicht(sitzung: AsyncSession) -> list[Felduebersicht]:
     """Je aktivem Themenfeld die Ampelzahlen seiner aktiven Projekte; auch Felder ohne Projekte."""
+    return [
+        Felduebersicht(
+            themenfeld_id=zeile.id,
+            themenfeld_slug=zeile.slug,
+            themenfeld_name=zeile.name,
+            ampeln={ampel: zeile._mapping[ampel.value] for ampel in Ampel},
+            ohne_meldung=zeile.ohne_meldung,
+            aelteste_meldung=zeile.aelteste_meldung,
+        )
+        for zeile in await sitzung.execute(_uebersicht_abfrage())
+    ]
+
+
+@functools.cache
+def _uebersicht_abfrage() -> _Abfrage:
     stand = _neuester_stand().where(~Strategieprojekt.archiviert).subquery("stand")
     projekte = func.count(stand.c.themenfeld_id)
     je_ampel = [func.count(case((stand.c.ampel == ampel, 1))).label(ampel) for ampel in Ampel]
-    abfrage = (
+    return (
         select(
             Themenfeld.id,
             Themenfeld.slug,
@@ -552,17 +577,6 @@ async def feld_uebersicht(sitzung: AsyncSession) -> list[Felduebersicht]:
         .group_by(Themenfeld.id, Themenfeld.slug, Themenfeld.name, Themenfeld.reihenfolge)
         .order_by(Themenfeld.reihenfolge, Themenfeld.id)
     )
-    return [
-        Felduebersicht(
-            themenfeld_id=zeile.id,
-            themenfeld_slug=zeile.slug,
-            themenfeld_name=zeile.name,
-            ampeln={ampel: zeile._mapping[ampel.value] for ampel in Ampel},
-            ohne_meldung=zeile.ohne_meldung,
-            aelteste_meldung=zeile.aelteste_meldung,
-        )
-        for zeile in await sitzung.execute(abfrage)
-    ]
 
 
 def still_seit(

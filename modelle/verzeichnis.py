@@ -154,6 +154,10 @@ async def lade_verzeichnis(sitzung: AsyncSession) -> Verzeichnis:
     )
 
 
+# Einmal gebaut: die Abfrage liegt auf dem Weg jeder Antwort.
+_STAND = select(Strukturstand.version).where(Strukturstand.id == 1)
+
+
 class VerzeichnisSpeicher:
     """Hält das Verzeichnis über Ereignisse hinweg; je Abruf nur eine Abfrage nach dem Stand.
 
@@ -168,7 +172,7 @@ class VerzeichnisSpeicher:
         self._verzeichnis: Verzeichnis | None = None
 
     async def hole(self, sitzung: AsyncSession) -> Verzeichnis:
-        stand = await sitzung.scalar(select(Strukturstand.version).where(Strukturstand.id == 1))
+        stand = await sitzung.scalar(_STAND)
         if stand is not None and stand == self._stand and self._verzeichnis is not None:
             return self._verzeichnis
         verzeichnis = await lade_verzeichnis(sitzung)

@@ -27,6 +27,7 @@ from modelle.basis import Basis, UTCZeit
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.migration import (
     aktualisiere_schema,
+    aktualisiere_schema_im_eigenen_prozess,
     alembic_konfiguration,
     ausstehende_migrationen,
     neueste_revisionen,
@@ -181,6 +182,54 @@ async def test_neustart_laedt_weder_alembic_noch_holidays(tmp_path: Path) -> Non
         timeout=60,
     )
     assert ergebnis.stdout.strip() == ""
+
+
+async def test_erster_start_migriert_in_eigenem_prozess_und_laedt_alembic_nicht(
+    leere_engine: AsyncEngine,
+) -> None:
+    """Erster Start oder Start nach einem Update: Das Schema kommt auf den neuesten Stand, aber
+    alembic (rund 10 MB, die ein Prozess nicht zurückgibt) lädt ein eigener, kurzer Prozess."""
+    url = leere_engine.url.render_as_string(hide_password=False)
+    skript = f"""
+        import asyncio, sys
+
+        from modelle.datenbank import erzeuge_engine
+        from modelle.migration import aktualisiere_schema_im_eigenen_prozess
+
+        async def start():
+            engine = erzeuge_engine({url!r})
+            await aktualisiere_schema_im_eigenen_prozess(engine)
+            await engine.dispose()
+
+        asyncio.run(start())
+        geladen = {{name.partition(".")[0] for name in sys.modules}}
+        print(*sorted(geladen & {{"alembic", "mako", "pygments"}}))
+    """
+    ergebnis = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", textwrap.dedent(skript)],
+        cwd=WURZEL,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert ergebnis.stdout.strip() == ""
+    assert await ausstehende_migrationen(leere_engine) == []
+    assert await _unterschiede(leere_engine) == []
+
+
+async def test_scheitert_die_migration_im_eigenen_prozess_sagt_der_start_warum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Endet der Migrationsprozess mit Fehler, endet der Start mit Grund, nicht still."""
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    engine = erzeuge_engine(f"sqlite+aiosqlite:///{tmp_path / 'klimabot.db'}")
+    try:
+        with pytest.raises(RuntimeError, match=r"Migration der Datenbank gescheitert \(Exit"):
+            await aktualisiere_schema_im_eigenen_prozess(engine)
+    finally:
+        await engine.dispose()
 
 
 async def test_0007_uebernimmt_direktraeume_und_aufgegebene_nachrichten(
