@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle.nachricht import Code, Nachricht, Teil, gekuerzt
-from modelle.verzeichnis import Verzeichnis
+from modelle.stand import Projektstand, letzte_meldungen
+from modelle.verzeichnis import Verzeichnis, VerzeichnisSpeicher
 from modelle.werte import normalisiere
 from modelle.zeitplan import Zeitplan
 
@@ -82,6 +83,15 @@ class Anfrage:
     registratur: Registratur
     event_id: str | None = None
     betrieb: Betrieb = field(default_factory=Betrieb)
+    # Das Lagebild im Speicher – nur, wenn der Befehl nichts schreibt (`bot/verarbeitung.py`).
+    lagebild: VerzeichnisSpeicher | None = None
+
+    async def letzte_meldungen(self, themenfeld_id: int) -> list[Projektstand]:
+        """Die aktiven Projekte des Felds mit ihrer neuesten Meldung (`modelle.stand`), aus dem
+        Lagebild, wenn es eins gibt."""
+        if self.lagebild is None:
+            return await letzte_meldungen(self.sitzung, themenfeld_id)
+        return await self.lagebild.letzte_meldungen(self.sitzung, themenfeld_id)
 
     @property
     def raum_feld_id(self) -> int | None:

@@ -6,7 +6,7 @@ from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
 from befehle.nachricht import Fett, Kursiv, Nachricht, Teil
 from befehle.suche import bezeichnung, finde_feld_oder_projekt
-from modelle.stand import feld_uebersicht, letzte_meldungen, projektstand
+from modelle.stand import feld_uebersicht, projektstand
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag
 from modelle.werte import Ampel
 
@@ -62,7 +62,7 @@ async def gesamtstatus(anfrage: Anfrage) -> Antwort:
 
 
 async def feldstatus(anfrage: Anfrage, feld: FeldEintrag) -> Antwort:
-    staende = await letzte_meldungen(anfrage.sitzung, feld.id)
+    staende = await anfrage.letzte_meldungen(feld.id)
     kopf: list[Teil] = [Fett(f"Themenfeld {feld.name}"), f" – {len(staende)} Projekte"]
     if not staende:
         return Antwort(

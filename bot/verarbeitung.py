@@ -159,6 +159,7 @@ from modelle.datenbank import (
     einfuegen_ohne_konflikt,
     kurzer_grund,
     nicht_erreichbar,
+    standleser,
 )
 from modelle.direktraeume import person_im_direktraum
 from modelle.tabellen import Ausgang, VerarbeitetesEreignis
@@ -333,7 +334,7 @@ class Verarbeitung:
         self._nach_commit = nach_commit
         self._transport = transport
         self._geduld = geduld
-        self._verzeichnis = VerzeichnisSpeicher()
+        self._verzeichnis = VerzeichnisSpeicher(standleser(sitzungen))
         self._hoechste_pause = min(2.0, geduld / 4)
         self._ausfall = _Ausfall()
         # Erledigt heißt gespeichert oder aufgegeben – so entscheidet ein erneut gebrachtes
@@ -458,7 +459,7 @@ class Verarbeitung:
         befund = _Befund()
         try:
             async with self._sitzungen() as sitzung:
-                anfrage = await self._anfrage(sitzung, ereignis)
+                anfrage = await self._anfrage(sitzung, ereignis, nur_lesend=True)
                 try:
                     antwort = await _befehl(anfrage, aufruf, befund)
                 except Benutzerfehler as fehler:
@@ -825,9 +826,12 @@ class Verarbeitung:
         direkt = await person_im_direktraum(sitzung, ereignis.raum_id)
         return handelt_im_raum(verzeichnis, ereignis.raum_id, ereignis.absender, direkt)
 
-    async def _anfrage(self, sitzung: AsyncSession, ereignis: Ereignis) -> Anfrage:
+    async def _anfrage(
+        self, sitzung: AsyncSession, ereignis: Ereignis, *, nur_lesend: bool = False
+    ) -> Anfrage:
         """Die Anfrage an `befehle/` – der Weg zu jeder Wirkung, darum wird hier geprüft, ob der
-        Bot in diesem Raum überhaupt handelt (sonst `_NichtHier`)."""
+        Bot in diesem Raum überhaupt handelt (sonst `_NichtHier`). `nur_lesend`: mit dem
+        Lagebild im Speicher (wer schreibt, sähe darin nicht, was er schrieb)."""
         verzeichnis = await self._verzeichnis.hole(sitzung)
         if not await self._hier_erlaubt(sitzung, verzeichnis, ereignis):
             raise _NichtHier
@@ -842,6 +846,7 @@ class Verarbeitung:
             registratur=self._registratur,
             event_id=ereignis.event_id,
             betrieb=self._betrieb,
+            lagebild=self._verzeichnis if nur_lesend else None,
         )
 
     async def _behandle(

@@ -6,7 +6,8 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,48 @@ def _sqlite_einstellen(dbapi_verbindung: Any, _eintrag: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def standleser(sitzungen: Sitzungsfabrik) -> Callable[[], tuple[int, int] | None] | None:
+    """Liest Struktur- und Meldungsstand (`strukturstand`) einer SQLite-Datei direkt, ohne
+    SQLAlchemy und ohne den Thread von aiosqlite: eine eigene Verbindung nur zum Lesen, eine
+    Abfrage kostet Mikrosekunden und hält die Ereignisschleife nicht merklich auf (WAL: Lesen
+    wartet nie auf Schreibende). None für PostgreSQL und SQLite im Speicher (dort liest
+    `modelle.verzeichnis.VerzeichnisSpeicher` über die Sitzung)."""
+    engine = sitzungen.kw.get("bind")
+    if not isinstance(engine, AsyncEngine) or engine.url.get_backend_name() != "sqlite":
+        return None
+    datei = engine.url.database
+    if not datei or datei == ":memory:" or engine.url.query.get("mode") == "memory":
+        return None
+    verbindung: sqlite3.Connection | None = None
+    geschlossen = False
+
+    def lies() -> tuple[int, int] | None:
+        nonlocal verbindung
+        if geschlossen:
+            raise sqlite3.ProgrammingError("Engine geschlossen")
+        if verbindung is None:
+            verbindung = sqlite3.connect(
+                datei, isolation_level=None, check_same_thread=False, timeout=1
+            )
+            verbindung.execute("PRAGMA query_only = ON")
+        zeile = verbindung.execute(
+            "SELECT version, meldungen FROM strukturstand WHERE id = 1"
+        ).fetchone()
+        return None if zeile is None else (int(zeile[0]), int(zeile[1]))
+
+    @event.listens_for(engine.sync_engine, "engine_disposed")
+    def schliessen(_engine: object) -> None:
+        # Mit der Engine: eine offene Verbindung hielte sonst die WAL-Datei am Leben, und wer
+        # die Datei danach ersetzt (Wiederherstellen, Tests), bekäme die alte WAL dazu.
+        nonlocal verbindung, geschlossen
+        geschlossen = True
+        if verbindung is not None:
+            verbindung.close()
+            verbindung = None
+
+    return lies
 
 
 def erzeuge_sitzungsfabrik(engine: AsyncEngine) -> Sitzungsfabrik:

@@ -255,13 +255,16 @@ class Strukturstand(Basis):
     Themenfelder, Projekte, Personen, Rollen, Räume: wer sie auch ändert – der Bot, die
     Konsole in einem anderen Prozess, jemand mit SQL –, der Zähler steigt in derselben
     Transaktion. So darf der Bot sein Verzeichnis im Speicher halten und prüft je Ereignis
-    nur diese eine Zahl (Migration 0005).
+    nur diese eine Zahl (Migration 0005). `meldungen` zählt ebenso jede Änderung an
+    Statusmeldungen (Migration 0009): Lesebefehle beantwortet der Bot aus einem Lagebild im
+    Speicher, solange beide Zahlen stehen (`modelle.verzeichnis.VerzeichnisSpeicher`).
     """
 
     __tablename__ = "strukturstand"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    meldungen: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class VerarbeitetesEreignis(Basis):

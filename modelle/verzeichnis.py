@@ -6,11 +6,14 @@ einer festen Zahl von Abfragen geladen, unabhängig von der Größe der Struktur
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from modelle.stand import Projektstand, letzte_meldungen
 from modelle.tabellen import (
     Person,
     Raum,
@@ -20,6 +23,8 @@ from modelle.tabellen import (
     Themenfeld,
 )
 from modelle.werte import Rolle
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,26 +160,68 @@ async def lade_verzeichnis(sitzung: AsyncSession) -> Verzeichnis:
 
 
 # Einmal gebaut: die Abfrage liegt auf dem Weg jeder Antwort.
-_STAND = select(Strukturstand.version).where(Strukturstand.id == 1)
+_STAND = select(Strukturstand.version, Strukturstand.meldungen).where(Strukturstand.id == 1)
+
+# Liest (Strukturstand, Meldungsstand) ohne die Sitzung, etwa direkt aus der SQLite-Datei
+# (`modelle.datenbank.standleser`); None: keine Zeile.
+Standleser = Callable[[], tuple[int, int] | None]
 
 
 class VerzeichnisSpeicher:
-    """Hält das Verzeichnis über Ereignisse hinweg; je Abruf nur eine Abfrage nach dem Stand.
+    """Das Lagebild im Speicher: das Verzeichnis und je Themenfeld die Stände seiner Projekte.
 
-    Trigger zählen jede Änderung der Struktur in `strukturstand` mit, auch aus anderen
-    Prozessen. Der Stand wird vor dem Laden gelesen: Was danach geladen wird, ist
-    mindestens so neu; schlimmstenfalls wird beim nächsten Mal unnötig neu geladen, nie
-    Veraltetes behalten.
+    Trigger zählen jede Änderung der Struktur und jede an Statusmeldungen in `strukturstand`
+    mit, auch aus anderen Prozessen. `hole` liest beide Zähler vor allem anderen: Was danach
+    geladen wird, ist mindestens so neu; schlimmstenfalls wird beim nächsten Mal unnötig neu
+    geladen, nie Veraltetes behalten. Ändert sich die Struktur, wird das Verzeichnis neu
+    geladen; ändert sich irgendetwas, vergisst das Lagebild die Stände.
+
+    Mit `standleser` liest es die Zähler ohne Anweisung über die Sitzung (SQLite: eine eigene
+    Verbindung, Mikrosekunden statt vier Übergaben an den Thread von aiosqlite); scheitert
+    er, liest es über die Sitzung.
     """
 
-    def __init__(self) -> None:
-        self._stand: int | None = None
+    def __init__(self, standleser: Standleser | None = None) -> None:
+        self._standleser = standleser
+        self._stand: tuple[int, int] | None = None
         self._verzeichnis: Verzeichnis | None = None
+        self._feldstaende: dict[int, list[Projektstand]] = {}
 
     async def hole(self, sitzung: AsyncSession) -> Verzeichnis:
-        stand = await sitzung.scalar(_STAND)
-        if stand is not None and stand == self._stand and self._verzeichnis is not None:
-            return self._verzeichnis
-        verzeichnis = await lade_verzeichnis(sitzung)
-        self._stand, self._verzeichnis = stand, verzeichnis
-        return verzeichnis
+        stand = await self._lies_stand(sitzung)
+        if stand != self._stand:
+            self._feldstaende.clear()
+        if (
+            stand is None
+            or self._stand is None
+            or stand[0] != self._stand[0]
+            or self._verzeichnis is None
+        ):
+            self._verzeichnis = await lade_verzeichnis(sitzung)
+        self._stand = stand
+        return self._verzeichnis
+
+    async def letzte_meldungen(
+        self, sitzung: AsyncSession, themenfeld_id: int
+    ) -> list[Projektstand]:
+        """`modelle.stand.letzte_meldungen` zum Stand des letzten `hole` – aus dem Lagebild,
+        solange sich seither nichts geändert hat. Nur für Lesende: Wer in derselben
+        Transaktion schreibt, sieht hier nicht, was er schrieb."""
+        if self._stand is None:
+            return await letzte_meldungen(sitzung, themenfeld_id)
+        staende = self._feldstaende.get(themenfeld_id)
+        if staende is None:
+            staende = self._feldstaende[themenfeld_id] = await letzte_meldungen(
+                sitzung, themenfeld_id
+            )
+        return list(staende)
+
+    async def _lies_stand(self, sitzung: AsyncSession) -> tuple[int, int] | None:
+        if self._standleser is not None:
+            try:
+                return self._standleser()
+            except Exception as fehler:
+                log.warning("Stand nicht direkt lesbar (%s); über die Sitzung", fehler)
+                self._standleser = None
+        zeile = (await sitzung.execute(_STAND)).first()
+        return None if zeile is None else (zeile[0], zeile[1])

@@ -16,9 +16,10 @@ from modelle import verzeichnis
 from modelle.datenbank import Sitzungsfabrik, erzeuge_engine, erzeuge_sitzungsfabrik
 from modelle.strukturdatei import parse_struktur
 from modelle.strukturimport import importiere_struktur
-from modelle.tabellen import Strukturstand
+from modelle.tabellen import Statusmeldung, Strategieprojekt, Strukturstand
+from modelle.werte import Ampel, Quelle
 from tests.strukturen import BEISPIEL
-from tests.testbot import PATIN_ENERGIE, Testbot
+from tests.testbot import PATIN_ENERGIE, RAUM_ENERGIE, Testbot
 
 NEUE_PATIN = "@neu.patin:muenster.de"
 
@@ -115,3 +116,63 @@ async def test_befehle_und_meldungen_aendern_den_strukturstand_nicht(
     await testbot.sende("!meldung waermeplanung gelb 40% läuft", als=PATIN_ENERGIE)
     async with engine.connect() as verbindung:
         assert await verbindung.scalar(select(Strukturstand.version)) == vorher
+
+
+async def test_meldung_aus_einem_anderen_prozess_steht_sofort_im_feldstatus(
+    testbot: Testbot, konsole: Sitzungsfabrik
+) -> None:
+    """`!status energie` antwortet aus dem Lagebild im Speicher – eine Meldung, die jemand
+    anderes schreibt (hier per SQL über eine zweite Engine), gilt trotzdem sofort: der
+    Meldungsstand in `strukturstand` zählt sie mit."""
+    vorher = (await testbot.sende("!status energie", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)).text
+    assert "Von Hand eingetragen" not in vorher
+    async with konsole.begin() as sitzung:
+        projekt_id = await sitzung.scalar(
+            select(Strategieprojekt.id).where(Strategieprojekt.slug == "waermeplanung")
+        )
+        sitzung.add(
+            Statusmeldung(
+                projekt_id=projekt_id,
+                zeitpunkt=testbot.jetzt,
+                ampel=Ampel.ROT,
+                text="Von Hand eingetragen",
+                herausforderungen="Von Hand eingetragen",
+                quelle=Quelle.IMPORT,
+            )
+        )
+    nachher = (await testbot.sende("!status energie", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)).text
+    assert "Von Hand eingetragen" in nachher
+
+
+@pytest.mark.parametrize(
+    "anweisung",
+    [
+        "UPDATE statusmeldung SET zurueckgezogen = true",
+        "DELETE FROM statusmeldung",
+    ],
+)
+async def test_jede_aenderung_an_meldungen_zaehlt_im_meldungsstand(
+    testbot: Testbot, engine: AsyncEngine, anweisung: str
+) -> None:
+    async with engine.begin() as verbindung:
+        vorher = await verbindung.scalar(select(Strukturstand.meldungen))
+        await verbindung.execute(text(anweisung))
+        nachher = await verbindung.scalar(select(Strukturstand.meldungen))
+    assert vorher is not None
+    assert nachher is not None
+    assert nachher > vorher
+
+
+async def test_zurueckgezogene_meldung_verschwindet_aus_dem_feldstatus(testbot: Testbot) -> None:
+    rot = "🔴 rot *Kommunale Wärmeplanung*"
+
+    async def feldstatus() -> str:
+        return (await testbot.sende("!status energie", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)).text
+
+    assert rot not in await feldstatus()
+    meldung = await testbot.sende(
+        "!meldung waermeplanung rot 10% Zurückzuziehen", als=PATIN_ENERGIE, raum=RAUM_ENERGIE
+    )
+    assert rot in await feldstatus()
+    await testbot.loesche(meldung.event_id, als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
+    assert rot not in await feldstatus()
