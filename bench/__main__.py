@@ -260,6 +260,8 @@ def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
 
 def _schubzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
     schuebe = matrix["schub"]
+    if not schuebe["klimabot"] or not schuebe["echo"]:
+        return  # --schubrunden 0 (etwa zum Profilieren der Latenz allein)
     dauer: dict[str, float] = {}
     for wer, name in (("echo", "Echo-Bot"), ("klimabot", "Klimabot")):
         liste = schuebe[wer]

@@ -351,6 +351,7 @@ class Verarbeitung:
         self._raum_belegt = raum_belegt
         # „Behandelt“ vermerken: einmal gebaut (für die Datenbank der ersten Sitzung).
         self._vermerk: Insert | None = None
+        self._gesammelt: tuple[Insert, Insert] | None = None
         # Sofort gesendet, Vermerke noch nicht geschrieben (`vermerke_gesendete`).
         self._unvermerkt_gesendet: list[_Gesendet] = []
         # Was der Bot laut Sync schon gesendet hat (Kennung im Ereignis → Event-ID): so sendet
@@ -527,35 +528,28 @@ class Verarbeitung:
             return
         try:
             async with self._sitzungen.begin() as sitzung:
-                await sitzung.execute(
-                    einfuegen_ohne_konflikt(
-                        sitzung,
-                        VerarbeitetesEreignis,
-                        [{"event_id": g.ereignis_id, "zeitpunkt": g.gesendet_am} for g in offen],
-                        "event_id",
-                    )
+                vermerk, eintrag = self._vermerke_gesammelt(sitzung)
+                # Über die Verbindung, eine Anweisung je Tabelle für alle Zeilen (executemany):
+                # einmal übersetzt statt je Stapel neu.
+                verbindung = await sitzung.connection()
+                await verbindung.execute(
+                    vermerk,
+                    [{"vermerkt": g.ereignis_id, "vermerkt_am": g.gesendet_am} for g in offen],
                 )
                 # Ohne Konflikt: Brach ein Commit ab, der doch gelang, steht der Eintrag schon.
-                await sitzung.execute(
-                    einfuegen_ohne_konflikt(
-                        sitzung,
-                        Ausgang,
-                        [
-                            {
-                                "txn_id": g.txn_id,
-                                "raum_id": g.raum_id,
-                                "ereignistyp": NACHRICHT,
-                                "inhalt": g.inhalt,
-                                "projekte": list(g.projekte),
-                                "erstellt": g.gesendet_am,
-                                "versuche": 1,
-                                "event_id": g.event_id,
-                                "gesendet_am": g.gesendet_am,
-                            }
-                            for g in offen
-                        ],
-                        "txn_id",
-                    )
+                await verbindung.execute(
+                    eintrag,
+                    [
+                        {
+                            "a_txn_id": g.txn_id,
+                            "a_raum_id": g.raum_id,
+                            "a_inhalt": g.inhalt,
+                            "a_projekte": list(g.projekte),
+                            "a_zeit": g.gesendet_am,
+                            "a_event_id": g.event_id,
+                        }
+                        for g in offen
+                    ],
                 )
         except Exception as fehler:
             if nicht_erreichbar(fehler):
@@ -563,6 +557,46 @@ class Verarbeitung:
                 raise DatenbankNichtErreichbar(str(fehler)) from fehler
             raise
         del self._unvermerkt_gesendet[: len(offen)]
+
+    def _vermerke_gesammelt(self, sitzung: AsyncSession) -> tuple[Insert, Insert]:
+        """Die beiden Anweisungen für `vermerke_gesendete`, einmal gebaut."""
+        if self._gesammelt is None:
+            spalten = Ausgang.__table__.c
+            self._gesammelt = (
+                self._vermerk_anweisung(sitzung),
+                einfuegen_ohne_konflikt(
+                    sitzung,
+                    Ausgang,
+                    {
+                        "txn_id": bindparam("a_txn_id"),
+                        "raum_id": bindparam("a_raum_id"),
+                        "ereignistyp": NACHRICHT,
+                        "inhalt": bindparam("a_inhalt", type_=spalten.inhalt.type),
+                        "projekte": bindparam("a_projekte", type_=spalten.projekte.type),
+                        "erstellt": bindparam("a_zeit", type_=spalten.erstellt.type),
+                        "versuche": 1,
+                        "event_id": bindparam("a_event_id"),
+                        "gesendet_am": bindparam("a_zeit", type_=spalten.gesendet_am.type),
+                    },
+                    "txn_id",
+                ),
+            )
+        return self._gesammelt
+
+    def _vermerk_anweisung(self, sitzung: AsyncSession) -> Insert:
+        """„Behandelt“ vermerken (Parameter `vermerkt`, `vermerkt_am`): einmal gebaut, für die
+        Datenbank der ersten Sitzung."""
+        if self._vermerk is None:
+            self._vermerk = einfuegen_ohne_konflikt(
+                sitzung,
+                VerarbeitetesEreignis,
+                {
+                    "event_id": bindparam("vermerkt"),
+                    "zeitpunkt": bindparam("vermerkt_am", type_=UTCZeit()),
+                },
+                "event_id",
+            )
+        return self._vermerk
 
     def _gedeckelt(self, ereignis: Ereignis) -> Ereignis:
         """Das Ereignis mit einem Zeitpunkt, der höchstens jetzt ist."""
@@ -788,21 +822,11 @@ class Verarbeitung:
 
         Eine Anweisung statt Nachsehen und Einfügen: sie liegt auf dem Weg jeder Antwort.
         """
-        if self._vermerk is None:
-            self._vermerk = einfuegen_ohne_konflikt(
-                sitzung,
-                VerarbeitetesEreignis,
-                {
-                    "event_id": bindparam("vermerkt"),
-                    "zeitpunkt": bindparam("vermerkt_am", type_=UTCZeit()),
-                },
-                "event_id",
-            )
         # Über die Verbindung (Core): mit Parametern läse die Sitzung es als ORM-Masseneinfügen,
         # dessen Ergebnis keine Zeilenzahl hat.
         verbindung = await sitzung.connection()
         ergebnis = await verbindung.execute(
-            self._vermerk, {"vermerkt": event_id, "vermerkt_am": jetzt()}
+            self._vermerk_anweisung(sitzung), {"vermerkt": event_id, "vermerkt_am": jetzt()}
         )
         return ergebnis.rowcount == 0
 
