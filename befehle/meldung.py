@@ -13,7 +13,7 @@ from befehle.grundlagen import (
     befehl,
 )
 from befehle.meldungsleser import Meldungsinhalt, lies_meldungsinhalt
-from befehle.nachricht import Nachricht
+from befehle.nachricht import Nachricht, gekuerzt
 from befehle.suche import bezeichnung, finde_projekt
 from modelle.meldungen import speichere_meldung
 from modelle.verzeichnis import ProjektEintrag
@@ -57,7 +57,7 @@ def lies_argumente(text: str) -> MeldungArgumente:
 async def meldung(anfrage: Anfrage, argumente: MeldungArgumente) -> Antwort:
     fund = finde_projekt(anfrage.verzeichnis, argumente.projekt, anfrage.praefix)
     hinweis = (
-        f"„{argumente.projekt}“ als {bezeichnung(fund.eintrag)} verstanden."
+        f"„{gekuerzt(argumente.projekt)}“ als {bezeichnung(fund.eintrag)} verstanden."
         if fund.gedeutet
         else None
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
-from befehle.nachricht import Code, Fett, Kursiv, Nachricht, Teil
-from befehle.suche import bezeichnung, finde_feld
+from befehle.nachricht import Code, Fett, Nachricht, Teil
+from befehle.suche import finde_feld, verstanden
 from modelle.verzeichnis import FeldEintrag
 
 
@@ -31,7 +31,7 @@ async def projekte(anfrage: Anfrage, ziel: str | None) -> Antwort:
     fund = finde_feld(anfrage.verzeichnis, ziel, anfrage.praefix)
     antwort = feldprojekte(anfrage, fund.eintrag)
     if fund.gedeutet and antwort.nachricht is not None:
-        antwort.nachricht.absatz(Kursiv(f"(„{ziel}“ als {bezeichnung(fund.eintrag)} verstanden)"))
+        antwort.nachricht.absatz(verstanden(ziel, fund.eintrag))
     return antwort
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
-from befehle.nachricht import Fett, Kursiv, Nachricht, Teil
-from befehle.suche import bezeichnung, finde_feld_oder_projekt
+from befehle.nachricht import Fett, Nachricht, Teil
+from befehle.suche import finde_feld_oder_projekt, verstanden
 from modelle.stand import feld_uebersicht, projektstand
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag
 from modelle.werte import Ampel
@@ -39,7 +39,7 @@ async def status(anfrage: Anfrage, ziel: str | None) -> Antwort:
     else:
         antwort = await projektstatus(anfrage, fund.eintrag)
     if fund.gedeutet and antwort.nachricht is not None:
-        antwort.nachricht.absatz(Kursiv(f"(„{ziel}“ als {bezeichnung(fund.eintrag)} verstanden)"))
+        antwort.nachricht.absatz(verstanden(ziel, fund.eintrag))
     return antwort
 
 

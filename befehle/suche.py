@@ -1,20 +1,20 @@
 """Themenfelder und Projekte so finden, wie Menschen sie schreiben.
 
 Groß-/Kleinschreibung, Umlaute (`mobilitaet` = `mobilität`) und Aliase sind egal; ein
-eindeutiger Anfang genügt; ein mehrdeutiger Anfang nennt die Kandidaten; ein Tippfehler
-bekommt „Meinten Sie …?“.
+eindeutiger Anfang genügt; ein mehrdeutiger Anfang nennt die Kandidaten (bei `!status` erst,
+wenn kein einzelnes Themenfeld darunter ist); ein Tippfehler bekommt „Meinten Sie …?“.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from befehle.grundlagen import Benutzerfehler
-from befehle.nachricht import Code, Fett, Nachricht, gekuerzt
+from befehle.nachricht import Code, Fett, Kursiv, Nachricht, gekuerzt
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag, Verzeichnis
 from modelle.werte import normalisiere
 
@@ -36,24 +36,42 @@ def _schluessel(eintrag: FeldEintrag | ProjektEintrag) -> tuple[str, ...]:
     return tuple(normalisiere(s) for s in (eintrag.slug, anzeige, *eintrag.aliase))
 
 
+def verstanden(eingabe: str, eintrag: FeldEintrag | ProjektEintrag) -> Kursiv:
+    """Der Hinweis unter einer Antwort auf einen gedeuteten Namen; die Eingabe gekürzt (sie kann
+    beliebig lang sein und stünde sonst ganz in der Antwort)."""
+    return Kursiv(f"(„{gekuerzt(eingabe)}“ als {bezeichnung(eintrag)} verstanden)")
+
+
 def bezeichnung(eintrag: FeldEintrag | ProjektEintrag) -> str:
     if isinstance(eintrag, FeldEintrag):
         return f"Themenfeld „{eintrag.name}“"
     return f"Projekt „{eintrag.titel}“"
 
 
-def _finde(eingabe: str, kandidaten: Sequence[T], was: str, liste_befehl: str) -> Fund[T]:
+def _finde(
+    eingabe: str,
+    kandidaten: Sequence[T],
+    was: str,
+    liste_befehl: str,
+    vorrang: Callable[[T], bool] | None = None,
+) -> Fund[T]:
+    """`vorrang`: Passen mehrere gleich gut (mehrere Namen genau oder mehrere Anfänge), gewinnt
+    der eine, für den `vorrang` gilt; gilt es für keinen oder mehrere, bleibt es mehrdeutig."""
     gesucht = normalisiere(eingabe)
     # Nur Unsichtbares (Nullbreite, Richtungszeichen) ist leer – und passt auf nichts, nicht
     # als Anfang auf alles.
     exakt = [k for k in kandidaten if gesucht in _schluessel(k)] if gesucht else []
     if len(exakt) == 1:
         return Fund(exakt[0])
+    if (einer := _einer_mit_vorrang(exakt, vorrang)) is not None:
+        return Fund(einer)
     anfang = exakt or [
         k for k in kandidaten if gesucht and any(s.startswith(gesucht) for s in _schluessel(k))
     ]
     if len(anfang) == 1:
         return Fund(anfang[0], gedeutet=True)
+    if (einer := _einer_mit_vorrang(anfang, vorrang)) is not None:
+        return Fund(einer, gedeutet=True)
     if anfang:
         nachricht = Nachricht().absatz(
             f"„{gekuerzt(eingabe)}“ passt auf mehrere – bitte genauer angeben:"
@@ -79,6 +97,13 @@ def _finde(eingabe: str, kandidaten: Sequence[T], was: str, liste_befehl: str) -
     )
 
 
+def _einer_mit_vorrang(treffer: Sequence[T], vorrang: Callable[[T], bool] | None) -> T | None:
+    if vorrang is None or len(treffer) < 2:
+        return None
+    bevorzugt = [k for k in treffer if vorrang(k)]
+    return bevorzugt[0] if len(bevorzugt) == 1 else None
+
+
 def finde_feld(verzeichnis: Verzeichnis, eingabe: str, praefix: str = "!") -> Fund[FeldEintrag]:
     return _finde(eingabe, verzeichnis.felder, "Das Themenfeld", f"{praefix}themen")
 
@@ -92,8 +117,18 @@ def finde_projekt(
 def finde_feld_oder_projekt(
     verzeichnis: Verzeichnis, eingabe: str, praefix: str = "!"
 ) -> Fund[FeldEintrag | ProjektEintrag]:
+    """Für `!status`: Ein genauer Name gewinnt, sonst ein Themenfeld vor einem Projekt – wer
+    nach einem Feld fragt (die Koordination), ist der häufige Fall; „wärme“ meint das Feld
+    „Wärmewende“, nicht das Projekt `waermepumpen-schulen`. Nur wenn mehrere Felder (oder keins
+    und mehrere Projekte) gleich gut passen, kommt die Liste der Kandidaten."""
     kandidaten: list[FeldEintrag | ProjektEintrag] = [*verzeichnis.felder, *verzeichnis.projekte]
-    return _finde(eingabe, kandidaten, "Ein Themenfeld oder Projekt", f"{praefix}themen")
+    return _finde(
+        eingabe,
+        kandidaten,
+        "Ein Themenfeld oder Projekt",
+        f"{praefix}themen",
+        vorrang=lambda eintrag: isinstance(eintrag, FeldEintrag),
+    )
 
 
 def finde_projekt_unter(

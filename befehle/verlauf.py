@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, befehl
 from befehle.nachricht import HOECHSTENS_BYTES, Fett, Kursiv, Nachricht, Teil, gekuerzt
-from befehle.suche import bezeichnung, finde_projekt
+from befehle.suche import finde_projekt, verstanden
 from modelle.stand import Meldungseintrag
 from modelle.stand import verlauf as meldungsverlauf
 from modelle.werte import Quelle
@@ -79,7 +79,7 @@ async def verlauf(anfrage: Anfrage, argumente: VerlaufArgumente) -> Antwort:
                 )
             )
     if fund.gedeutet:
-        nachricht.absatz(Kursiv(f"(„{argumente.projekt}“ als {bezeichnung(projekt)} verstanden)"))
+        nachricht.absatz(verstanden(argumente.projekt, projekt))
     nachricht.absatz(
         "Melden: auf diese Nachricht antworten, z. B. „gelb, 40 %, Ausschreibung läuft“, "
         "oder mit 🟢 🟡 🔴 ✅ reagieren."

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
-from befehle.nachricht import Code, Fett, Kursiv, Nachricht, Teil
-from befehle.suche import bezeichnung, finde_feld
+from befehle.nachricht import Code, Fett, Nachricht, Teil
+from befehle.suche import finde_feld, verstanden
 from modelle.verzeichnis import FeldEintrag, PersonEintrag, Verzeichnis
 from modelle.werte import Rolle
 
@@ -38,7 +38,7 @@ async def wer(anfrage: Anfrage, ziel: str | None) -> Antwort:
     fund = finde_feld(verzeichnis, ziel, anfrage.praefix)
     nachricht = zustaendige(verzeichnis, fund.eintrag)
     if fund.gedeutet:
-        nachricht.absatz(Kursiv(f"(„{ziel}“ als {bezeichnung(fund.eintrag)} verstanden)"))
+        nachricht.absatz(verstanden(ziel, fund.eintrag))
     return Antwort(nachricht)
 
 

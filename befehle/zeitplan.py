@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from befehle import schreibweise
 from befehle.berechtigung import ist_stabsstelle, pruefe_befehl
 from befehle.grundlagen import Anfrage, Antwort, Argumentfehler, Berechtigung, befehl
-from befehle.nachricht import Code, Fett, Kursiv, Nachricht, Teil, gekuerzt
-from befehle.suche import bezeichnung, finde_feld
+from befehle.nachricht import Code, Fett, Nachricht, Teil, gekuerzt
+from befehle.suche import finde_feld, verstanden
 from modelle.strukturimport import setze_abfrage
 from modelle.termine import (
     feiertag,
@@ -85,7 +85,7 @@ async def zeitplan(anfrage: Anfrage, argumente: ZeitplanArgumente) -> Antwort:
     else:
         nachricht = await aendere(anfrage, fund.eintrag, argumente.neuer_zeitplan)
     if fund.gedeutet:
-        nachricht.absatz(Kursiv(f"(„{argumente.feld}“ als {bezeichnung(fund.eintrag)} verstanden)"))
+        nachricht.absatz(verstanden(argumente.feld, fund.eintrag))
     return Antwort(nachricht)
 
 

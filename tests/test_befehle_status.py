@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from modelle.datenbank import Sitzungsfabrik
+from tests.strukturen import als_text, beispiel_daten, eintrag, importiere
 from tests.testbot import (
     AUSSENSTEHENDE,
     KOORDINATION_ENERGIE,
@@ -41,11 +43,56 @@ async def test_umlaute_gross_klein_und_anfang_genuegen(testbot: Testbot) -> None
     assert "verstanden" in antwort.text
 
 
-async def test_mehrdeutiger_anfang_nennt_die_kandidaten(testbot: Testbot) -> None:
+async def test_beim_gleichen_anfang_geht_das_themenfeld_dem_projekt_vor(testbot: Testbot) -> None:
+    """„mobil“ passt auf das Feld Mobilität und das Projekt `mobilstationen`: Wer so fragt,
+    meint meist das Feld (Issue 14) – die Antwort sagt, wie sie es verstanden hat."""
     antwort = await testbot.sende("!status mobil", als=AUSSENSTEHENDE)
+    assert "passt auf mehrere" not in antwort.text
+    assert "Themenfeld Mobilität" in antwort.text
+    assert "(„mobil“ als Themenfeld „Mobilität“ verstanden)" in antwort.text
+
+
+async def test_gedeutete_ueberlange_eingabe_wird_gekuerzt_wiederholt(testbot: Testbot) -> None:
+    """Auch der Hinweis „… als … verstanden“ wiederholt die Eingabe nur gekürzt."""
+    antwort = await testbot.sende("!status mobil" + "\u200b" * 60_000, als=AUSSENSTEHENDE)
+    assert "Themenfeld Mobilität" in antwort.text
+    assert "verstanden" in antwort.text
+    assert len(antwort.nachricht.inhalt["body"]) < 5_000
+
+
+async def test_genauer_projektname_geht_einem_feldanfang_vor(testbot: Testbot) -> None:
+    antwort = await testbot.sende("!status mobilstationen", als=AUSSENSTEHENDE)
+    assert "(mobilstationen) – Themenfeld Mobilität" in antwort.text
+    assert "Letzte Meldung:" in antwort.text
+
+
+async def test_feld_vor_projekt_auch_wenn_das_projekt_im_feld_liegt(
+    testbot: Testbot, sitzungen: Sitzungsfabrik
+) -> None:
+    """Das Beispiel aus dem Issue: Feld „Wärmewende“, Projekt `waermepumpen-schulen`."""
+    daten = beispiel_daten()
+    eintrag(daten, "themenfeld", "energie")["aliase"].remove("waerme")
+    daten["themenfeld"].append({"slug": "waermewende", "name": "Wärmewende"})
+    eintrag(daten, "person", PATIN_ENERGIE)["patin"].append("waermewende")
+    daten["projekt"].append(
+        {
+            "slug": "waermepumpen-schulen",
+            "themenfeld": "waermewende",
+            "titel": "Wärmepumpen für Schulen",
+        }
+    )
+    await importiere(sitzungen, als_text(daten))
+    antwort = await testbot.sende("!status wärme", als=AUSSENSTEHENDE)
+    assert "Themenfeld Wärmewende" in antwort.text
+    assert "passt auf mehrere" not in antwort.text
+
+
+async def test_mehrdeutiger_anfang_nennt_die_kandidaten(testbot: Testbot) -> None:
+    """Passen mehrere Felder gleich gut, bleibt es bei der Liste."""
+    antwort = await testbot.sende("!status h", als=AUSSENSTEHENDE)
     assert "passt auf mehrere" in antwort.text
-    assert "mobilitaet" in antwort.text
-    assert "mobilstationen" in antwort.text
+    assert "haushalte-konsum" in antwort.text
+    assert "klimaanpassung" in antwort.text
 
 
 async def test_nur_unsichtbare_zeichen_sind_kein_treffer_und_werden_gekuerzt(
@@ -59,7 +106,7 @@ async def test_nur_unsichtbare_zeichen_sind_kein_treffer_und_werden_gekuerzt(
 
 
 async def test_mehrdeutige_ueberlange_eingabe_wird_gekuerzt_wiederholt(testbot: Testbot) -> None:
-    antwort = await testbot.sende("!status mobil" + "\u200b" * 60_000, als=AUSSENSTEHENDE)
+    antwort = await testbot.sende("!status h" + "\u200b" * 60_000, als=AUSSENSTEHENDE)
     assert "passt auf mehrere" in antwort.text
     assert "…" in antwort.text
     assert len(antwort.nachricht.inhalt["body"]) < 1_000
