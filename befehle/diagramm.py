@@ -39,15 +39,15 @@ if TYPE_CHECKING:
 ZEITLIMIT_S = 60.0
 
 # Übliche Ampelfarben, kräftig genug für Gelb auf Weiß; abgeschlossen ist neutral grau.
-_FARBEN = {
+FARBEN = {
     Ampel.GRUEN: "#3a9d23",
     Ampel.GELB: "#f2c300",
     Ampel.ROT: "#d7191c",
     Ampel.ABGESCHLOSSEN: "#8c8c8c",
 }
-_OHNE_MELDUNG = "#e4e4e4"
+OHNE_MELDUNG_FARBE = "#e4e4e4"
 # Von unten nach oben gestapelt; dieselbe Reihenfolge wie in `Zeichenauftrag.felder`.
-_REIHEN = [*(_FARBEN[a] for a in Ampel), _OHNE_MELDUNG]
+_REIHEN = [*(FARBEN[a] for a in Ampel), OHNE_MELDUNG_FARBE]
 _LEGENDE = [*(a.wort for a in Ampel), "ohne Meldung"]
 _SPALTEN = 4
 _SAEULENBREITE = 0.8

@@ -24,6 +24,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from befehle.berichtsausgabe import als_json, als_markdown, als_text
+from befehle.dashboardseite import dashboard_html, schreibe_dashboard
 from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
 from bot.bereitschaft import AndereInstanzAktiv, SperreVerloren
@@ -48,6 +49,7 @@ from bot.sicherung import (
     stelle_wieder_her,
 )
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
+from modelle.dashboarddaten import WOCHEN, stelle_dashboard_zusammen
 from modelle.datenbank import (
     Sitzungsfabrik,
     erzeuge_engine,
@@ -174,6 +176,24 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "md", "json"), default="text", help="Vorgabe: text"
     )
     bericht.set_defaults(ausfuehren=_bericht)
+
+    dashboard = befehle.add_parser(
+        "dashboard",
+        parents=[gemeinsam],
+        help="das Klimadashboard als statische Seite schreiben (ORDNER/index.html)",
+    )
+    dashboard.add_argument(
+        "-o", "--ausgabe", type=Path, required=True, metavar="ORDNER", help="Zielordner"
+    )
+    dashboard.add_argument(
+        "--intern",
+        action="store_true",
+        help="mit Herausforderungen und Namen (Vorgabe: öffentlich, ohne Personen und Freitexte)",
+    )
+    dashboard.add_argument(
+        "--wochen", type=int, default=WOCHEN, metavar="N", help=f"Verlauf (Vorgabe: {WOCHEN})"
+    )
+    dashboard.set_defaults(ausfuehren=_dashboard)
 
     export = befehle.add_parser(
         "export", parents=[gemeinsam], help="alle Statusmeldungen als CSV oder JSON ausgeben"
@@ -439,6 +459,29 @@ def _berichtszeitraum(
     if anfang >= ende:
         raise _Datumsfehler(f"--seit {seit}: liegt nicht vor dem Ende des Zeitraums")
     return anfang, ende
+
+
+def _dashboard(argumente: argparse.Namespace) -> int:
+    if argumente.wochen < 1:
+        print("--wochen: mindestens 1", file=sys.stderr)
+        return EXIT_EINGABE
+    zeitzone = ZoneInfo(lade_einstellungen(argumente.config).bot.zeitzone)
+
+    async def schreiben(sitzungen: Sitzungsfabrik) -> int:
+        async with sitzungen() as sitzung:
+            dashboard = await stelle_dashboard_zusammen(
+                sitzung,
+                jetzt=dt.datetime.now(dt.UTC),
+                zeitzone=zeitzone,
+                wochen=argumente.wochen,
+                intern=argumente.intern,
+            )
+        schreibe_dashboard(argumente.ausgabe, dashboard_html(dashboard, zeitzone))
+        fassung = "intern" if argumente.intern else "öffentlich"
+        print(f"Dashboard ({fassung}) geschrieben: {argumente.ausgabe.resolve() / 'index.html'}")
+        return EXIT_OK
+
+    return _mit_datenbank(argumente, schreiben)
 
 
 def _bericht(argumente: argparse.Namespace) -> int:
