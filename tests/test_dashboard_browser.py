@@ -11,6 +11,7 @@ Fehlt Chromium, wird übersprungen – außer in CI (`.ci/run` installiert es un
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import shutil
@@ -22,7 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
 from tests.kommandozeile import klimabot
 from tests.strukturen import BEISPIEL
-from tests.testbot import PATIN_ENERGIE, PATIN_MOBILITAET, RAUM_ENERGIE, RAUM_MOBILITAET, Testbot
+from tests.testbot import (
+    BERLIN,
+    PATIN_ENERGIE,
+    PATIN_MOBILITAET,
+    RAUM_ENERGIE,
+    RAUM_MOBILITAET,
+    Testbot,
+)
 
 WURZEL = Path(__file__).resolve().parent.parent
 
@@ -41,6 +49,9 @@ async def _meldungen(datei: Path) -> None:
     engine: AsyncEngine = erzeuge_engine(f"sqlite+aiosqlite:///{datei}")
     try:
         bot = Testbot(erzeuge_sitzungsfabrik(engine))
+        # Jetzt, nicht wie sonst im Testbot eine Sekunde voraus: Seite und Bericht entstehen
+        # gleich danach und sollen die Meldungen schon sehen. Der Import lief vorher.
+        bot.jetzt = dt.datetime.now(BERLIN)
         for text, wer, raum in (
             ("!meldung waermeplanung rot 30% Gutachten fehlt", PATIN_ENERGIE, RAUM_ENERGIE),
             ("!meldung pv-offensive abgeschlossen 100% fertig", PATIN_ENERGIE, RAUM_ENERGIE),
