@@ -130,3 +130,55 @@ def schreibe_dashboard(ordner: Path, html: str) -> None:
             alt.rename(ordner)
         raise
     shutil.rmtree(alt, ignore_errors=True)
+
+
+async def schreibe_aus_datenbank(
+    url: str, ordner: Path, *, zeitzone: ZoneInfo, wochen: int, intern: bool
+) -> None:
+    """Stellt das Dashboard aus der Datenbank hinter `url` zusammen und schreibt es."""
+    from modelle.dashboarddaten import stelle_dashboard_zusammen
+    from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
+
+    engine = erzeuge_engine(url)
+    try:
+        async with erzeuge_sitzungsfabrik(engine)() as sitzung:
+            dashboard = await stelle_dashboard_zusammen(
+                sitzung,
+                jetzt=dt.datetime.now(dt.UTC),
+                zeitzone=zeitzone,
+                wochen=wochen,
+                intern=intern,
+            )
+    finally:
+        await engine.dispose()
+    schreibe_dashboard(ordner, dashboard_html(dashboard, zeitzone))
+
+
+def _haupt() -> None:
+    """`python -m befehle.dashboardseite`: der kurze Prozess, in dem der laufende Bot sein
+    Dashboard schreibt (`bot.dashboard`) – matplotlib und Jinja2 blieben sonst im Bot. Die
+    Adresse der Datenbank kommt über die Standardeingabe (mit Passwort: nicht in die
+    Befehlszeile, die jeder Nutzer des Rechners sieht)."""
+    import argparse
+    import asyncio
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ausgabe", type=Path, required=True)
+    parser.add_argument("--zeitzone", required=True)
+    parser.add_argument("--wochen", type=int, required=True)
+    parser.add_argument("--intern", action="store_true")
+    argumente = parser.parse_args()
+    asyncio.run(
+        schreibe_aus_datenbank(
+            sys.stdin.read().strip(),
+            argumente.ausgabe,
+            zeitzone=ZoneInfo(argumente.zeitzone),
+            wochen=argumente.wochen,
+            intern=argumente.intern,
+        )
+    )
+
+
+if __name__ == "__main__":
+    _haupt()

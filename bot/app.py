@@ -41,6 +41,7 @@ from bot.bereitschaft import (
 )
 from bot.client import pflege_schluessel
 from bot.config import Einstellungen, KonfigurationFehler, MatrixEinstellungen, dateien_des_bots
+from bot.dashboard import Dashboardschreiber
 from bot.drossel import Drossel
 from bot.geheimnisse import schuetze_protokoll, zu_offene_dateien
 from bot.metriken import Betriebsart, Metriken
@@ -241,7 +242,20 @@ class Klimabot:
         aufbewahrung = Aufbewahrung(
             sitzungen, tage=einstellungen.bot.aufbewahrung_tage, bereit=sync.bereit.is_set
         )
-        zeitplaner = Zeitplaner(planer, zeitzone, aufbewahrung)
+        dashboard = einstellungen.dashboard
+        zeitplaner = Zeitplaner(
+            planer,
+            zeitzone,
+            aufbewahrung,
+            dashboard=(
+                Dashboardschreiber(
+                    dashboard, einstellungen.datenbank.url, einstellungen.bot.zeitzone
+                ),
+                Zeitplan.aus_text(dashboard.zeitplan),
+            )
+            if dashboard.ordner is not None
+            else None,
+        )
         ueberwachung = (
             Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)
             if einstellungen.ueberwachung.eingeschaltet

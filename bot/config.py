@@ -241,6 +241,17 @@ class UeberwachungEinstellungen(_Abschnitt):
         return wert
 
 
+class DashboardEinstellungen(_Abschnitt):
+    """Das Klimadashboard, das der laufende Bot selbst aktuell hält (bot/dashboard.py)."""
+
+    # Ohne Ordner schreibt der Bot keins; `klimabot dashboard` geht immer.
+    ordner: Path | None = None
+    # Mit Herausforderungen und Namen (nur für einen internen Ordner).
+    intern: bool = False
+    zeitplan: Zeitplantext = "täglich 06:00"
+    wochen: int = Field(default=12, ge=1, le=104)
+
+
 class Einstellungen(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KLIMABOT_",
@@ -254,6 +265,7 @@ class Einstellungen(BaseSettings):
     bot: BotEinstellungen = BotEinstellungen()
     zeitplan: ZeitplanEinstellungen = ZeitplanEinstellungen()
     ueberwachung: UeberwachungEinstellungen = UeberwachungEinstellungen()
+    dashboard: DashboardEinstellungen = DashboardEinstellungen()
     instanz: InstanzEinstellungen = Field(default_factory=InstanzEinstellungen)
 
     def matrix_fuer_den_betrieb(self) -> MatrixEinstellungen:
@@ -312,6 +324,10 @@ def lade_einstellungen(pfad: Path | None = None) -> Einstellungen:
             update={"strukturdatei": basis / einstellungen.bot.strukturdatei}
         )
         einstellungen = einstellungen.model_copy(update={"bot": bot})
+    ordner = einstellungen.dashboard.ordner
+    if ordner is not None and not ordner.is_absolute():
+        dashboard = einstellungen.dashboard.model_copy(update={"ordner": basis / ordner})
+        einstellungen = einstellungen.model_copy(update={"dashboard": dashboard})
     matrix = einstellungen.matrix
     if matrix is not None and matrix.verschluesselung:
         speicher = matrix.schluesselspeicher

@@ -29,6 +29,7 @@ from bot.aufbewahrung import MINUTE as AUFRAEUMEN_MINUTE
 from bot.aufbewahrung import STUNDE as AUFRAEUMEN_STUNDE
 from bot.aufbewahrung import Aufbewahrung
 from bot.ausgang import direktraum, reihe_antwort_ein, verweis
+from bot.dashboard import Dashboardschreiber
 from bot.metriken import Metriken
 from modelle.basis import jetzt as uhrzeit_jetzt
 from modelle.datenbank import Sitzungsfabrik
@@ -44,6 +45,7 @@ from modelle.versand import (
 )
 from modelle.verzeichnis import FeldEintrag, VerzeichnisSpeicher
 from modelle.werte import Rolle
+from modelle.zeitplan import Zeitplan
 
 log = logging.getLogger(__name__)
 
@@ -283,11 +285,19 @@ class Zeitplaner:
     und räumt einmal am Tag zur stillen Zeit auf (`bot.aufbewahrung`)."""
 
     def __init__(
-        self, planer: Planer, zeitzone: ZoneInfo, aufbewahrung: Aufbewahrung | None = None
+        self,
+        planer: Planer,
+        zeitzone: ZoneInfo,
+        aufbewahrung: Aufbewahrung | None = None,
+        dashboard: tuple[Dashboardschreiber, Zeitplan] | None = None,
     ) -> None:
+        """`dashboard`: Schreiber und Zeitplan des Klimadashboards (`[dashboard]`); geschrieben
+        wird auch gleich beim Start, damit die Seite nach einem Update nicht bis zum nächsten
+        Termin veraltet."""
         self._planer = planer
         self._zeitzone = zeitzone
         self._aufbewahrung = aufbewahrung
+        self._dashboard = dashboard
         self._scheduler = AsyncIOScheduler(timezone=zeitzone)
 
     def starte(self) -> None:
@@ -310,6 +320,17 @@ class Zeitplaner:
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=3600,
+            )
+        if self._dashboard is not None:
+            schreiber, zeitplan = self._dashboard
+            self._scheduler.add_job(
+                schreiber.schreibe_sicher,
+                CronTrigger(**zeitplan.trigger_felder(), timezone=self._zeitzone),
+                id="dashboard",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=3600,
+                next_run_time=dt.datetime.now(self._zeitzone),
             )
         self._scheduler.start()
 

@@ -231,3 +231,13 @@ def test_flutgrenze_laesst_sich_einstellen_und_abschalten(ordner: Path) -> None:
     assert lade_einstellungen(abgeschaltet).bot.flut_stoss == 0
     with pytest.raises(KonfigurationFehler, match=r"bot\.flut_stoss"):
         lade_einstellungen(_schreibe(ordner, GUELTIG + "flut_stoss = -1\n"))
+
+
+def test_dashboard_ordner_gilt_von_der_konfiguration_aus_und_zeitplan_wird_geprueft(
+    ordner: Path,
+) -> None:
+    assert lade_einstellungen(_schreibe(ordner, GUELTIG)).dashboard.ordner is None
+    mit = _schreibe(ordner, GUELTIG + '\n[dashboard]\nordner = "seite"\nzeitplan = "mo-fr 07:00"\n')
+    assert lade_einstellungen(mit).dashboard.ordner == ordner / "seite"
+    with pytest.raises(KonfigurationFehler, match=r"dashboard\.zeitplan"):
+        lade_einstellungen(_schreibe(ordner, GUELTIG + '\n[dashboard]\nzeitplan = "irgendwann"\n'))

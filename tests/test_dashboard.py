@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tomllib
 from pathlib import Path
@@ -10,9 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from befehle.dashboardseite import dashboard_html, schreibe_dashboard
+from befehle.grundlagen import Betrieb
+from bot.config import DashboardEinstellungen
+from bot.dashboard import Dashboardschreiber
+from bot.planer import Planer, Zeitplaner
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.dashboarddaten import stelle_dashboard_zusammen
 from modelle.datenbank import Sitzungsfabrik
+from modelle.zeitplan import Zeitplan
 from tests.kommandozeile import klimabot
 from tests.strukturen import BEISPIEL
 from tests.testbot import PATIN_ENERGIE, RAUM_ENERGIE, Testbot
@@ -132,3 +138,59 @@ def test_schreiben_scheitert_ohne_die_alte_seite_zu_verlieren(
     monkeypatch.undo()
     assert (ziel / "index.html").read_text(encoding="utf-8") == "<p>alt</p>"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dashboard"]
+
+
+async def test_laufender_bot_schreibt_das_dashboard_in_eigenem_prozess(
+    testbot: Testbot, datenbank_url: str, tmp_path: Path
+) -> None:
+    """`[dashboard] ordner`: der Bot schreibt die Seite in einem kurzen eigenen Prozess (die
+    Adresse der Datenbank über die Standardeingabe)."""
+    await _melde(testbot)
+    einstellungen = DashboardEinstellungen(ordner=tmp_path / "seite", intern=True, wochen=4)
+    schreiber = Dashboardschreiber(einstellungen, datenbank_url, "Europe/Berlin")
+    assert await schreiber.schreibe_sicher()
+    seite = (tmp_path / "seite" / "index.html").read_text(encoding="utf-8")
+    assert "interne Fassung" in seite
+    assert "Vertrauliche Herausforderung" in seite
+    assert "die letzten 4 Wochen" in seite
+
+
+async def test_scheitert_das_schreiben_steht_es_im_protokoll_und_sonst_geschieht_nichts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    einstellungen = DashboardEinstellungen(ordner=tmp_path / "seite")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fehlt' / 'klimabot.db'}"
+    assert not await Dashboardschreiber(einstellungen, url, "Europe/Berlin").schreibe_sicher()
+    assert "Klimadashboard nicht geschrieben (Exit-Code 1)" in caplog.text
+    assert not (tmp_path / "seite").exists()
+
+
+async def test_zeitplaner_schreibt_das_dashboard_gleich_beim_start(
+    testbot: Testbot, sitzungen: Sitzungsfabrik, datenbank_url: str, tmp_path: Path
+) -> None:
+    """Nach einem Update soll die Seite nicht bis zum nächsten Termin veraltet bleiben."""
+    einstellungen = DashboardEinstellungen(ordner=tmp_path / "seite", zeitplan="mo 06:00")
+    geschrieben = asyncio.Event()
+
+    class Beobachteter(Dashboardschreiber):
+        async def schreibe_sicher(self) -> bool:
+            try:
+                return await super().schreibe_sicher()
+            finally:
+                geschrieben.set()
+
+    planer = Planer(sitzungen=sitzungen, zeitzone=BERLIN, betrieb=Betrieb(), praefix="!")
+    zeitplaner = Zeitplaner(
+        planer,
+        BERLIN,
+        dashboard=(
+            Beobachteter(einstellungen, datenbank_url, "Europe/Berlin"),
+            Zeitplan.aus_text(einstellungen.zeitplan),
+        ),
+    )
+    zeitplaner.starte()
+    try:
+        await asyncio.wait_for(geschrieben.wait(), timeout=60)
+    finally:
+        zeitplaner.stoppe()
+    assert "Klimadashboard" in (tmp_path / "seite" / "index.html").read_text(encoding="utf-8")
