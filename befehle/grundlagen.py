@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from befehle.nachricht import Code, Nachricht, Teil, gekuerzt
-from modelle.stand import Projektstand, letzte_meldungen
+from modelle.stand import Felduebersicht, Projektstand, feld_uebersicht, letzte_meldungen
 from modelle.verzeichnis import Verzeichnis, VerzeichnisSpeicher
 from modelle.werte import normalisiere
 from modelle.zeitplan import Zeitplan
@@ -92,6 +92,13 @@ class Anfrage:
         if self.lagebild is None:
             return await letzte_meldungen(self.sitzung, themenfeld_id)
         return await self.lagebild.letzte_meldungen(self.sitzung, themenfeld_id)
+
+    async def feld_uebersicht(self) -> list[Felduebersicht]:
+        """Je aktivem Themenfeld die Ampelzahlen (`modelle.stand`), aus dem Lagebild, wenn es
+        eins gibt."""
+        if self.lagebild is None:
+            return await feld_uebersicht(self.sitzung)
+        return await self.lagebild.feld_uebersicht(self.sitzung)
 
     @property
     def raum_feld_id(self) -> int | None:

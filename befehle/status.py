@@ -6,7 +6,7 @@ from befehle import schreibweise
 from befehle.grundlagen import Anfrage, Antwort, befehl, ein_optionales_wort
 from befehle.nachricht import Fett, Nachricht, Teil
 from befehle.suche import finde_feld_oder_projekt, verstanden
-from modelle.stand import feld_uebersicht, projektstand
+from modelle.stand import projektstand
 from modelle.verzeichnis import FeldEintrag, ProjektEintrag
 from modelle.werte import Ampel
 
@@ -44,7 +44,7 @@ async def status(anfrage: Anfrage, ziel: str | None) -> Antwort:
 
 
 async def gesamtstatus(anfrage: Anfrage) -> Antwort:
-    felder = await feld_uebersicht(anfrage.sitzung)
+    felder = await anfrage.feld_uebersicht()
     nachricht = Nachricht().absatz(Fett("Stand aller Themenfelder"))
     zeilen: list[list[Teil]] = []
     textzeilen: list[list[Teil]] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelle.stand import Projektstand, letzte_meldungen
+from modelle.stand import Felduebersicht, Projektstand, feld_uebersicht, letzte_meldungen
 from modelle.tabellen import (
     Person,
     Raum,
@@ -168,7 +168,8 @@ Standleser = Callable[[], tuple[int, int] | None]
 
 
 class VerzeichnisSpeicher:
-    """Das Lagebild im Speicher: das Verzeichnis und je Themenfeld die Stände seiner Projekte.
+    """Das Lagebild im Speicher: das Verzeichnis, je Themenfeld die Stände seiner Projekte und
+    die Übersicht über alle Felder.
 
     Trigger zählen jede Änderung der Struktur und jede an Statusmeldungen in `strukturstand`
     mit, auch aus anderen Prozessen. `hole` liest beide Zähler vor allem anderen: Was danach
@@ -186,11 +187,13 @@ class VerzeichnisSpeicher:
         self._stand: tuple[int, int] | None = None
         self._verzeichnis: Verzeichnis | None = None
         self._feldstaende: dict[int, list[Projektstand]] = {}
+        self._uebersicht: list[Felduebersicht] | None = None
 
     async def hole(self, sitzung: AsyncSession) -> Verzeichnis:
         stand = await self._lies_stand(sitzung)
         if stand != self._stand:
             self._feldstaende.clear()
+            self._uebersicht = None
         if (
             stand is None
             or self._stand is None
@@ -215,6 +218,14 @@ class VerzeichnisSpeicher:
                 sitzung, themenfeld_id
             )
         return list(staende)
+
+    async def feld_uebersicht(self, sitzung: AsyncSession) -> list[Felduebersicht]:
+        """`modelle.stand.feld_uebersicht` zum Stand des letzten `hole`, wie `letzte_meldungen`."""
+        if self._stand is None:
+            return await feld_uebersicht(sitzung)
+        if self._uebersicht is None:
+            self._uebersicht = await feld_uebersicht(sitzung)
+        return list(self._uebersicht)
 
     async def _lies_stand(self, sitzung: AsyncSession) -> tuple[int, int] | None:
         if self._standleser is not None:

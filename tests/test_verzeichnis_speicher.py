@@ -6,6 +6,7 @@ dem Bot mit eigener Verbindung. Hier steht dafür eine zweite Engine auf derselb
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -176,3 +177,31 @@ async def test_zurueckgezogene_meldung_verschwindet_aus_dem_feldstatus(testbot: 
     assert rot in await feldstatus()
     await testbot.loesche(meldung.event_id, als=PATIN_ENERGIE, raum=RAUM_ENERGIE)
     assert rot not in await feldstatus()
+
+
+async def test_meldung_aus_einem_anderen_prozess_steht_sofort_in_der_uebersicht(
+    testbot: Testbot, konsole: Sitzungsfabrik
+) -> None:
+    """Auch `!status` ohne Angabe (alle Felder) kommt aus dem Lagebild – und sieht fremde
+    Meldungen sofort."""
+
+    async def rote_in_energie() -> int:
+        text = (await testbot.sende("!status", als=PATIN_ENERGIE)).text
+        treffer = re.search(r"\*Energie\*: .*?🔴 (\d+)", text)
+        assert treffer is not None, text
+        return int(treffer.group(1))
+
+    vorher = await rote_in_energie()
+    async with konsole.begin() as sitzung:
+        projekt_id = await sitzung.scalar(
+            select(Strategieprojekt.id).where(Strategieprojekt.slug == "pv-offensive")
+        )
+        sitzung.add(
+            Statusmeldung(
+                projekt_id=projekt_id,
+                zeitpunkt=testbot.jetzt,
+                ampel=Ampel.ROT,
+                quelle=Quelle.IMPORT,
+            )
+        )
+    assert await rote_in_energie() == vorher + 1
