@@ -6,6 +6,7 @@ dem Bot mit eigener Verbindung. Hier steht dafür eine zweite Engine auf derselb
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 
@@ -119,6 +120,26 @@ async def test_befehle_und_meldungen_aendern_den_strukturstand_nicht(
         assert await verbindung.scalar(select(Strukturstand.version)) == vorher
 
 
+async def _rote_meldung_von_hand(
+    konsole: Sitzungsfabrik, slug: str, zeitpunkt: dt.datetime, *, herausforderung: str = ""
+) -> None:
+    """Eine Meldung, die nicht der Bot schreibt: über die zweite Engine, ohne Bot-Code."""
+    async with konsole.begin() as sitzung:
+        projekt_id = await sitzung.scalar(
+            select(Strategieprojekt.id).where(Strategieprojekt.slug == slug)
+        )
+        sitzung.add(
+            Statusmeldung(
+                projekt_id=projekt_id,
+                zeitpunkt=zeitpunkt,
+                ampel=Ampel.ROT,
+                text=herausforderung,
+                herausforderungen=herausforderung or None,
+                quelle=Quelle.IMPORT,
+            )
+        )
+
+
 async def test_meldung_aus_einem_anderen_prozess_steht_sofort_im_feldstatus(
     testbot: Testbot, konsole: Sitzungsfabrik
 ) -> None:
@@ -127,20 +148,9 @@ async def test_meldung_aus_einem_anderen_prozess_steht_sofort_im_feldstatus(
     Meldungsstand in `strukturstand` zählt sie mit."""
     vorher = (await testbot.sende("!status energie", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)).text
     assert "Von Hand eingetragen" not in vorher
-    async with konsole.begin() as sitzung:
-        projekt_id = await sitzung.scalar(
-            select(Strategieprojekt.id).where(Strategieprojekt.slug == "waermeplanung")
-        )
-        sitzung.add(
-            Statusmeldung(
-                projekt_id=projekt_id,
-                zeitpunkt=testbot.jetzt,
-                ampel=Ampel.ROT,
-                text="Von Hand eingetragen",
-                herausforderungen="Von Hand eingetragen",
-                quelle=Quelle.IMPORT,
-            )
-        )
+    await _rote_meldung_von_hand(
+        konsole, "waermeplanung", testbot.jetzt, herausforderung="Von Hand eingetragen"
+    )
     nachher = (await testbot.sende("!status energie", als=PATIN_ENERGIE, raum=RAUM_ENERGIE)).text
     assert "Von Hand eingetragen" in nachher
 
@@ -192,16 +202,5 @@ async def test_meldung_aus_einem_anderen_prozess_steht_sofort_in_der_uebersicht(
         return int(treffer.group(1))
 
     vorher = await rote_in_energie()
-    async with konsole.begin() as sitzung:
-        projekt_id = await sitzung.scalar(
-            select(Strategieprojekt.id).where(Strategieprojekt.slug == "pv-offensive")
-        )
-        sitzung.add(
-            Statusmeldung(
-                projekt_id=projekt_id,
-                zeitpunkt=testbot.jetzt,
-                ampel=Ampel.ROT,
-                quelle=Quelle.IMPORT,
-            )
-        )
+    await _rote_meldung_von_hand(konsole, "pv-offensive", testbot.jetzt)
     assert await rote_in_energie() == vorher + 1
