@@ -197,35 +197,23 @@ class _Ungewiss(Exception):
 
 
 class _Gedaechtnis:
-    """Die zuletzt gemerkten Event-IDs, höchstens `groesse` viele; die ältesten fallen heraus."""
+    """Die zuletzt gemerkten Schlüssel (Event- oder Transaktions-IDs), je mit einem Wert,
+    höchstens `groesse` viele; die ältesten fallen heraus."""
 
     def __init__(self, groesse: int) -> None:
-        self._ids: dict[str, None] = {}
+        self._werte: dict[str, str | None] = {}
         self._groesse = groesse
 
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
+    def __contains__(self, schluessel: object) -> bool:
+        return schluessel in self._werte
 
-    def merke(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        if len(self._ids) > self._groesse:
-            del self._ids[next(iter(self._ids))]
+    def get(self, schluessel: str) -> str | None:
+        return self._werte.get(schluessel)
 
-
-class _Kennungen:
-    """Transaktions-IDs gesendeter Ereignisse des Bots → ihre Event-IDs, die letzten `groesse`."""
-
-    def __init__(self, groesse: int) -> None:
-        self._ids: dict[str, str] = {}
-        self._groesse = groesse
-
-    def get(self, txn_id: str) -> str | None:
-        return self._ids.get(txn_id)
-
-    def merke(self, txn_id: str, event_id: str) -> None:
-        self._ids[txn_id] = event_id
-        if len(self._ids) > self._groesse:
-            del self._ids[next(iter(self._ids))]
+    def merke(self, schluessel: str, wert: str | None = None) -> None:
+        self._werte[schluessel] = wert
+        if len(self._werte) > self._groesse:
+            del self._werte[next(iter(self._werte))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +344,7 @@ class Verarbeitung:
         self._unvermerkt_gesendet: list[_Gesendet] = []
         # Was der Bot laut Sync schon gesendet hat (Kennung im Ereignis → Event-ID): so sendet
         # er nach einer Übernahme nicht noch einmal, was die vorige Instanz schon sandte.
-        self._im_raum = _Kennungen(GEDAECHTNIS)
+        self._im_raum = _Gedaechtnis(GEDAECHTNIS)
 
     def schon_im_raum(self, kennungen: Mapping[str, str]) -> None:
         """Eigene Ereignisse aus dem Sync: Transaktions-ID (aus dem Inhalt) → Event-ID."""

@@ -186,16 +186,7 @@ def neue_revision(beschreibung: str, url: str) -> None:
     """Erzeugt eine Revision aus dem Unterschied Modelle ↔ migriertes Schema (`make migration`)."""
     from alembic import command
 
-    from modelle.datenbank import erzeuge_engine
-
-    async def migrieren() -> None:
-        engine = erzeuge_engine(url)
-        try:
-            await aktualisiere_schema(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(migrieren())
+    _hochziehen(url)
     konfiguration = alembic_konfiguration()
     konfiguration.cmd_opts = argparse.Namespace(x=[f"url={url}"])
     nummer = len(list(VERSIONEN.glob("[0-9]*.py"))) + 1

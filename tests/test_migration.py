@@ -146,6 +146,21 @@ async def test_auf_neuestem_stand_laeuft_alembic_nicht(
     assert await ausstehende_migrationen(engine) == []
 
 
+async def _geladen_nach(skript: str) -> str:
+    """Führt `skript` in einem frischen Interpreter aus; was es ausgibt (die Liste der geladenen
+    Pakete, die nicht geladen sein sollten)."""
+    ergebnis = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", textwrap.dedent(skript)],
+        cwd=WURZEL,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return ergebnis.stdout.strip()
+
+
 async def test_neustart_laedt_weder_alembic_noch_holidays(tmp_path: Path) -> None:
     """Speicher des laufenden Bots: ist das Schema aktuell, lädt der Start nichts davon."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'klimabot.db'}"
@@ -172,16 +187,7 @@ async def test_neustart_laedt_weder_alembic_noch_holidays(tmp_path: Path) -> Non
         geladen = {{name.partition(".")[0] for name in sys.modules}}
         print(*sorted(geladen & {{"alembic", "mako", "pygments", "holidays"}}))
     """
-    ergebnis = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-c", textwrap.dedent(skript)],
-        cwd=WURZEL,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert ergebnis.stdout.strip() == ""
+    assert await _geladen_nach(skript) == ""
 
 
 async def test_erster_start_migriert_in_eigenem_prozess_und_laedt_alembic_nicht(
@@ -205,16 +211,7 @@ async def test_erster_start_migriert_in_eigenem_prozess_und_laedt_alembic_nicht(
         geladen = {{name.partition(".")[0] for name in sys.modules}}
         print(*sorted(geladen & {{"alembic", "mako", "pygments"}}))
     """
-    ergebnis = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-c", textwrap.dedent(skript)],
-        cwd=WURZEL,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert ergebnis.stdout.strip() == ""
+    assert await _geladen_nach(skript) == ""
     assert await ausstehende_migrationen(leere_engine) == []
     assert await _unterschiede(leere_engine) == []
 
