@@ -1,8 +1,9 @@
 """Darstellung des Wochenberichts: eine kurze Kopfnachricht, je Themenfeld eine Nachricht.
 
 Im Raum der Stabsstelle steht der Kopf in der Zeitleiste und die Themenfelder im Thread
-darunter; die Kommandozeile gibt dasselbe als Text, Markdown oder JSON aus. Alle Formen
-entstehen aus denselben Abschnitten, damit sie nie auseinanderlaufen. Den Befehl `!bericht`
+darunter; die Kommandozeile gibt dasselbe als Text oder JSON aus. Beide Formen entstehen
+aus denselben Abschnitten, damit sie nie auseinanderlaufen (Markdown und HTML für den
+Klimabericht: `befehle.klimabericht`). Den Befehl `!bericht`
 und das Zusammenstellen der Antwort enthält `befehle.bericht`.
 """
 
@@ -10,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from befehle import schreibweise
-from befehle.nachricht import Code, Erwaehnung, Fett, Kursiv, Nachricht, Teil
+from befehle.nachricht import Code, Fett, Kursiv, Nachricht, Teil
 from modelle.berichtsdaten import Feldbericht, NichtZugestellt, Wochenbericht
 from modelle.werte import Ampel
 
@@ -366,74 +366,6 @@ def als_text(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
     if zustellung is not None:
         teile.append(zustellung.text)
     return f"\n\n{_TRENNER}\n\n".join(teile) + "\n"
-
-
-# Alles, was in Markdown etwas bedeutet; `-`, `+` und `.` nur am Zeilenanfang, und dort
-# steht bei uns nie Benutzertext.
-_MD_SONDERZEICHEN = re.compile(r"([\\`*_\[\]<>|#~&!])")
-
-
-def _md_text(text: str) -> str:
-    # Zeilenumbrüche würden Tabellenzeilen und Listenpunkte zerreißen.
-    return _MD_SONDERZEICHEN.sub(r"\\\1", " ".join(text.splitlines()))
-
-
-def _md_teil(teil: Teil) -> str:
-    match teil:
-        case str():
-            return _md_text(teil)
-        case Fett(text):
-            return f"**{_md_text(text)}**"
-        case Kursiv(text):
-            return f"_{_md_text(text)}_"
-        case Code(text):
-            return "`" + text.replace("`", "'") + "`"
-        case Erwaehnung(_, name):
-            return _md_text(name)
-
-
-def _md(teile: Sequence[Teil]) -> str:
-    return "".join(_md_teil(t) for t in teile)
-
-
-def _md_abschnitt(abschnitt: _Abschnitt) -> list[str]:
-    zeilen = [f"### {_md_text(abschnitt.titel)}", ""]
-    if abschnitt.kopf:
-        zeilen.append("| " + " | ".join(_md_text(k) for k in abschnitt.kopf) + " |")
-        zeilen.append("|" + "---|" * len(abschnitt.kopf))
-        zeilen.extend(
-            "| " + " | ".join(_md(zelle) for zelle in zeile) + " |" for zeile in abschnitt.zellen
-        )
-    else:
-        zeilen.extend(f"- {_md(punkt)}" for punkt in abschnitt.zeilen)
-    zeilen.append("")
-    return zeilen
-
-
-def als_markdown(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
-    """Für den Klimabericht: Überschriften je Themenfeld, Tabellen wie im Messenger."""
-    stand, bewegung = _kopfzeilen(bericht)
-    zeilen = [
-        f"# {_md_text(_titel(bericht, zeitzone))}",
-        "",
-        _md_text(stand) + "  ",
-        _md_text(bewegung),
-        "",
-    ]
-    for feld in bericht.felder:
-        inhalt = _feldinhalt(feld, zeitzone, schreibweise.GROSSZUEGIG)
-        zeilen.extend([f"## {_md_text(feld.themenfeld_name)}", ""])
-        zaehlung = _zaehlung(feld.ampeln, feld.ohne_meldung, mit_worten=True)
-        if feld.projekte:
-            zeilen.extend([_md_text(zaehlung), ""])
-        if inhalt.hinweis:
-            zeilen.extend([f"_{_md_text(inhalt.hinweis)}_", ""])
-        for abschnitt in inhalt.abschnitte:
-            zeilen.extend(_md_abschnitt(abschnitt))
-    if bericht.nicht_zugestellt:
-        zeilen.extend([f"## {_ZUSTELLUNG_TITEL}", "", f"_{_md_text(_ZUSTELLUNG_HINWEIS)}_", ""])
-        zeilen.extend(f"- {_md(_nicht_zugestellt(n, zeitzone))}" for n in bericht.nicht_zugestellt)
-    return "\n".join(zeilen).rstrip("\n") + "\n"
 
 
 def als_json(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:

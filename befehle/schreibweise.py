@@ -4,6 +4,7 @@ Erwähnungen; wie viel Benutzertext eine Tabellenzelle zeigt."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -55,6 +56,17 @@ def datum(wert: dt.date | dt.datetime, zeitzone: ZoneInfo) -> str:
 
 def zeitpunkt(wert: dt.datetime, zeitzone: ZoneInfo) -> str:
     return wert.astimezone(zeitzone).strftime("%d.%m.%Y, %H:%M Uhr")
+
+
+# Alles, was in Markdown etwas bedeutet; `-`, `+` und `.` nur am Zeilenanfang, und dort
+# steht bei uns nie Benutzertext.
+_MD_SONDERZEICHEN = re.compile(r"([\\`*_\[\]<>|#~&!])")
+
+
+def md_text(text: str) -> str:
+    """`text` als Markdown, das genau diesen Text zeigt: eine Zeile, Sonderzeichen maskiert
+    (Zeilenumbrüche würden Tabellenzeilen und Listenpunkte zerreißen)."""
+    return _MD_SONDERZEICHEN.sub(r"\\\1", " ".join(text.splitlines()))
 
 
 def anzahl(wert: int, einzahl: str, mehrzahl: str) -> str:

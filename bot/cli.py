@@ -23,8 +23,10 @@ from pydantic import ValidationError
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from befehle.berichtsausgabe import als_json, als_markdown, als_text
+from befehle.berichtsausgabe import als_json, als_text
 from befehle.dashboardseite import dashboard_html, schreibe_dashboard
+from befehle.klimabericht import bilderordner, kapitel_text, schreibe_kapitel
+from befehle.seiten import ersetze_atomar
 from bot.anmeldung import AnmeldungFehlgeschlagen
 from bot.app import betreibe
 from bot.bereitschaft import AndereInstanzAktiv, SperreVerloren
@@ -57,6 +59,7 @@ from modelle.datenbank import (
     kurzer_grund,
     sqlite_datei,
 )
+from modelle.klimabericht import stelle_kapitel_zusammen
 from modelle.migration import aktualisiere_schema
 from modelle.statusexport import schreibe_export, statusmeldungen_fuer_export
 from modelle.strukturdatei import StrukturFehler, lies_struktur
@@ -160,7 +163,12 @@ def _parser() -> argparse.ArgumentParser:
     exportieren.set_defaults(ausfuehren=_struktur_export)
 
     bericht = befehle.add_parser(
-        "bericht", parents=[gemeinsam], help="den Wochenbericht ausgeben, der jetzt gesendet würde"
+        "bericht",
+        parents=[gemeinsam],
+        help=(
+            "den Wochenbericht ausgeben, der jetzt gesendet würde; mit --format html oder md "
+            "das Kapitel für den Klimabericht"
+        ),
     )
     bericht.add_argument(
         "--seit",
@@ -173,7 +181,24 @@ def _parser() -> argparse.ArgumentParser:
         help="letzter Tag des Zeitraums, einschließlich (Vorgabe: bis jetzt)",
     )
     bericht.add_argument(
-        "--format", choices=("text", "md", "json"), default="text", help="Vorgabe: text"
+        "--format",
+        choices=("text", "json", "html", "md"),
+        default="text",
+        help=(
+            "text oder json: der Wochenbericht; html oder md: das Kapitel für den Klimabericht, "
+            "die Diagramme als Bilder in DATEI-bilder/ daneben (Vorgabe: text)"
+        ),
+    )
+    bericht.add_argument(
+        "-o",
+        "--ausgabe",
+        type=Path,
+        default=None,
+        metavar="DATEI",
+        help=(
+            "in DATEI statt auf die Standardausgabe; html ohne -o schreibt "
+            "klimabericht-SEIT-bis-BIS.html ins aktuelle Verzeichnis, md ohne -o hat keine Bilder"
+        ),
     )
     bericht.set_defaults(ausfuehren=_bericht)
 
@@ -493,13 +518,53 @@ def _bericht(argumente: argparse.Namespace) -> int:
     except _Datumsfehler as fehler:
         print(fehler, file=sys.stderr)
         return EXIT_EINGABE
-    ausgabe = {"text": als_text, "md": als_markdown, "json": als_json}[argumente.format]
+    if argumente.format in ("html", "md"):
+        return _klimabericht(argumente, von, bis, zeitzone)
+    ausgabe = {"text": als_text, "json": als_json}[argumente.format]
 
     async def ausgeben(sitzungen: Sitzungsfabrik) -> int:
         # Ausgelassene Abfragen kennt erst der Zeitplaner; die Vorschau nennt keine.
         async with sitzungen() as sitzung:
             bericht = await stelle_wochenbericht_zusammen(sitzung, von=von, bis=bis)
-        sys.stdout.write(ausgabe(bericht, zeitzone))
+        text = ausgabe(bericht, zeitzone)
+        if argumente.ausgabe is None:
+            sys.stdout.write(text)
+        else:
+            ersetze_atomar(argumente.ausgabe, lambda neu: neu.write_text(text, encoding="utf-8"))
+            print(f"Wochenbericht geschrieben: {argumente.ausgabe.resolve()}")
+        return EXIT_OK
+
+    return _mit_datenbank(argumente, ausgeben)
+
+
+def _klimabericht(
+    argumente: argparse.Namespace, von: dt.datetime, bis: dt.datetime, zeitzone: ZoneInfo
+) -> int:
+    """Das Kapitel für den Klimabericht als Datei mit Bildern daneben (oder Markdown ohne)."""
+    format = argumente.format
+    datei: Path | None = argumente.ausgabe
+    if datei is None and format == "html":
+        # HTML auf dem Terminal nützt niemandem, und die Bilder brauchen einen Ort.
+        letzter = (bis - dt.timedelta(microseconds=1)).astimezone(zeitzone).date()
+        datei = Path(f"klimabericht-{von.astimezone(zeitzone).date()}-bis-{letzter}.html")
+    if datei is not None and (datei.is_dir() or bilderordner(datei).is_file()):
+        print(
+            f"-o {datei}: ist ein Verzeichnis oder {bilderordner(datei).name} eine Datei; "
+            "bitte einen Dateinamen angeben",
+            file=sys.stderr,
+        )
+        return EXIT_EINGABE
+
+    async def ausgeben(sitzungen: Sitzungsfabrik) -> int:
+        async with sitzungen() as sitzung:
+            kapitel = await stelle_kapitel_zusammen(sitzung, von=von, bis=bis, zeitzone=zeitzone)
+        if datei is None:
+            sys.stdout.write(kapitel_text(kapitel, zeitzone, format))
+            print("Hinweis: Diagramme gibt es mit -o DATEI als Bilder daneben.", file=sys.stderr)
+            return EXIT_OK
+        geschrieben = schreibe_kapitel(kapitel, datei, format, zeitzone)
+        print(f"Klimabericht-Kapitel geschrieben: {geschrieben[0]}")
+        print(f"Diagramme ({len(geschrieben) - 1}): {bilderordner(geschrieben[0])}")
         return EXIT_OK
 
     return _mit_datenbank(argumente, ausgeben)

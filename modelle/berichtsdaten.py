@@ -645,6 +645,12 @@ async def ampel_verlauf(
     # Arithmetik auf der Wanduhr: derselbe Wochentag zur selben Ortszeit, auch über die
     # Zeitumstellung hinweg (ein Freitag 14:00 bleibt 14:00, nicht 13:00 oder 15:00).
     stichtage = tuple(ende - dt.timedelta(weeks=k) for k in reversed(range(wochen)))
+    return await ampel_verlauf_zu(sitzung, stichtage)
+
+
+async def ampel_verlauf_zu(sitzung: AsyncSession, stichtage: Sequence[dt.datetime]) -> Ampelverlauf:
+    """Der Stand zu jedem der `stichtage` (aufsteigend), in zwei Abfragen; wie `ampel_verlauf`."""
+    stichtage = tuple(stichtage)
     felder = await aktive_themenfelder(sitzung)
     zaehler: dict[int, list[Counter[Ampel | None]]] = {
         f.themenfeld_id: [Counter() for _ in stichtage] for f in felder
