@@ -112,6 +112,10 @@ async def matrix_messungen(argumente: argparse.Namespace, verzeichnis: Path) -> 
             name: round((cpu_nachher[name] - cpu_vorher[name]) * 1000 / anzahl, 2)
             for name, anzahl in beantwortet.items()
         }
+        melde("CPU je Antwort, je Variante für sich …")
+        ergebnis["cpu_je_antwort_ms"] = await matrixteil.cpu_je_antwort(
+            aufbau, proben=min(argumente.proben, 100)
+        )
         ergebnis["latenz_ms"] = {name: perzentile(liste) for name, liste in werte.items()}
         ergebnis["bot_beim_server_ms"] = {
             name: perzentile(liste) for name, liste in beim_server.items()
@@ -245,6 +249,22 @@ def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
                     ziel=f"Klimabot ≤ {CPU_JE_BEFEHL_MS:.0f} ms",
                     verhaeltnis=f"{_faktor(cpu[bot], cpu[echo]):.2f}×",
                     erfuellt=cpu[bot] <= CPU_JE_BEFEHL_MS,
+                )
+            )
+        je_art = matrix.get("cpu_je_antwort_ms", {})
+        if bot == "klimabot" and len(je_art) == 3:
+            # Zur Einordnung des Ziels: was dieselbe Antwort einen Bot kostet, der nichts tut.
+            zeilen.append(
+                Zeile(
+                    bereich,
+                    "Bot-CPU je Antwort für sich: Echo „pong“ / Echo, Antwort so groß wie die "
+                    "des Klimabots / Klimabot",
+                    f"{je_art['echo']:.1f} / {je_art['echo_gross']:.1f} / "
+                    f"{je_art['klimabot']:.1f} ms",
+                    verhaeltnis=(
+                        f"Klimabot {je_art['klimabot'] - je_art['echo_gross']:+.1f} ms "
+                        "gegen Echo groß"
+                    ),
                 )
             )
         if bot in beim_server and echo in beim_server:

@@ -393,6 +393,36 @@ async def latenz(
     return werte, beim_server
 
 
+async def cpu_je_antwort(aufbau: Aufbau, *, proben: int) -> dict[str, float]:
+    """Bot-CPU je Antwort (ms), je Variante für sich gemessen: der Echo-Bot mit „pong“, der
+    Echo-Bot mit einer Antwort so groß wie die des Klimabots, der Klimabot mit `!status`.
+
+    In der Latenzphase beantwortet derselbe Echo-Prozess beide Arten im Wechsel; hier
+    kommen die Befehle je Variante in einem Block nacheinander, damit die CPU des Prozesses
+    einer Art zuzuordnen ist. Zwei Durchgänge in umgekehrter Reihenfolge gleichen Drift aus.
+    """
+    je_name = {v.name: (person, v) for person, v in varianten(aufbau)}
+    prozesse = {
+        "echo": aufbau.echo_klar,
+        "echo_gross": aufbau.echo_klar,
+        "klimabot": aufbau.klimabot,
+    }
+    reihenfolge = ["echo", "echo_gross", "klimabot"]
+    sekunden = dict.fromkeys(reihenfolge, 0.0)
+    for durchgang in (reihenfolge, list(reversed(reihenfolge))):
+        for name in durchgang:
+            person, variante = je_name[name]
+            for _ in range(3):  # nach dem Wechsel der Art: nicht in die Nacharbeit messen
+                await _probe(person, variante)
+            await asyncio.sleep(0.2)
+            vorher = prozesse[name].cpu()
+            for _ in range(proben // 2):
+                await _probe(person, variante)
+                await asyncio.sleep(0.005)
+            sekunden[name] += prozesse[name].cpu() - vorher
+    return {name: round(wert * 1000 / (2 * (proben // 2)), 2) for name, wert in sekunden.items()}
+
+
 # --- 2. Schub ---------------------------------------------------------------------------------
 
 
