@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import importlib.util
 import logging
 import os
@@ -28,11 +29,20 @@ from zoneinfo import ZoneInfo
 import tomli_w
 
 from bot.app import Klimabot, betrieb_aus
-from bot.config import lade_einstellungen
+from bot.config import Einstellungen, lade_einstellungen
 from bot.planer import Planer
 from demo.homeserver import HOST, HomeserverFehler, LokalerHomeserver, Zugang, freier_port
 from demo.mensch import Clientfehler, Mensch
 from demo.szene import Buehne, DemoFehler, Mitschrift, naechster_montagstermin, spiele_szene
+from demo.vorgeschichte import (
+    WOCHEN,
+    VorgeschichteFehler,
+    Weg,
+    plane_vorgeschichte,
+    spiele_vorgeschichte_ein,
+)
+from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.migration import aktualisiere_schema_im_eigenen_prozess
 from modelle.strukturdatei import PersonAngabe, Struktur, parse_struktur
 
 log = logging.getLogger(__name__)
@@ -304,9 +314,12 @@ async def _vorfuehrung(
         # Der erste Sync lädt die Geräteschlüssel hoch: erst dann kann der Bot ihnen schreiben.
         await asyncio.gather(*(p.synchronisiere(timeout_ms=0) for p in personen.values()))
 
-        m.zeile("Starte den Klimabot …")
         konfiguration = _schreibe_konfiguration(ordner, homeserver.url, konten.bot.zugang)
         einstellungen = lade_einstellungen(konfiguration)
+        raum_ids = {f.slug: raeume[f.raum] for f in struktur.themenfelder if f.raum in raeume}
+        await _vorgeschichte(m, einstellungen, struktur, raum_ids)
+
+        m.zeile("Starte den Klimabot …")
         bot = await Klimabot.erzeuge(einstellungen)
         bot_aufgabe = asyncio.create_task(bot.laufen(), name="klimabot")
         try:
@@ -344,6 +357,50 @@ async def _vorfuehrung(
             raise DemoFehler("Der Klimabot hat sich unerwartet beendet.")
         finally:
             await _halte_an(bot, bot_aufgabe)
+
+
+async def _vorgeschichte(
+    m: Mitschrift, einstellungen: Einstellungen, struktur: Struktur, raum_ids: dict[str, str]
+) -> None:
+    """Zwölf Wochen, bevor der Bot startet: Import der Struktur und die Meldungen seitdem,
+    über dieselben Wege wie im Chat (`demo/vorgeschichte.py`), in die Datenbank des Bots."""
+    zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
+    try:
+        vorgeschichte = plane_vorgeschichte(
+            struktur,
+            ende=dt.datetime.now(dt.UTC),
+            zeitzone=zeitzone,
+            abfrage_vorgabe=betrieb_aus(einstellungen).abfrage,
+        )
+    except ValueError as fehler:
+        raise DemoFehler(f"Die Vorgeschichte passt nicht zur Beispielstruktur: {fehler}") from None
+    m.zeile(
+        f"Spiele {WOCHEN} Wochen Vorgeschichte ein: Import der Struktur am "
+        f"{vorgeschichte.importzeit.astimezone(zeitzone):%d.%m.%Y}, danach Meldungen wie im Chat …"
+    )
+    engine = erzeuge_engine(einstellungen.datenbank.url)
+    try:
+        await aktualisiere_schema_im_eigenen_prozess(engine)
+        await spiele_vorgeschichte_ein(
+            vorgeschichte, einstellungen, erzeuge_sitzungsfabrik(engine), raum_ids=raum_ids
+        )
+    except VorgeschichteFehler as fehler:
+        raise DemoFehler(f"Die Vorgeschichte ließ sich nicht einspielen: {fehler}") from None
+    finally:
+        await engine.dispose()
+    titel = {p.slug: p.titel for p in struktur.projekte}
+    m.zeile(
+        f"    {len(vorgeschichte.meldungen)} Statusmeldungen von {len(vorgeschichte.personen)} "
+        f"Personen ({vorgeschichte.anzahl(Weg.BEFEHL)} per !meldung, "
+        f"{vorgeschichte.anzahl(Weg.ANTWORT)} als Antwort auf die Abfrage, "
+        f"{vorgeschichte.anzahl(Weg.TIPP)} per Tipp)"
+    )
+    for woerter, slugs in (
+        ("abgeschlossen", vorgeschichte.abgeschlossen),
+        ("überfällig", vorgeschichte.ueberfaellig),
+    ):
+        if slugs:
+            m.zeile(f"    {woerter}: " + ", ".join(f"{titel[s]} ({s})" for s in slugs))
 
 
 async def _warte_bis_bereit(bot: Klimabot, bot_aufgabe: asyncio.Task[None]) -> None:

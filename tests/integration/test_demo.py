@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -47,7 +48,9 @@ def _umgebung(**zusatz: str) -> dict[str, str]:
     return {**sauber, "PYTHONUNBUFFERED": "1", **zusatz}
 
 
-def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
+def test_demo_spielt_die_szene_nach_zwoelf_wochen_vorgeschichte_und_raeumt_auf(
+    tmp_path: Path,
+) -> None:
     echte_datenbank = tmp_path / "echt.db"
     lauf = subprocess.run(
         [*DEMO, "--nur-szene"],
@@ -76,6 +79,29 @@ def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
     # Die Räume der Demo sind verschlüsselt; das Diagramm kam als verschlüsselte Datei.
     assert "(Ende-zu-Ende-verschlüsselt)" in ausgabe
     assert re.search(r"\[Bild\] .*\(mxc://\S+, verschlüsselt\)", ausgabe), ausgabe
+
+    # Zwölf Wochen Vorgeschichte: Der Wochenbericht der Szene zählt echte Ampelwechsel (die
+    # letzte Woche und die Szene), das überfällige Projekt und keine 23 neuen Projekte.
+    assert re.search(r"Spiele 12 Wochen Vorgeschichte ein: Import der Struktur am \d", ausgabe)
+    assert "überfällig: Klimaresiliente Stadtbäume (stadtbaeume)" in ausgabe
+    bericht = ausgabe.split("Lena Hüsing: !bericht", 1)[1]
+    bewegung = re.search(
+        r"^ *(\d+) Ampelwechsel · 1 Projekt überfällig(.*)$", bericht, re.MULTILINE
+    )
+    assert bewegung, bericht
+    assert int(bewegung[1]) >= 3
+    assert "neue" not in bewegung[2]
+    assert "• *Klimaresiliente Stadtbäume* (stadtbaeume) · letzte Meldung" in bericht
+    zeitraum = re.search(r"Wochenbericht (\S+) – (\S+)\*", bericht)
+    assert zeitraum, bericht
+    von, bis = (dt.datetime.strptime(datum, "%d.%m.%Y").date() for datum in zeitraum.groups())
+    # Freitags ab 14:00 holt der Bot beim Start den fälligen Wochenbericht nach; die Vorschau
+    # beginnt dann dort, und der Abschluss der Vorwoche stand schon in jenem.
+    if bis - von == dt.timedelta(days=7):
+        assert "1 Projekt abgeschlossen" in bewegung[2]
+        assert "• ✅ *Fortschreibung des Klimaanpassungskonzepts* (klimaanpassungskonzept)" in (
+            bericht
+        )
 
     assert "KLIMABOT_DATENBANK__URL gilt in der Demo nicht" in ausgabe
     assert not echte_datenbank.exists()
