@@ -53,6 +53,12 @@ BEISPIELSTRUKTUR = Path(__file__).resolve().parent.parent / "beispiele" / "muens
 STABSSTELLE_ALIAS = "klima-stabsstelle"
 # Synapses üblicher Port: so bleibt die Adresse von Lauf zu Lauf gleich, wenn er frei ist.
 WUNSCHPORT = 8008
+# Das Klimadashboard schreibt der Bot selbst (`[dashboard]`): beim Start, also nach der
+# Vorgeschichte, und dann alle fünf Minuten, damit auch Meldungen aus Element bald dort stehen.
+DASHBOARD_ORDNER = "klimadashboard"
+DASHBOARD_ZEITPLAN = "*/5 * * * *"
+# So lange darf das erste Schreiben dauern (ein eigener Prozess mit matplotlib).
+DASHBOARD_FRIST = 60.0
 
 EXIT_OK = 0
 EXIT_FEHLER = 1
@@ -216,6 +222,7 @@ def _schreibe_konfiguration(ordner: Path, url: str, bot: Zugang) -> Path:
             "stabsstelle_raum": f"#{STABSSTELLE_ALIAS}:{DEMO_SERVER}",
             "strukturdatei": "struktur.toml",
         },
+        "dashboard": {"ordner": str(ordner / DASHBOARD_ORDNER), "zeitplan": DASHBOARD_ZEITPLAN},
     }
     pfad.write_text(tomli_w.dumps(konfiguration), encoding="utf-8")
     return pfad
@@ -349,6 +356,7 @@ async def _vorfuehrung(
                 },
             )
             await spiele_szene(buehne, struktur, personen)
+            await _zeige_dashboard(m, ordner / DASHBOARD_ORDNER / "index.html", bot_aufgabe)
             if nur_szene:
                 return
             _zeige_anmeldungen(m, homeserver.url, konten)
@@ -401,6 +409,24 @@ async def _vorgeschichte(
     ):
         if slugs:
             m.zeile(f"    {woerter}: " + ", ".join(f"{titel[s]} ({s})" for s in slugs))
+
+
+async def _zeige_dashboard(m: Mitschrift, seite: Path, bot_aufgabe: asyncio.Task[None]) -> None:
+    """Nennt die Adresse des Klimadashboards, sobald der Bot es geschrieben hat."""
+    schleife = asyncio.get_running_loop()
+    frist = schleife.time() + DASHBOARD_FRIST
+    while not await asyncio.to_thread(seite.exists):
+        if bot_aufgabe.done() or schleife.time() > frist:
+            m.ueberschrift("Klimadashboard")
+            m.zeile("Das Klimadashboard ist noch nicht geschrieben; das Protokoll nennt den Grund.")
+            return
+        await asyncio.sleep(0.2)
+    m.ueberschrift("Klimadashboard")
+    m.zeile(f"Klimadashboard: {seite.as_uri()}")
+    m.zeile(
+        f"Ampeln und Verläufe der letzten {WOCHEN} Wochen je Themenfeld, im Browser zu öffnen; "
+        "der Bot schreibt es alle fünf Minuten neu."
+    )
 
 
 async def _warte_bis_bereit(bot: Klimabot, bot_aufgabe: asyncio.Task[None]) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -40,6 +41,12 @@ def _nichts_bleibt(ordner: Path) -> None:
                 except OSError:
                     continue
                 assert not verzeichnis.startswith(str(ordner)), f"Prozess {prozess.name} lebt"
+
+
+def _dashboard(ausgabe: str) -> Path:
+    treffer = re.search(r"Klimadashboard: (file://\S+/index\.html)$", ausgabe, re.MULTILINE)
+    assert treffer, ausgabe
+    return Path(unquote(urlparse(treffer[1]).path))
 
 
 def _umgebung(**zusatz: str) -> dict[str, str]:
@@ -102,13 +109,15 @@ def test_demo_spielt_die_szene_nach_zwoelf_wochen_vorgeschichte_und_raeumt_auf(
         assert "• ✅ *Fortschreibung des Klimaanpassungskonzepts* (klimaanpassungskonzept)" in (
             bericht
         )
+    # Das Klimadashboard hat der Bot nach der Vorgeschichte geschrieben; die Demo nennt es.
+    assert _dashboard(ausgabe).is_relative_to(_arbeitsordner(ausgabe))
 
     assert "KLIMABOT_DATENBANK__URL gilt in der Demo nicht" in ausgabe
     assert not echte_datenbank.exists()
     _nichts_bleibt(_arbeitsordner(ausgabe))
 
 
-def test_demo_laeuft_bis_strg_c_und_raeumt_dann_auf() -> None:
+def test_demo_laeuft_mit_klimadashboard_bis_strg_c_und_raeumt_dann_auf() -> None:
     prozess = subprocess.Popen(
         DEMO,
         stdout=subprocess.PIPE,
@@ -133,6 +142,10 @@ def test_demo_laeuft_bis_strg_c_und_raeumt_dann_auf() -> None:
             raise AssertionError(f"{ausgabe}\n--- stderr ---\n{prozess.stderr.read()}")
         assert re.search(r"@anna\.becker:klimabot\.demo +\S+ +Dr\. Anna Becker", ausgabe), ausgabe
         assert "Homeserver: http://127.0.0.1:" in ausgabe
+        # Solange die Demo läuft, lässt sich das Klimadashboard im Browser öffnen.
+        seite = _dashboard(ausgabe).read_text(encoding="utf-8")
+        assert "Klimaresiliente Stadtbäume" in seite
+        assert "<svg" in seite
         prozess.send_signal(signal.SIGINT)
         rest, fehler = prozess.communicate(timeout=FRIST)
     finally:
