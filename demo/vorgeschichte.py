@@ -583,8 +583,8 @@ async def spiele_vorgeschichte_ein(
 
 
 async def _melde(anfrage: Anfrage, meldung: GeplanteMeldung) -> None:
-    """Eine Meldung auf ihrem Weg durch `befehle/`; quittiert der Bot nicht mit ✅ bzw. einer
-    Bestätigung, passt der Plan nicht zur Struktur."""
+    """Eine Meldung auf ihrem Weg durch `befehle/`; nimmt der Bot sie nicht an, passt der Plan
+    nicht zur Struktur."""
     antwort: Antwort | None
     try:
         match meldung.weg:
@@ -600,10 +600,11 @@ async def _melde(anfrage: Anfrage, meldung: GeplanteMeldung) -> None:
         raise VorgeschichteFehler(
             f"Meldung zu {meldung.projekt} von {meldung.absender} abgelehnt: {fehler}"
         ) from None
-    angenommen = antwort is not None and (
-        antwort.reaktion is not None if meldung.weg is not Weg.TIPP else antwort.nachricht
-    )
-    if not angenommen:
+    # Befehl und Antwort quittiert der Bot mit ✅, den Tipp mit einer Zeile; ohne das war es
+    # für ihn keine Meldung.
+    if antwort is None or (
+        antwort.nachricht is None if meldung.weg is Weg.TIPP else antwort.reaktion is None
+    ):
         raise VorgeschichteFehler(
             f"Meldung zu {meldung.projekt} von {meldung.absender} nicht als Meldung erkannt: "
             f"„{meldung.inhalt()}“"

@@ -17,6 +17,7 @@ from bot.config import Einstellungen
 from demo.vorgeschichte import (
     VERSTUMMT,
     Vorgeschichte,
+    VorgeschichteFehler,
     Weg,
     plane_vorgeschichte,
     spiele_vorgeschichte_ein,
@@ -29,7 +30,7 @@ from modelle.tabellen import Aenderung, Person, Raum, Statusmeldung, Strategiepr
 from modelle.termine import ist_arbeitstag
 from modelle.werte import Ampel, Quelle
 from modelle.zeitplan import Zeitplan
-from tests.strukturen import BEISPIEL
+from tests.strukturen import BEISPIEL, als_text, beispiel_daten, eintrag
 from tests.testbot import BERLIN, RAUM_STABSSTELLE, STABSSTELLE, Testbot
 
 MONTAG = Zeitplan.aus_text("mo 09:00")
@@ -231,3 +232,18 @@ def test_passt_die_struktur_nicht_zum_drehbuch_sagt_die_vorgeschichte_was_fehlt(
     )
     with pytest.raises(ValueError, match=fehlt):
         _plane(jetzt(), ohne)
+
+
+async def test_darf_jemand_laut_datei_nicht_melden_bricht_das_einspielen_mit_grund_ab(
+    sitzungen: Sitzungsfabrik, tmp_path: Path
+) -> None:
+    # Der Plan kennt Fatma Yılmaz als Koordinatorin für Energie, die Datei nicht mehr: Ihre
+    # Meldungen weist der Bot ab wie im Chat, statt sie still zu speichern.
+    daten = beispiel_daten()
+    eintrag(daten, "person", "@fatma.yilmaz:muenster.de")["koordination"] = []
+    datei = tmp_path / "struktur.toml"
+    datei.write_text(als_text(daten), encoding="utf-8")
+    einstellungen = Einstellungen.model_validate({"bot": {"strukturdatei": str(datei)}})
+
+    with pytest.raises(VorgeschichteFehler, match=r"von @fatma\.yilmaz:muenster\.de abgelehnt"):
+        await spiele_vorgeschichte_ein(_plane(jetzt()), einstellungen, sitzungen)
