@@ -76,8 +76,17 @@ class ZustellungAusgefallen(RuntimeError):
     behandelt zu vermerken, deren Antworten niemand sendet."""
 
 
-async def uebernimm_strukturdatei(einstellungen: Einstellungen, sitzungen: Sitzungsfabrik) -> None:
-    """Importiert die konfigurierte Strukturdatei, wenn sie sich seit dem letzten Start änderte."""
+async def uebernimm_strukturdatei(
+    einstellungen: Einstellungen,
+    sitzungen: Sitzungsfabrik,
+    *,
+    zeitpunkt: dt.datetime | None = None,
+) -> None:
+    """Importiert die konfigurierte Strukturdatei, wenn sie sich seit dem letzten Start änderte.
+
+    `zeitpunkt` (Vorgabe: jetzt) ist der des Imports im Änderungsprotokoll (siehe
+    `importiere_struktur`); die Demo datiert ihn zurück.
+    """
     datei = einstellungen.bot.strukturdatei
     if datei is None:
         return
@@ -86,7 +95,9 @@ async def uebernimm_strukturdatei(einstellungen: Einstellungen, sitzungen: Sitzu
     async with sitzungen.begin() as sitzung:
         if await lies_zustand(sitzung, STRUKTUR_PRUEFSUMME) == pruefsumme:
             return
-        bericht = await importiere_struktur(sitzung, struktur, f"klimabot run ({datei.name})")
+        bericht = await importiere_struktur(
+            sitzung, struktur, f"klimabot run ({datei.name})", zeitpunkt=zeitpunkt
+        )
         await setze_zustand(sitzung, STRUKTUR_PRUEFSUMME, pruefsumme)
     log.info("Strukturdatei %s übernommen: %s", datei, bericht.zusammenfassung().splitlines()[0])
 

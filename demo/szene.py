@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -153,10 +153,15 @@ class Buehne:
         self, person: Mensch, raum_id: str, zeitpunkt: dt.datetime
     ) -> tuple[Rohereignis, dict[str, Rohereignis]]:
         """Löst die Abfrage zum Zeitpunkt aus; zurück kommen Kopf und die Zeile je Projekt."""
+        # Nach der Vorgeschichte kann der Bot beim Start schon eine fällige Abfrage gesendet
+        # haben; gemeint ist die, die jetzt kommt.
+        bekannt = {e.get("event_id") for _raum, e in person.gesehen}
         await self.planer_zu(zeitpunkt).pruefe()
         kopf = await self._warte(
             person,
-            lambda e: _vom_bot(e, self.bot_id, "Fortschrittsabfrage"),
+            lambda e: (
+                _vom_bot(e, self.bot_id, "Fortschrittsabfrage") and e.get("event_id") not in bekannt
+            ),
             "die Abfrage gesendet",
         )
         self.mitschrift.bot_schreibt(kopf)
@@ -164,7 +169,7 @@ class Buehne:
         for slug in self.projekte_im_raum[raum_id]:
             zeile = await self._warte(
                 person,
-                _projektzeile(self.bot_id, slug),
+                _projektzeile(self.bot_id, slug, str(kopf["event_id"])),
                 f"die Zeile zu {slug} gesendet",
             )
             self.mitschrift.bot_schreibt(zeile, im_thread=True)
@@ -185,17 +190,17 @@ class Buehne:
         )
         self.mitschrift.bot_reagiert("✅")
 
-    async def wochenbericht(self, person: Mensch, raum_id: str) -> None:
+    async def wochenbericht(self, person: Mensch, raum_id: str, felder: Sequence[str]) -> None:
+        """`!bericht`; mitgeschrieben werden der Kopf, die Nachrichten der `felder` (Namen) aus
+        dem Thread und das Diagramm."""
         kopf = await self.frage(person, raum_id, "!bericht")
-        energie = await self._warte(
-            person,
-            lambda e: (
-                _vom_bot(e, self.bot_id, "Themenfeld Energie")
-                and bezug(e).get("event_id") == kopf["event_id"]
-            ),
-            "den Wochenbericht für Energie in den Thread gestellt",
-        )
-        self.mitschrift.bot_schreibt(energie, im_thread=True)
+        for name in felder:
+            nachricht = await self._warte(
+                person,
+                _im_thread(self.bot_id, str(kopf["event_id"]), f"Themenfeld {name}"),
+                f"den Wochenbericht für {name} in den Thread gestellt",
+            )
+            self.mitschrift.bot_schreibt(nachricht, im_thread=True)
         bild = await self._warte(
             person,
             lambda e: (
@@ -223,11 +228,20 @@ def naechster_montagstermin(zeitzone: ZoneInfo) -> dt.datetime:
     return verschiebe_auf_arbeitstag(termin, zeitzone) + dt.timedelta(seconds=30)
 
 
-def _projektzeile(bot_id: str, slug: str) -> Callable[[Rohereignis], bool]:
+def _projektzeile(bot_id: str, slug: str, kopf_id: str) -> Callable[[Rohereignis], bool]:
+    im_thread = _im_thread(bot_id, kopf_id, f"({slug})")
+
     def passt(ereignis: Rohereignis) -> bool:
-        return _vom_bot(ereignis, bot_id, f"({slug})") and bezug(ereignis).get("rel_type") == (
-            "m.thread"
-        )
+        return im_thread(ereignis) and bezug(ereignis).get("rel_type") == "m.thread"
+
+    return passt
+
+
+def _im_thread(bot_id: str, kopf_id: str, merkmal: str) -> Callable[[Rohereignis], bool]:
+    """Eine Nachricht des Bots mit `merkmal` unter der Nachricht `kopf_id`."""
+
+    def passt(ereignis: Rohereignis) -> bool:
+        return _vom_bot(ereignis, bot_id, merkmal) and bezug(ereignis).get("event_id") == kopf_id
 
     return passt
 
@@ -249,6 +263,13 @@ def _person_mit(
         ):
             return person.matrix_id
     raise DemoFehler("Die Beispielstruktur passt nicht zur Szene (Person fehlt).")
+
+
+def _feldname(struktur: Struktur, slug: str) -> str:
+    for feld in struktur.themenfelder:
+        if feld.slug == slug:
+            return feld.name
+    raise DemoFehler(f"Die Beispielstruktur passt nicht zur Szene (Themenfeld {slug} fehlt).")
 
 
 def _raum_von(struktur: Struktur, slug: str) -> str:
@@ -281,7 +302,7 @@ async def spiele_szene(buehne: Buehne, struktur: Struktur, personen: dict[str, M
     m.schritt(
         3, f"Ein Tipp genügt: {patin.name} reagiert mit 🟢 auf die Nachricht zu einem Projekt."
     )
-    # Ein Projekt noch ohne Meldung: So zeigt der Stand am Ende die Änderung.
+    # Die Fernwärme stand zuletzt auf gelb: So zeigt der Stand am Ende die Änderung.
     projektnachricht = await buehne.frage(patin, energie, "!status fernwaerme-dekarbonisierung")
     await buehne.tippe(patin, energie, projektnachricht, "🟢")
 
@@ -308,5 +329,11 @@ async def spiele_szene(buehne: Buehne, struktur: Struktur, personen: dict[str, M
 
     stab = buehne.raum_stabsstelle
     stabsstelle = personen[next(p.matrix_id for p in struktur.personen if p.stabsstelle)]
-    m.schritt(7, f"{stabsstelle.name} (Stabsstelle Klima) holt sich den Wochenbericht.")
-    await buehne.wochenbericht(stabsstelle, stab)
+    m.schritt(
+        7,
+        f"{stabsstelle.name} (Stabsstelle Klima) holt sich den Wochenbericht. "
+        "Aus dem Thread hier Energie und Klimaanpassung.",
+    )
+    await buehne.wochenbericht(
+        stabsstelle, stab, [_feldname(struktur, "energie"), _feldname(struktur, "klimaanpassung")]
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import importlib.util
 import logging
 import os
@@ -28,11 +29,20 @@ from zoneinfo import ZoneInfo
 import tomli_w
 
 from bot.app import Klimabot, betrieb_aus
-from bot.config import lade_einstellungen
+from bot.config import Einstellungen, lade_einstellungen
 from bot.planer import Planer
 from demo.homeserver import HOST, HomeserverFehler, LokalerHomeserver, Zugang, freier_port
 from demo.mensch import Clientfehler, Mensch
 from demo.szene import Buehne, DemoFehler, Mitschrift, naechster_montagstermin, spiele_szene
+from demo.vorgeschichte import (
+    WOCHEN,
+    VorgeschichteFehler,
+    Weg,
+    plane_vorgeschichte,
+    spiele_vorgeschichte_ein,
+)
+from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
+from modelle.migration import aktualisiere_schema_im_eigenen_prozess
 from modelle.strukturdatei import PersonAngabe, Struktur, parse_struktur
 
 log = logging.getLogger(__name__)
@@ -43,6 +53,12 @@ BEISPIELSTRUKTUR = Path(__file__).resolve().parent.parent / "beispiele" / "muens
 STABSSTELLE_ALIAS = "klima-stabsstelle"
 # Synapses üblicher Port: so bleibt die Adresse von Lauf zu Lauf gleich, wenn er frei ist.
 WUNSCHPORT = 8008
+# Das Klimadashboard schreibt der Bot selbst (`[dashboard]`): beim Start, also nach der
+# Vorgeschichte, und dann alle fünf Minuten, damit auch Meldungen aus Element bald dort stehen.
+DASHBOARD_ORDNER = "klimadashboard"
+DASHBOARD_ZEITPLAN = "*/5 * * * *"
+# So lange darf das erste Schreiben dauern (ein eigener Prozess mit matplotlib).
+DASHBOARD_FRIST = 60.0
 
 EXIT_OK = 0
 EXIT_FEHLER = 1
@@ -206,6 +222,7 @@ def _schreibe_konfiguration(ordner: Path, url: str, bot: Zugang) -> Path:
             "stabsstelle_raum": f"#{STABSSTELLE_ALIAS}:{DEMO_SERVER}",
             "strukturdatei": "struktur.toml",
         },
+        "dashboard": {"ordner": str(ordner / DASHBOARD_ORDNER), "zeitplan": DASHBOARD_ZEITPLAN},
     }
     pfad.write_text(tomli_w.dumps(konfiguration), encoding="utf-8")
     return pfad
@@ -304,9 +321,12 @@ async def _vorfuehrung(
         # Der erste Sync lädt die Geräteschlüssel hoch: erst dann kann der Bot ihnen schreiben.
         await asyncio.gather(*(p.synchronisiere(timeout_ms=0) for p in personen.values()))
 
-        m.zeile("Starte den Klimabot …")
         konfiguration = _schreibe_konfiguration(ordner, homeserver.url, konten.bot.zugang)
         einstellungen = lade_einstellungen(konfiguration)
+        raum_ids = {f.slug: raeume[f.raum] for f in struktur.themenfelder if f.raum in raeume}
+        await _vorgeschichte(m, einstellungen, struktur, raum_ids)
+
+        m.zeile("Starte den Klimabot …")
         bot = await Klimabot.erzeuge(einstellungen)
         bot_aufgabe = asyncio.create_task(bot.laufen(), name="klimabot")
         try:
@@ -336,6 +356,7 @@ async def _vorfuehrung(
                 },
             )
             await spiele_szene(buehne, struktur, personen)
+            await _zeige_dashboard(m, ordner / DASHBOARD_ORDNER / "index.html", bot_aufgabe)
             if nur_szene:
                 return
             _zeige_anmeldungen(m, homeserver.url, konten)
@@ -344,6 +365,68 @@ async def _vorfuehrung(
             raise DemoFehler("Der Klimabot hat sich unerwartet beendet.")
         finally:
             await _halte_an(bot, bot_aufgabe)
+
+
+async def _vorgeschichte(
+    m: Mitschrift, einstellungen: Einstellungen, struktur: Struktur, raum_ids: dict[str, str]
+) -> None:
+    """Zwölf Wochen, bevor der Bot startet: Import der Struktur und die Meldungen seitdem,
+    über dieselben Wege wie im Chat (`demo/vorgeschichte.py`), in die Datenbank des Bots."""
+    zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
+    try:
+        vorgeschichte = plane_vorgeschichte(
+            struktur,
+            ende=dt.datetime.now(dt.UTC),
+            zeitzone=zeitzone,
+            abfrage_vorgabe=betrieb_aus(einstellungen).abfrage,
+        )
+    except ValueError as fehler:
+        raise DemoFehler(f"Die Vorgeschichte passt nicht zur Beispielstruktur: {fehler}") from None
+    m.zeile(
+        f"Spiele {WOCHEN} Wochen Vorgeschichte ein: Import der Struktur am "
+        f"{vorgeschichte.importzeit.astimezone(zeitzone):%d.%m.%Y}, danach Meldungen wie im Chat …"
+    )
+    engine = erzeuge_engine(einstellungen.datenbank.url)
+    try:
+        await aktualisiere_schema_im_eigenen_prozess(engine)
+        await spiele_vorgeschichte_ein(
+            vorgeschichte, einstellungen, erzeuge_sitzungsfabrik(engine), raum_ids=raum_ids
+        )
+    except VorgeschichteFehler as fehler:
+        raise DemoFehler(f"Die Vorgeschichte ließ sich nicht einspielen: {fehler}") from None
+    finally:
+        await engine.dispose()
+    titel = {p.slug: p.titel for p in struktur.projekte}
+    m.zeile(
+        f"    {len(vorgeschichte.meldungen)} Statusmeldungen von {len(vorgeschichte.personen)} "
+        f"Personen ({vorgeschichte.anzahl(Weg.BEFEHL)} per !meldung, "
+        f"{vorgeschichte.anzahl(Weg.ANTWORT)} als Antwort auf die Abfrage, "
+        f"{vorgeschichte.anzahl(Weg.TIPP)} per Tipp)"
+    )
+    for woerter, slugs in (
+        ("abgeschlossen", vorgeschichte.abgeschlossen),
+        ("überfällig", vorgeschichte.ueberfaellig),
+    ):
+        if slugs:
+            m.zeile(f"    {woerter}: " + ", ".join(f"{titel[s]} ({s})" for s in slugs))
+
+
+async def _zeige_dashboard(m: Mitschrift, seite: Path, bot_aufgabe: asyncio.Task[None]) -> None:
+    """Nennt die Adresse des Klimadashboards, sobald der Bot es geschrieben hat."""
+    schleife = asyncio.get_running_loop()
+    frist = schleife.time() + DASHBOARD_FRIST
+    while not await asyncio.to_thread(seite.exists):
+        if bot_aufgabe.done() or schleife.time() > frist:
+            m.ueberschrift("Klimadashboard")
+            m.zeile("Das Klimadashboard ist noch nicht geschrieben; das Protokoll nennt den Grund.")
+            return
+        await asyncio.sleep(0.2)
+    m.ueberschrift("Klimadashboard")
+    m.zeile(f"Klimadashboard: {seite.as_uri()}")
+    m.zeile(
+        f"Ampeln und Verläufe der letzten {WOCHEN} Wochen je Themenfeld, im Browser zu öffnen; "
+        "der Bot schreibt es alle fünf Minuten neu."
+    )
 
 
 async def _warte_bis_bereit(bot: Klimabot, bot_aufgabe: asyncio.Task[None]) -> None:

@@ -253,17 +253,21 @@ def _positionen(bisher: Sequence[int | None]) -> list[int]:
     return positionen
 
 
-async def importiere_struktur(sitzung: AsyncSession, struktur: Struktur, wer: str) -> Importbericht:
+async def importiere_struktur(
+    sitzung: AsyncSession, struktur: Struktur, wer: str, *, zeitpunkt: dt.datetime | None = None
+) -> Importbericht:
     """Gleicht die Datenbank mit `struktur` ab, in der Transaktion des Aufrufers.
 
     Angelegt und geändert wird nach Slug bzw. Matrix-ID; was in der Datei fehlt, wird
     archiviert (Themenfelder, Projekte) bzw. verliert seine Rollen (Personen), gelöscht
-    wird nichts davon. `wer` steht im Änderungsprotokoll. Ein `StrukturFehler` kommt,
-    bevor etwas geschrieben ist. Die Zahl der Abfragen hängt nicht von der Größe ab.
+    wird nichts davon. `wer` steht im Änderungsprotokoll, `zeitpunkt` (Vorgabe: jetzt) bei
+    jedem Eintrag dort und bei jedem Anfangsstand – die Demo lädt so eine Vorgeschichte.
+    Ein `StrukturFehler` kommt, bevor etwas geschrieben ist. Die Zahl der Abfragen hängt
+    nicht von der Größe ab.
     """
     bestand = await _lade_bestand(sitzung)
     _pruefe_gegen_bestand(struktur, bestand)
-    protokoll = _Protokoll(wer, jetzt())
+    protokoll = _Protokoll(wer, jetzt() if zeitpunkt is None else zeitpunkt)
 
     feld_ids = await _gleiche_themenfelder_ab(sitzung, struktur, bestand, protokoll)
     await _gleiche_raeume_ab(sitzung, struktur, bestand, feld_ids, protokoll)

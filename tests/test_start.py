@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,25 @@ async def test_strukturdatei_wird_nur_bei_aenderung_uebernommen(
     )
     await uebernimm_strukturdatei(einstellungen, sitzungen)
     assert await _zaehle(sitzungen, Strategieprojekt) == projekte + 1
+
+
+async def test_zurueckdatierte_uebernahme_gilt_auch_beim_naechsten_start(
+    sitzungen: Sitzungsfabrik, tmp_path: Path
+) -> None:
+    datei = tmp_path / "struktur.toml"
+    shutil.copy(BEISPIEL, datei)
+    einstellungen = Einstellungen.model_validate({"bot": {"strukturdatei": str(datei)}})
+    damals = dt.datetime(2026, 9, 7, 9, 0, tzinfo=dt.UTC)
+
+    await uebernimm_strukturdatei(einstellungen, sitzungen, zeitpunkt=damals)
+    # Der Start danach findet dieselbe Datei vor und übernimmt nichts noch einmal.
+    await uebernimm_strukturdatei(einstellungen, sitzungen)
+
+    async with sitzungen() as sitzung:
+        zeitpunkte = set(await sitzung.scalars(select(Aenderung.zeitpunkt)))
+        wer = set(await sitzung.scalars(select(Aenderung.wer)))
+    assert zeitpunkte == {damals}
+    assert wer == {"klimabot run (struktur.toml)"}
 
 
 async def test_stabsstelle_raum_folgt_der_konfiguration(sitzungen: Sitzungsfabrik) -> None:

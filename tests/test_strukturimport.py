@@ -12,8 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelle.basis import jetzt
+from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.datenbank import Sitzungsfabrik
 from modelle.strukturdatei import StrukturFehler, lies_struktur
+from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import (
     Aenderung,
     Person,
@@ -98,6 +100,29 @@ async def test_erneuter_import_meldet_keine_aenderungen(sitzungen: Sitzungsfabri
     assert bericht.zusammenfassung() == "keine Änderungen"
     assert not bericht.geaendert
     assert await zeilen_je_tabelle(sitzungen) == vorher
+
+
+async def test_zurueckdatierter_import_zaehlt_im_wochenbericht_nicht_als_neu(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    # Wie die Demo ihre Vorgeschichte lädt: der Import gilt zwölf Wochen früher.
+    vor_zwoelf_wochen = jetzt() - dt.timedelta(weeks=12)
+    async with sitzungen.begin() as sitzung:
+        await importiere_struktur(
+            sitzung, lies_struktur(BEISPIEL), ADMIN, zeitpunkt=vor_zwoelf_wochen
+        )
+
+    protokoll = await alle(sitzungen, Aenderung)
+    assert protokoll
+    assert {a.zeitpunkt for a in protokoll} == {vor_zwoelf_wochen}
+    anfangsstaende = await alle(sitzungen, Statusmeldung)
+    assert {m.zeitpunkt for m in anfangsstaende} == {vor_zwoelf_wochen}
+    async with sitzungen() as sitzung:
+        bericht = await stelle_wochenbericht_zusammen(
+            sitzung, von=jetzt() - dt.timedelta(days=7), bis=jetzt()
+        )
+    assert (bericht.anzahl_neu, bericht.anzahl_wechsel) == (0, 0)
+    assert bericht.projekte == 23
 
 
 # --- Änderungen in der Datei -----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -41,13 +43,21 @@ def _nichts_bleibt(ordner: Path) -> None:
                 assert not verzeichnis.startswith(str(ordner)), f"Prozess {prozess.name} lebt"
 
 
+def _dashboard(ausgabe: str) -> Path:
+    treffer = re.search(r"Klimadashboard: (file://\S+/index\.html)$", ausgabe, re.MULTILINE)
+    assert treffer, ausgabe
+    return Path(unquote(urlparse(treffer[1]).path))
+
+
 def _umgebung(**zusatz: str) -> dict[str, str]:
     # Ohne die KLIMABOT_-Variablen des Testlaufs (CI setzt z. B. die PostgreSQL-URL).
     sauber = ohne_klimabot_umgebung()
     return {**sauber, "PYTHONUNBUFFERED": "1", **zusatz}
 
 
-def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
+def test_demo_spielt_die_szene_nach_zwoelf_wochen_vorgeschichte_und_raeumt_auf(
+    tmp_path: Path,
+) -> None:
     echte_datenbank = tmp_path / "echt.db"
     lauf = subprocess.run(
         [*DEMO, "--nur-szene"],
@@ -77,12 +87,37 @@ def test_demo_spielt_die_szene_und_raeumt_auf(tmp_path: Path) -> None:
     assert "(Ende-zu-Ende-verschlüsselt)" in ausgabe
     assert re.search(r"\[Bild\] .*\(mxc://\S+, verschlüsselt\)", ausgabe), ausgabe
 
+    # Zwölf Wochen Vorgeschichte: Der Wochenbericht der Szene zählt echte Ampelwechsel (die
+    # letzte Woche und die Szene), das überfällige Projekt und keine 23 neuen Projekte.
+    assert re.search(r"Spiele 12 Wochen Vorgeschichte ein: Import der Struktur am \d", ausgabe)
+    assert "überfällig: Klimaresiliente Stadtbäume (stadtbaeume)" in ausgabe
+    bericht = ausgabe.split("Lena Hüsing: !bericht", 1)[1]
+    bewegung = re.search(
+        r"^ *(\d+) Ampelwechsel · 1 Projekt überfällig(.*)$", bericht, re.MULTILINE
+    )
+    assert bewegung, bericht
+    assert int(bewegung[1]) >= 3
+    assert "neue" not in bewegung[2]
+    assert "• *Klimaresiliente Stadtbäume* (stadtbaeume) · letzte Meldung" in bericht
+    zeitraum = re.search(r"Wochenbericht (\S+) – (\S+)\*", bericht)
+    assert zeitraum, bericht
+    von, bis = (dt.datetime.strptime(datum, "%d.%m.%Y").date() for datum in zeitraum.groups())
+    # Freitags ab 14:00 holt der Bot beim Start den fälligen Wochenbericht nach; die Vorschau
+    # beginnt dann dort, und der Abschluss der Vorwoche stand schon in jenem.
+    if bis - von == dt.timedelta(days=7):
+        assert "1 Projekt abgeschlossen" in bewegung[2]
+        assert "• ✅ *Fortschreibung des Klimaanpassungskonzepts* (klimaanpassungskonzept)" in (
+            bericht
+        )
+    # Das Klimadashboard hat der Bot nach der Vorgeschichte geschrieben; die Demo nennt es.
+    assert _dashboard(ausgabe).is_relative_to(_arbeitsordner(ausgabe))
+
     assert "KLIMABOT_DATENBANK__URL gilt in der Demo nicht" in ausgabe
     assert not echte_datenbank.exists()
     _nichts_bleibt(_arbeitsordner(ausgabe))
 
 
-def test_demo_laeuft_bis_strg_c_und_raeumt_dann_auf() -> None:
+def test_demo_laeuft_mit_klimadashboard_bis_strg_c_und_raeumt_dann_auf() -> None:
     prozess = subprocess.Popen(
         DEMO,
         stdout=subprocess.PIPE,
@@ -107,6 +142,10 @@ def test_demo_laeuft_bis_strg_c_und_raeumt_dann_auf() -> None:
             raise AssertionError(f"{ausgabe}\n--- stderr ---\n{prozess.stderr.read()}")
         assert re.search(r"@anna\.becker:klimabot\.demo +\S+ +Dr\. Anna Becker", ausgabe), ausgabe
         assert "Homeserver: http://127.0.0.1:" in ausgabe
+        # Solange die Demo läuft, lässt sich das Klimadashboard im Browser öffnen.
+        seite = _dashboard(ausgabe).read_text(encoding="utf-8")
+        assert "Klimaresiliente Stadtbäume" in seite
+        assert "<svg" in seite
         prozess.send_signal(signal.SIGINT)
         rest, fehler = prozess.communicate(timeout=FRIST)
     finally:
