@@ -194,3 +194,16 @@ async def test_zeitplaner_schreibt_das_dashboard_gleich_beim_start(
     finally:
         zeitplaner.stoppe()
     assert "Klimadashboard" in (tmp_path / "seite" / "index.html").read_text(encoding="utf-8")
+
+
+async def test_projekt_nur_mit_anfangsstand_zeigt_anfangsstand_nicht_noch_keine(
+    testbot: Testbot, sitzungen: Sitzungsfabrik
+) -> None:
+    seite = await _seite(testbot, sitzungen)
+    zeilen = {
+        slug: zeile
+        for slug, zeile in re.findall(r'<tr data-projekt="([^"]+)">(.*?)</tr>', seite, re.S)
+    }
+    # Die Wärmeplanung hat nur ihren Stand aus der Strukturdatei, die Fernwärme gar keinen.
+    assert "Anfangsstand" in zeilen["waermeplanung"]
+    assert "noch keine" in zeilen["fernwaerme-dekarbonisierung"]
