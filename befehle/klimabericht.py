@@ -128,7 +128,12 @@ def _beschriftungen(kapitel: Klimaberichtkapitel, zeitzone: ZoneInfo) -> dict[in
     indizes = {0, *range(anzahl - 1, 0, -schritt)}
     if schritt > 1 and 0 < min(indizes - {0}, default=anzahl) < schritt // 2 + 1:
         indizes.discard(min(indizes - {0}))  # zu nah an der ersten
-    return {i: kurzdatum(kapitel.stichtage[i], zeitzone) for i in sorted(indizes)}
+    beschriftungen = {i: kurzdatum(kapitel.stichtage[i], zeitzone) for i in sorted(indizes)}
+    # Der letzte Stichtag ist Mitternacht nach dem letzten Tag: beschriftet wird dieser Tag.
+    if anzahl:
+        letzter = kapitel.bis - dt.timedelta(microseconds=1)
+        beschriftungen[anzahl - 1] = kurzdatum(letzter, zeitzone)
+    return beschriftungen
 
 
 def _summe(kapitel: Klimaberichtkapitel) -> tuple[Ampelzaehlung, ...]:

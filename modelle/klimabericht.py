@@ -8,14 +8,17 @@ Pat*innen und Koordinator*innen gemeldet haben; was davon in den gedruckten Beri
 entscheidet die Stabsstelle beim Redigieren.
 
 Gezählt wird wie im Wochenbericht (`modelle.berichtsdaten`), dessen Zusammenstellung das
-Kapitel für Stände, Überfälliges und neue Projekte wiederverwendet; hinzu kommen die
-Ampelwechsel samt neuer Projekte, die Herausforderungen und die Ampeln an den Stichtagen.
+Kapitel für Stände, Überfälliges und neue Projekte wiederverwendet. Anders als dort zählt jeder
+Ampelwechsel im Zeitraum, nicht nur der Unterschied zwischen Anfang und Ende, und abgeschlossen
+ist auch, was erst im Zeitraum aufgenommen wurde. Die Zahl der Abfragen hängt nicht von der
+Zahl der Projekte oder Meldungen ab.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +32,7 @@ from modelle.berichtsdaten import (
     ampel_verlauf_zu,
     stelle_wochenbericht_zusammen,
 )
-from modelle.stand import gueltig, zeitpunkt_parameter
+from modelle.stand import STRUKTURFOLGE, ampel_aus, gueltig, neueste_meldung, zeitpunkt_parameter
 from modelle.tabellen import Statusmeldung, Strategieprojekt, Themenfeld
 from modelle.wechsel import Ampelwechsel, ampel_wechsel
 from modelle.werte import Ampel
@@ -56,6 +59,36 @@ class Herausforderung:
 
 
 @dataclass(frozen=True, slots=True)
+class Ampelschritt:
+    alt: Ampel
+    neu: Ampel
+    # Die Meldung, mit der die Ampel umsprang.
+    zeitpunkt: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Projektverlauf:
+    """Jeder Ampelwechsel eines Projekts im Zeitraum, in zeitlicher Folge (mindestens einer).
+
+    Über ein Jahr zählt jeder Wechsel, auch grün → gelb → grün: Die Stabsstelle will wissen,
+    wann es hakte, nicht nur, wie es am Ende steht. Der erste Stand eines neuen Projekts ist
+    kein Wechsel, erst der nächste andere.
+    """
+
+    projekt_slug: str
+    projekt_titel: str
+    schritte: tuple[Ampelschritt, ...]
+
+    @property
+    def anfang(self) -> Ampel:
+        return self.schritte[0].alt
+
+    @property
+    def ende(self) -> Ampel:
+        return self.schritte[-1].neu
+
+
+@dataclass(frozen=True, slots=True)
 class Kapitelfeld:
     slug: str
     name: str
@@ -66,9 +99,8 @@ class Kapitelfeld:
     verlauf: tuple[Ampelzaehlung, ...]
     # Im Zeitraum abgeschlossen, auch wenn das Projekt erst im Zeitraum aufgenommen wurde.
     abgeschlossen: tuple[Ampelwechsel, ...]
-    # Alle anderen Projekte, deren Ampel am Ende anders steht als zu Beginn; neue Projekte
-    # (zu Beginn ohne Meldung) nennt `neu`.
-    wechsel: tuple[Ampelwechsel, ...]
+    # Die Projekte, deren Ampel im Zeitraum wechselte, mit jedem Wechsel.
+    wechsel: tuple[Projektverlauf, ...]
     herausforderungen: tuple[Herausforderung, ...]
     ueberfaellig: tuple[UeberfaelligesProjekt, ...]
     neu: tuple[Strukturaenderung, ...]
@@ -76,6 +108,10 @@ class Kapitelfeld:
     @property
     def projekte(self) -> int:
         return sum(self.ende.ampeln.values()) + self.ende.ohne_meldung
+
+    @property
+    def anzahl_wechsel(self) -> int:
+        return sum(len(v.schritte) for v in self.wechsel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,22 +134,11 @@ class Klimaberichtkapitel:
 
     @property
     def anzahl_wechsel(self) -> int:
-        return sum(len(f.wechsel) for f in self.felder)
+        return sum(f.anzahl_wechsel for f in self.felder)
 
     @property
     def anzahl_herausforderungen(self) -> int:
         return sum(len(f.herausforderungen) for f in self.felder)
-
-    @property
-    def ende(self) -> dict[Ampel | None, int]:
-        """Alle Felder zusammen am Ende: je Ampel, `None` für ohne Meldung."""
-        summe: dict[Ampel | None, int] = {a: 0 for a in Ampel}
-        summe[None] = 0
-        for feld in self.felder:
-            for ampel in Ampel:
-                summe[ampel] += feld.ende.ampeln.get(ampel, 0)
-            summe[None] += feld.ende.ohne_meldung
-        return summe
 
 
 def stichtage_fuer(
@@ -153,11 +178,13 @@ async def stelle_kapitel_zusammen(
         f.themenfeld_slug: f.zaehlungen for f in (await ampel_verlauf_zu(sitzung, stichtage)).felder
     }
     herausforderungen = await gemeldete_herausforderungen(sitzung, von=von, bis=bis)
-    # Nicht die Wechsel des Wochenberichts: Der lässt die neuer Projekte weg, und über ein
+    verlaeufe = await ampelverlaeufe(sitzung, von=von, bis=bis)
+    # Nicht die Abschlüsse des Wochenberichts: Der lässt neue Projekte weg, und über ein
     # Jahr ist manches Projekt im Zeitraum aufgenommen *und* abgeschlossen worden.
-    wechsel: dict[str, list[Ampelwechsel]] = {}
+    abschluesse: dict[str, list[Ampelwechsel]] = {}
     for eintrag in await ampel_wechsel(sitzung, von, bis):
-        wechsel.setdefault(eintrag.themenfeld_slug, []).append(eintrag)
+        if eintrag.neu is Ampel.ABGESCHLOSSEN:
+            abschluesse.setdefault(eintrag.themenfeld_slug, []).append(eintrag)
     felder = []
     for feld in bericht.felder:
         zaehlungen = verlauf.get(feld.themenfeld_slug)
@@ -170,20 +197,75 @@ async def stelle_kapitel_zusammen(
                 anfang=zaehlungen[0],
                 ende=Ampelzaehlung(ampeln=dict(feld.ampeln), ohne_meldung=feld.ohne_meldung),
                 verlauf=zaehlungen,
-                abgeschlossen=tuple(
-                    w for w in wechsel.get(feld.themenfeld_slug, ()) if w.neu is Ampel.ABGESCHLOSSEN
-                ),
-                wechsel=tuple(
-                    w
-                    for w in wechsel.get(feld.themenfeld_slug, ())
-                    if w.neu is not Ampel.ABGESCHLOSSEN and w.alt is not None
-                ),
+                abgeschlossen=tuple(abschluesse.get(feld.themenfeld_slug, ())),
+                wechsel=tuple(verlaeufe.get(feld.themenfeld_slug, ())),
                 herausforderungen=tuple(herausforderungen.get(feld.themenfeld_slug, ())),
                 ueberfaellig=feld.ueberfaellig,
                 neu=feld.neu,
             )
         )
     return Klimaberichtkapitel(von=von, bis=bis, stichtage=stichtage, felder=tuple(felder))
+
+
+async def ampelverlaeufe(
+    sitzung: AsyncSession, *, von: dt.datetime, bis: dt.datetime
+) -> dict[str, list[Projektverlauf]]:
+    """Je Themenfeld-Slug die Projekte, deren Ampel in (`von`, `bis`] wechselte, mit jedem
+    Wechsel; in der Reihenfolge der Struktur. Zwei Abfragen: der Stand zu `von` je Projekt
+    (ein Indexabstieg je Projekt) und die gültigen Meldungen im Zeitraum."""
+    vorher: dict[int, Ampel | None] = {
+        projekt_id: ampel_aus(ampel)
+        for projekt_id, ampel in await sitzung.execute(_stand_zu_abfrage(), {"von": von})
+    }
+    zeilen = await sitzung.execute(_ampelfolge_abfrage(), {"von": von, "bis": bis})
+    ergebnis: dict[str, list[Projektverlauf]] = {}
+    for (projekt_id, slug, titel, feld_slug), meldungen in itertools.groupby(
+        zeilen, lambda z: (z[0], z[1], z[2], z[3])
+    ):
+        zuletzt = vorher.get(projekt_id)
+        schritte = []
+        for *_, zeitpunkt, wert in meldungen:
+            ampel = Ampel(wert)
+            if zuletzt is not None and ampel is not zuletzt:
+                schritte.append(Ampelschritt(alt=zuletzt, neu=ampel, zeitpunkt=zeitpunkt))
+            zuletzt = ampel
+        if schritte:
+            ergebnis.setdefault(feld_slug, []).append(
+                Projektverlauf(projekt_slug=slug, projekt_titel=titel, schritte=tuple(schritte))
+            )
+    return ergebnis
+
+
+@functools.cache
+def _stand_zu_abfrage() -> _Abfrage:
+    return select(
+        Strategieprojekt.id,
+        neueste_meldung(Statusmeldung.ampel, bis=zeitpunkt_parameter("von")),
+    )
+
+
+@functools.cache
+def _ampelfolge_abfrage() -> _Abfrage:
+    # Nach der Struktur geordnet, darin je Projekt zeitlich: `groupby` oben braucht die
+    # Meldungen eines Projekts beieinander.
+    return (
+        select(
+            Strategieprojekt.id,
+            Strategieprojekt.slug,
+            Strategieprojekt.titel,
+            Themenfeld.slug,
+            Statusmeldung.zeitpunkt,
+            Statusmeldung.ampel,
+        )
+        .join(Strategieprojekt, Strategieprojekt.id == Statusmeldung.projekt_id)
+        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
+        .where(
+            gueltig(Statusmeldung),
+            Statusmeldung.zeitpunkt > zeitpunkt_parameter("von"),
+            Statusmeldung.zeitpunkt <= zeitpunkt_parameter("bis"),
+        )
+        .order_by(*STRUKTURFOLGE, Statusmeldung.zeitpunkt, Statusmeldung.id)
+    )
 
 
 async def gemeldete_herausforderungen(

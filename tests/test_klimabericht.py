@@ -53,8 +53,9 @@ async def test_kapitel_nennt_abschluss_ampelwechsel_und_herausforderung(
     energie = _feld(await _kapitel(sitzungen, woche.von, woche.bis), "energie")
 
     assert [w.projekt_slug for w in energie.abgeschlossen] == ["windenergie"]
-    assert [(w.projekt_slug, w.alt, w.neu) for w in energie.wechsel] == [
-        ("waermeplanung", Ampel.GRUEN, Ampel.GELB)
+    assert [(v.projekt_slug, [(s.alt, s.neu) for s in v.schritte]) for v in energie.wechsel] == [
+        ("waermeplanung", [(Ampel.GRUEN, Ampel.GELB)]),
+        ("windenergie", [(Ampel.ROT, Ampel.ABGESCHLOSSEN)]),
     ]
     assert [(h.projekt_slug, h.text) for h in energie.herausforderungen] == [
         ("waermeplanung", "Vergabe <b>dauert</b>")
@@ -72,8 +73,11 @@ async def test_ueber_ein_jahr_zaehlt_auch_ein_im_jahr_aufgenommenes_und_beendete
 
     # Die Windenergie wurde vor zwei Monaten aufgenommen und in der Woche abgeschlossen.
     assert [w.projekt_slug for w in energie.abgeschlossen] == ["windenergie"]
-    # Neu Aufgenommene stehen unter „neu“, nicht als Wechsel „ohne Meldung → grün“.
-    assert energie.wechsel == ()
+    # Der erste Stand eines neuen Projekts ist kein Wechsel, erst der nächste andere.
+    assert [(v.projekt_slug, [(s.alt, s.neu) for s in v.schritte]) for v in energie.wechsel] == [
+        ("waermeplanung", [(Ampel.GRUEN, Ampel.GELB)]),
+        ("windenergie", [(Ampel.ROT, Ampel.ABGESCHLOSSEN)]),
+    ]
     assert "nahwaerme" in [n.projekt_slug for n in energie.neu]
     assert kapitel.monatsweise
     assert len(kapitel.stichtage) in (13, 14)
@@ -115,6 +119,39 @@ async def test_dieselbe_herausforderung_steht_einmal_zurueckgezogene_gar_nicht(
         "Vergabe <b>dauert</b>",
         "Fachkräfte fehlen",
     ]
+
+
+async def test_jeder_wechsel_zaehlt_auch_hin_und_zurueck(sitzungen: Sitzungsfabrik) -> None:
+    woche = await erlebe_woche(sitzungen)
+    async with sitzungen.begin() as sitzung:
+        projekt_id = await sitzung.scalar(
+            select(Strategieprojekt.id).where(Strategieprojekt.slug == "waermeplanung")
+        )
+        assert projekt_id is not None
+        await speichere_meldung(
+            sitzung,
+            projekt_id=projekt_id,
+            autor_id=None,
+            ampel=Ampel.GRUEN,
+            fortschritt=45,
+            text="Vergabe erteilt",
+            herausforderungen=None,
+            quelle=Quelle.BEFEHL,
+            zeitpunkt=woche.von + dt.timedelta(days=5),
+        )
+
+    kapitel = await _kapitel(sitzungen, woche.von, woche.bis)
+    waermeplanung = _feld(kapitel, "energie").wechsel[0]
+
+    assert waermeplanung.projekt_slug == "waermeplanung"
+    assert [(s.alt, s.neu) for s in waermeplanung.schritte] == [
+        (Ampel.GRUEN, Ampel.GELB),
+        (Ampel.GELB, Ampel.GRUEN),
+    ]
+    assert waermeplanung.anfang is waermeplanung.ende is Ampel.GRUEN
+    html = kapitel_text(kapitel, BERLIN, "html")
+    assert "🟢 grün → 🟡 gelb (" in html
+    assert ") → 🟢 grün (" in html
 
 
 def test_stichtage_woechentlich_bis_zum_halben_jahr_darueber_monatlich() -> None:
@@ -173,7 +210,7 @@ async def test_markdown_maskiert_und_verweist_auf_png(
     assert markdown.startswith("# Strategieprojekte der Themenfelder\n")
     assert "\n## Energie\n" in markdown
     assert "- ✅ Flächen für Windenergie – abgeschlossen am " in markdown
-    assert "| Kommunale Wärmeplanung | 🟢 grün | 🟡 gelb |" in markdown
+    assert "| Kommunale Wärmeplanung | 🟢 grün → 🟡 gelb (" in markdown
     assert "Vergabe \\<b\\>dauert\\</b\\>" in markdown
     assert "](kapitel-bilder/ampeln-energie.png)" in markdown
     assert (tmp_path / "kapitel-bilder" / "ampeln-energie.png").read_bytes()[:4] == b"\x89PNG"
