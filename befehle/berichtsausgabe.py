@@ -82,8 +82,11 @@ def _kopfzeilen(bericht: Wochenbericht) -> tuple[str, str]:
         f"{_zaehlung(bericht.ampeln, bericht.ohne_meldung, mit_worten=True)} "
         f"({projekte} in {felder})"
     )
+    # Ein Wechsel zu „abgeschlossen“ zählt nur als Abschluss, wie im Thread darunter, wo er
+    # unter „Abgeschlossen“ steht und nicht unter „Ampelwechsel“.
+    wechsel = bericht.anzahl_wechsel - bericht.anzahl_abgeschlossen
     bewegung = [
-        schreibweise.anzahl(bericht.anzahl_wechsel, "Ampelwechsel", "Ampelwechsel"),
+        schreibweise.anzahl(wechsel, "Ampelwechsel", "Ampelwechsel"),
         f"{schreibweise.anzahl(bericht.anzahl_ueberfaellig, 'Projekt', 'Projekte')} überfällig",
     ]
     for anzahl, einzahl, mehrzahl in (

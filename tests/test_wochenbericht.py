@@ -250,7 +250,7 @@ async def test_kopf_nennt_zeitraum_ampeln_wechsel_und_ueberfaellige(
         f"*📊 Wochenbericht {von} – {bis}*\n\n"
         "🟢 5 grün · 🟡 1 gelb · 🔴 0 rot · ✅ 1 abgeschlossen · ⚪ 1 ohne Meldung "
         "(8 Projekte in 3 Themenfeldern)\n"
-        "2 Ampelwechsel · 1 Projekt überfällig · 2 neue Projekte · 1 Projekt abgeschlossen · "
+        "1 Ampelwechsel · 1 Projekt überfällig · 2 neue Projekte · 1 Projekt abgeschlossen · "
         "1 Projekt archiviert · 2 Abfragen ausgelassen"
     )
 
