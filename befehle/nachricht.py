@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -73,7 +73,9 @@ def gekuerzt_auf(text: str, hoechstens: int) -> str:
     """
     isolieren = _braucht_isolation(text)
     platz = hoechstens - (_ISOLATION_BYTES if isolieren else 0)
-    if _bytes(text) > platz:
+    # Kein Zeichen belegt maskiert mehr als 6 Bytes (`&` als `&amp;` 5, ein Steuerzeichen als
+    # `\\u001f` 6, UTF-8 höchstens 4): Was so sicher passt, muss niemand zählen.
+    if 6 * len(text) > platz and _bytes(text) > platz:
         platz -= _bytes("…")
         stelle = belegt = 0
         while stelle < len(text) and belegt + _bytes(text[stelle]) <= platz:
@@ -201,6 +203,12 @@ class Nachricht:
     """Eine Nachricht aus Absätzen, Listen und Tabellen."""
 
     bloecke: list[_Block] = field(default_factory=list)
+    # HTML und Klartext, einmal gerendert je Zahl der Blöcke: Größenprüfung, Inhalt des
+    # Ereignisses und Ausgangskorb fragen dasselbe. Blöcke sind unveränderlich und kommen nur
+    # hinzu, die Zahl genügt als Stand.
+    _gerendert: dict[str, tuple[int, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def absatz(self, *zeilen: Teil | Zeile) -> Nachricht:
         """Ein Absatz; jedes Argument ist eine Zeile (ein Teil oder eine Folge von Teilen)."""
@@ -239,11 +247,18 @@ class Nachricht:
 
     @property
     def html(self) -> str:
-        return "".join(_block_html(b) for b in self.bloecke)
+        return self._einmal("html", lambda: "".join(_block_html(b) for b in self.bloecke))
 
     @property
     def text(self) -> str:
-        return "\n\n".join(_block_text(b) for b in self.bloecke)
+        return self._einmal("text", lambda: "\n\n".join(_block_text(b) for b in self.bloecke))
+
+    def _einmal(self, art: str, rendere: Callable[[], str]) -> str:
+        stand = len(self.bloecke)
+        gemerkt = self._gerendert.get(art)
+        if gemerkt is None or gemerkt[0] != stand:
+            gemerkt = self._gerendert[art] = (stand, rendere())
+        return gemerkt[1]
 
     @property
     def groesse(self) -> int:
@@ -251,6 +266,12 @@ class Nachricht:
         return sum(
             len(json.dumps(teil, ensure_ascii=False).encode()) for teil in (self.html, self.text)
         )
+
+    def passt_in(self, hoechstens: int) -> bool:
+        """`groesse` ≤ `hoechstens`, meist ohne zu zählen: Ein Zeichen belegt maskiert höchstens
+        6 Bytes (`\\u001f`; UTF-8 braucht höchstens 4), dazu je zwei Anführungszeichen."""
+        zeichen = len(self.html) + len(self.text)
+        return 6 * zeichen + 4 <= hoechstens or self.groesse <= hoechstens
 
 
 def _alle_zeilen(block: _Block) -> Iterable[tuple[Teil, ...]]:

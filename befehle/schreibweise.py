@@ -113,7 +113,7 @@ def passend(baue: Callable[[Zellbreite], Nachricht]) -> Nachricht:
     """Baut die Nachricht mit der großzügigsten Zellbreite, mit der sie in ein Ereignis passt."""
     for breite in ZELLBREITEN:
         nachricht = baue(breite)
-        if nachricht.groesse <= HOECHSTENS_BYTES:
+        if nachricht.passt_in(HOECHSTENS_BYTES):
             break
     return nachricht
 

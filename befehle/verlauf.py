@@ -68,7 +68,7 @@ async def verlauf(anfrage: Anfrage, argumente: VerlaufArgumente) -> Antwort:
         # 4000 Zeichen je Meldung), zeigt der Verlauf die neuesten, die passen – eine ganz.
         gezeigt = len(meldungen)
         nachricht = _tabelle(anfrage, kopf, meldungen)
-        while gezeigt > 1 and nachricht.groesse > HOECHSTENS_BYTES:
+        while gezeigt > 1 and not nachricht.passt_in(HOECHSTENS_BYTES):
             gezeigt -= 1
             nachricht = _tabelle(anfrage, kopf, meldungen[:gezeigt])
         if gezeigt < len(meldungen):

@@ -199,3 +199,36 @@ def test_rechts_nach_links_in_einer_zelle_wird_isoliert() -> None:
     assert zelle.startswith("\u2068")
     assert zelle.endswith("…\u2069")
     assert len(json.dumps(zelle, ensure_ascii=False).encode()) - 2 <= 60
+
+
+@pytest.mark.parametrize(
+    "baustein",
+    [BAUSTEIN, "\x01\x1f", "a", "&&<>", "👩‍👩‍👧"],
+    ids=["gemischt", "steuer", "ascii", "html", "emoji"],
+)
+def test_passt_in_sagt_dasselbe_wie_die_gezaehlte_groesse(baustein: str) -> None:
+    for laenge in (1, 10, 100, 1000, 5000):
+        nachricht = Nachricht().absatz((baustein * laenge)[: laenge * 2])
+        groesse = nachricht.groesse
+        for grenze in (groesse - 1, groesse, groesse + 1, 6 * groesse):
+            assert nachricht.passt_in(grenze) is (groesse <= grenze), (baustein, laenge, grenze)
+
+
+@pytest.mark.parametrize("zeichen", ["\x01", "&", "🌍", "ä", "a", '"'])
+def test_sechs_bytes_je_zeichen_passen_immer_und_nur_steuerzeichen_brauchen_sie(
+    zeichen: str,
+) -> None:
+    # Worauf die Abkürzung in `gekuerzt_auf` baut: kein Zeichen belegt maskiert mehr als 6 Bytes.
+    text = zeichen * 10
+    assert gekuerzt_auf(text, 60) == text
+    gekuerzt = gekuerzt_auf(text, 59)
+    assert (gekuerzt != text) is (zeichen == "\x01")
+
+
+def test_gerendert_wird_neu_wenn_ein_block_hinzukommt() -> None:
+    nachricht = Nachricht().absatz("eins")
+    assert nachricht.html == "<p>eins</p>"
+    nachricht.absatz("zwei")
+    assert nachricht.html == "<p>eins</p><p>zwei</p>"
+    assert nachricht.text == "eins\n\nzwei"
+    assert nachricht == Nachricht().absatz("eins").absatz("zwei")
