@@ -19,10 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelle.berichtsdaten import (
@@ -34,7 +34,6 @@ from modelle.berichtsdaten import (
 )
 from modelle.stand import STRUKTURFOLGE, ampel_aus, gueltig, neueste_meldung, zeitpunkt_parameter
 from modelle.tabellen import Statusmeldung, Strategieprojekt, Themenfeld
-from modelle.wechsel import Ampelwechsel, ampel_wechsel
 from modelle.werte import Ampel
 
 if TYPE_CHECKING:
@@ -89,21 +88,37 @@ class Projektverlauf:
 
 
 @dataclass(frozen=True, slots=True)
+class Abschluss:
+    """Ein Projekt, das am Ende des Zeitraums abgeschlossen ist und zu Beginn nicht war."""
+
+    projekt_slug: str
+    projekt_titel: str
+    # Die Meldung, mit der es abgeschlossen wurde.
+    zeitpunkt: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Kapitelfeld:
     slug: str
     name: str
-    # Stand am Anfang und am Ende des Zeitraums (die heute aktiven Projekte).
-    anfang: Ampelzaehlung
-    ende: Ampelzaehlung
-    # Je Stichtag (`Klimaberichtkapitel.stichtage`).
+    # Je Stichtag (`Klimaberichtkapitel.stichtage`) die heute aktiven Projekte; der erste ist der
+    # Stand zu Beginn, der letzte der am Ende.
     verlauf: tuple[Ampelzaehlung, ...]
     # Im Zeitraum abgeschlossen, auch wenn das Projekt erst im Zeitraum aufgenommen wurde.
-    abgeschlossen: tuple[Ampelwechsel, ...]
+    abgeschlossen: tuple[Abschluss, ...]
     # Die Projekte, deren Ampel im Zeitraum wechselte, mit jedem Wechsel.
     wechsel: tuple[Projektverlauf, ...]
     herausforderungen: tuple[Herausforderung, ...]
     ueberfaellig: tuple[UeberfaelligesProjekt, ...]
     neu: tuple[Strukturaenderung, ...]
+
+    @property
+    def anfang(self) -> Ampelzaehlung:
+        return self.verlauf[0]
+
+    @property
+    def ende(self) -> Ampelzaehlung:
+        return self.verlauf[-1]
 
     @property
     def projekte(self) -> int:
@@ -177,29 +192,23 @@ async def stelle_kapitel_zusammen(
     verlauf = {
         f.themenfeld_slug: f.zaehlungen for f in (await ampel_verlauf_zu(sitzung, stichtage)).felder
     }
-    herausforderungen = await gemeldete_herausforderungen(sitzung, von=von, bis=bis)
-    verlaeufe = await ampelverlaeufe(sitzung, von=von, bis=bis)
-    # Nicht die Abschlüsse des Wochenberichts: Der lässt neue Projekte weg, und über ein
-    # Jahr ist manches Projekt im Zeitraum aufgenommen *und* abgeschlossen worden.
-    abschluesse: dict[str, list[Ampelwechsel]] = {}
-    for eintrag in await ampel_wechsel(sitzung, von, bis):
-        if eintrag.neu is Ampel.ABGESCHLOSSEN:
-            abschluesse.setdefault(eintrag.themenfeld_slug, []).append(eintrag)
+    geschehen = await _im_zeitraum(sitzung, von=von, bis=bis)
     felder = []
     for feld in bericht.felder:
         zaehlungen = verlauf.get(feld.themenfeld_slug)
         if zaehlungen is None:  # zwischen den Abfragen angelegt: kommt beim nächsten Mal
             continue
+        eigenes = geschehen.get(feld.themenfeld_slug, _Feldgeschehen())
         felder.append(
             Kapitelfeld(
                 slug=feld.themenfeld_slug,
                 name=feld.themenfeld_name,
-                anfang=zaehlungen[0],
-                ende=Ampelzaehlung(ampeln=dict(feld.ampeln), ohne_meldung=feld.ohne_meldung),
                 verlauf=zaehlungen,
-                abgeschlossen=tuple(abschluesse.get(feld.themenfeld_slug, ())),
-                wechsel=tuple(verlaeufe.get(feld.themenfeld_slug, ())),
-                herausforderungen=tuple(herausforderungen.get(feld.themenfeld_slug, ())),
+                abgeschlossen=tuple(eigenes.abschluesse),
+                wechsel=tuple(eigenes.verlaeufe),
+                herausforderungen=tuple(
+                    sorted(eigenes.herausforderungen, key=lambda h: h.zeitpunkt)
+                ),
                 ueberfaellig=feld.ueberfaellig,
                 neu=feld.neu,
             )
@@ -207,32 +216,61 @@ async def stelle_kapitel_zusammen(
     return Klimaberichtkapitel(von=von, bis=bis, stichtage=stichtage, felder=tuple(felder))
 
 
-async def ampelverlaeufe(
+@dataclass(slots=True)
+class _Feldgeschehen:
+    verlaeufe: list[Projektverlauf] = field(default_factory=list)
+    abschluesse: list[Abschluss] = field(default_factory=list)
+    herausforderungen: list[Herausforderung] = field(default_factory=list)
+
+
+async def _im_zeitraum(
     sitzung: AsyncSession, *, von: dt.datetime, bis: dt.datetime
-) -> dict[str, list[Projektverlauf]]:
-    """Je Themenfeld-Slug die Projekte, deren Ampel in (`von`, `bis`] wechselte, mit jedem
-    Wechsel; in der Reihenfolge der Struktur. Zwei Abfragen: der Stand zu `von` je Projekt
-    (ein Indexabstieg je Projekt) und die gültigen Meldungen im Zeitraum."""
+) -> dict[str, _Feldgeschehen]:
+    """Je Themenfeld-Slug, was die gültigen Meldungen in (`von`, `bis`] erzählen, in zwei
+    Abfragen (der Stand zu `von` je Projekt, ein Indexabstieg je Projekt; die Meldungen im
+    Zeitraum), alles Weitere in Python, Projekt für Projekt in der Reihenfolge der Struktur:
+
+    - jeder Ampelwechsel; der erste Stand eines neuen Projekts ist keiner;
+    - der Abschluss, wenn das Projekt am Ende abgeschlossen ist und zu Beginn nicht war – wie
+      `modelle.wechsel.ampel_wechsel`, aber auch für im Zeitraum aufgenommene Projekte, und mit
+      der Meldung, mit der es in diesen Stand kam;
+    - jede Herausforderung einmal: Meldet ein Projekt dieselbe Woche für Woche, zählt der Tag, an
+      dem sie zuerst so gemeldet wurde.
+
+    Archivierte Projekte zählen mit: Was geschah, geschah.
+    """
     vorher: dict[int, Ampel | None] = {
         projekt_id: ampel_aus(ampel)
         for projekt_id, ampel in await sitzung.execute(_stand_zu_abfrage(), {"von": von})
     }
-    zeilen = await sitzung.execute(_ampelfolge_abfrage(), {"von": von, "bis": bis})
-    ergebnis: dict[str, list[Projektverlauf]] = {}
+    zeilen = await sitzung.execute(_meldungen_abfrage(), {"von": von, "bis": bis})
+    ergebnis: dict[str, _Feldgeschehen] = {}
     for (projekt_id, slug, titel, feld_slug), meldungen in itertools.groupby(
         zeilen, lambda z: (z[0], z[1], z[2], z[3])
     ):
-        zuletzt = vorher.get(projekt_id)
-        schritte = []
-        for *_, zeitpunkt, wert in meldungen:
+        geschehen = ergebnis.setdefault(feld_slug, _Feldgeschehen())
+        anfang = zuletzt = vorher.get(projekt_id)
+        seit: dt.datetime | None = None  # erste Meldung des letzten Stands
+        schritte: list[Ampelschritt] = []
+        gemeldet: str | None = None
+        for *_, zeitpunkt, wert, herausforderung in meldungen:
             ampel = Ampel(wert)
-            if zuletzt is not None and ampel is not zuletzt:
-                schritte.append(Ampelschritt(alt=zuletzt, neu=ampel, zeitpunkt=zeitpunkt))
+            if ampel is not zuletzt:
+                seit = zeitpunkt
+                if zuletzt is not None:
+                    schritte.append(Ampelschritt(alt=zuletzt, neu=ampel, zeitpunkt=zeitpunkt))
             zuletzt = ampel
+            text = " ".join((herausforderung or "").split())
+            if text and text != gemeldet:
+                geschehen.herausforderungen.append(
+                    Herausforderung(slug, titel, zeitpunkt, ampel, text)
+                )
+                gemeldet = text
         if schritte:
-            ergebnis.setdefault(feld_slug, []).append(
-                Projektverlauf(projekt_slug=slug, projekt_titel=titel, schritte=tuple(schritte))
-            )
+            geschehen.verlaeufe.append(Projektverlauf(slug, titel, tuple(schritte)))
+        if zuletzt is Ampel.ABGESCHLOSSEN and anfang is not Ampel.ABGESCHLOSSEN:
+            assert seit is not None  # der Stand wechselte im Zeitraum
+            geschehen.abschluesse.append(Abschluss(slug, titel, seit))
     return ergebnis
 
 
@@ -245,62 +283,12 @@ def _stand_zu_abfrage() -> _Abfrage:
 
 
 @functools.cache
-def _ampelfolge_abfrage() -> _Abfrage:
+def _meldungen_abfrage() -> _Abfrage:
     # Nach der Struktur geordnet, darin je Projekt zeitlich: `groupby` oben braucht die
-    # Meldungen eines Projekts beieinander.
+    # Meldungen eines Projekts beieinander und in ihrer Folge.
     return (
         select(
             Strategieprojekt.id,
-            Strategieprojekt.slug,
-            Strategieprojekt.titel,
-            Themenfeld.slug,
-            Statusmeldung.zeitpunkt,
-            Statusmeldung.ampel,
-        )
-        .join(Strategieprojekt, Strategieprojekt.id == Statusmeldung.projekt_id)
-        .join(Themenfeld, Themenfeld.id == Strategieprojekt.themenfeld_id)
-        .where(
-            gueltig(Statusmeldung),
-            Statusmeldung.zeitpunkt > zeitpunkt_parameter("von"),
-            Statusmeldung.zeitpunkt <= zeitpunkt_parameter("bis"),
-        )
-        .order_by(*STRUKTURFOLGE, Statusmeldung.zeitpunkt, Statusmeldung.id)
-    )
-
-
-async def gemeldete_herausforderungen(
-    sitzung: AsyncSession, *, von: dt.datetime, bis: dt.datetime
-) -> dict[str, list[Herausforderung]]:
-    """Je Themenfeld-Slug die Herausforderungen aus gültigen Meldungen in (`von`, `bis`], in
-    zeitlicher Folge. Meldet ein Projekt dieselbe Herausforderung Woche für Woche, steht sie
-    einmal da, mit dem Tag, an dem sie zuerst so gemeldet wurde; auch archivierte Projekte
-    zählen – die Herausforderung war da."""
-    ergebnis: dict[str, list[Herausforderung]] = {}
-    zuletzt: dict[int, str] = {}
-    for projekt_id, slug, titel, feld_slug, zeitpunkt, ampel, text in await sitzung.execute(
-        _herausforderungen_abfrage(), {"von": von, "bis": bis}
-    ):
-        text = " ".join(text.split())
-        if not text or zuletzt.get(projekt_id) == text:
-            continue
-        zuletzt[projekt_id] = text
-        ergebnis.setdefault(feld_slug, []).append(
-            Herausforderung(
-                projekt_slug=slug,
-                projekt_titel=titel,
-                zeitpunkt=zeitpunkt,
-                ampel=Ampel(ampel),
-                text=text,
-            )
-        )
-    return ergebnis
-
-
-@functools.cache
-def _herausforderungen_abfrage() -> _Abfrage:
-    return (
-        select(
-            Statusmeldung.projekt_id,
             Strategieprojekt.slug,
             Strategieprojekt.titel,
             Themenfeld.slug,
@@ -314,7 +302,6 @@ def _herausforderungen_abfrage() -> _Abfrage:
             gueltig(Statusmeldung),
             Statusmeldung.zeitpunkt > zeitpunkt_parameter("von"),
             Statusmeldung.zeitpunkt <= zeitpunkt_parameter("bis"),
-            func.length(func.trim(Statusmeldung.herausforderungen)) > 0,
         )
-        .order_by(Statusmeldung.zeitpunkt, Statusmeldung.id)
+        .order_by(*STRUKTURFOLGE, Statusmeldung.zeitpunkt, Statusmeldung.id)
     )
