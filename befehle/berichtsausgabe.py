@@ -9,7 +9,6 @@ und das Zusammenstellen der Antwort enthält `befehle.bericht`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,13 +49,6 @@ def _zaehlung(ampeln: Mapping[Ampel, int], ohne_meldung: int, *, mit_worten: boo
     if ohne_meldung:
         teile.append(f"⚪ {ohne_meldung}{' ohne Meldung' if mit_worten else ''}")
     return " · ".join(teile)
-
-
-def _zeitraum(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
-    # Der Zeitraum schließt `bis` ein und `von` aus: sein letzter Tag ist der des letzten
-    # eingeschlossenen Augenblicks, damit „bis 21.11., 00:00 Uhr“ als 20.11. erscheint.
-    letzter = bericht.bis - dt.timedelta(microseconds=1)
-    return f"{schreibweise.datum(bericht.von, zeitzone)} – {schreibweise.datum(letzter, zeitzone)}"
 
 
 def _projekt(titel: str, slug: str, breite: schreibweise.Zellbreite) -> tuple[Teil, ...]:
@@ -106,7 +98,7 @@ def _kopfzeilen(bericht: Wochenbericht) -> tuple[str, str]:
 
 
 def _titel(bericht: Wochenbericht, zeitzone: ZoneInfo) -> str:
-    return f"📊 Wochenbericht {_zeitraum(bericht, zeitzone)}"
+    return f"📊 Wochenbericht {schreibweise.zeitraum(bericht.von, bericht.bis, zeitzone)}"
 
 
 def kopf(bericht: Wochenbericht, zeitzone: ZoneInfo) -> Nachricht:

@@ -18,6 +18,8 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from befehle import schreibweise
 from befehle.seiten import (
     beschreibung,
@@ -27,7 +29,7 @@ from befehle.seiten import (
     umgebung,
     verlaufsbild,
 )
-from modelle.dashboarddaten import Dashboard
+from modelle.dashboarddaten import Dashboard, stelle_dashboard_zusammen
 
 
 def dashboard_html(dashboard: Dashboard, zeitzone: ZoneInfo) -> str:
@@ -35,11 +37,11 @@ def dashboard_html(dashboard: Dashboard, zeitzone: ZoneInfo) -> str:
     vorlage = umgebung(
         zeitzone, alter=lambda zeitpunkt: schreibweise.alter(zeitpunkt, dashboard.stand, zeitzone)
     ).get_template("dashboard.html.j2")
-    zeitraum = f"über {len(dashboard.stichtage)} Wochen"
+    zeitraum = f"über {schreibweise.anzahl(len(dashboard.stichtage), 'Woche', 'Wochen')}"
     erste = kurzdatum(dashboard.stichtage[0], zeitzone)
     return vorlage.render(
         dashboard=dashboard,
-        stand=dashboard.stand.astimezone(zeitzone).strftime("%d.%m.%Y, %H:%M Uhr"),
+        stand=schreibweise.zeitpunkt(dashboard.stand, zeitzone),
         verlauf_svg={
             feld.slug: svg_eingebettet(
                 verlaufsbild(
@@ -64,53 +66,11 @@ def schreibe_dashboard(ordner: Path, html: str) -> None:
     ersetze_atomar(ordner, fuellen)
 
 
-async def schreibe_aus_datenbank(
-    url: str, ordner: Path, *, zeitzone: ZoneInfo, wochen: int, intern: bool
+async def schreibe_aus(
+    sitzung: AsyncSession, ordner: Path, *, zeitzone: ZoneInfo, wochen: int, intern: bool
 ) -> None:
-    """Stellt das Dashboard aus der Datenbank hinter `url` zusammen und schreibt es."""
-    from modelle.dashboarddaten import stelle_dashboard_zusammen
-    from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
-
-    engine = erzeuge_engine(url)
-    try:
-        async with erzeuge_sitzungsfabrik(engine)() as sitzung:
-            dashboard = await stelle_dashboard_zusammen(
-                sitzung,
-                jetzt=dt.datetime.now(dt.UTC),
-                zeitzone=zeitzone,
-                wochen=wochen,
-                intern=intern,
-            )
-    finally:
-        await engine.dispose()
-    schreibe_dashboard(ordner, dashboard_html(dashboard, zeitzone))
-
-
-def _haupt() -> None:
-    """`python -m befehle.dashboardseite`: der kurze Prozess, in dem der laufende Bot sein
-    Dashboard schreibt (`bot.dashboard`) – matplotlib und Jinja2 blieben sonst im Bot. Die
-    Adresse der Datenbank kommt über die Standardeingabe (mit Passwort: nicht in die
-    Befehlszeile, die jeder Nutzer des Rechners sieht)."""
-    import argparse
-    import asyncio
-    import sys
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ausgabe", type=Path, required=True)
-    parser.add_argument("--zeitzone", required=True)
-    parser.add_argument("--wochen", type=int, required=True)
-    parser.add_argument("--intern", action="store_true")
-    argumente = parser.parse_args()
-    asyncio.run(
-        schreibe_aus_datenbank(
-            sys.stdin.read().strip(),
-            argumente.ausgabe,
-            zeitzone=ZoneInfo(argumente.zeitzone),
-            wochen=argumente.wochen,
-            intern=argumente.intern,
-        )
+    """Stellt das Dashboard zum jetzigen Augenblick zusammen und schreibt `ordner/index.html`."""
+    dashboard = await stelle_dashboard_zusammen(
+        sitzung, jetzt=dt.datetime.now(dt.UTC), zeitzone=zeitzone, wochen=wochen, intern=intern
     )
-
-
-if __name__ == "__main__":
-    _haupt()
+    schreibe_dashboard(ordner, dashboard_html(dashboard, zeitzone))

@@ -39,15 +39,16 @@ if TYPE_CHECKING:
 ZEITLIMIT_S = 60.0
 
 # Übliche Ampelfarben, kräftig genug für Gelb auf Weiß; abgeschlossen ist neutral grau.
-FARBEN = {
+_FARBEN = {
     Ampel.GRUEN: "#3a9d23",
     Ampel.GELB: "#f2c300",
     Ampel.ROT: "#d7191c",
     Ampel.ABGESCHLOSSEN: "#8c8c8c",
 }
-OHNE_MELDUNG_FARBE = "#e4e4e4"
+_OHNE_MELDUNG = "#e4e4e4"
 # Von unten nach oben gestapelt; dieselbe Reihenfolge wie in `Zeichenauftrag.felder`.
-_REIHEN = [*(FARBEN[a] for a in Ampel), OHNE_MELDUNG_FARBE]
+# Auch die Verläufe von Klimadashboard und Klimabericht (`befehle.seiten`) stapeln so.
+REIHEN = [*(_FARBEN[a] for a in Ampel), _OHNE_MELDUNG]
 _LEGENDE = [*(a.wort for a in Ampel), "ohne Meldung"]
 _SPALTEN = 4
 _SAEULENBREITE = 0.8
@@ -204,7 +205,7 @@ def zeichne(auftrag: Zeichenauftrag) -> bytes:
 
     figur.suptitle(auftrag.titel, fontsize=12, y=1 - 0.1 / hoehe, va="top")
     figur.supylabel("Projekte", fontsize=9, x=0.08 / breite, ha="left")
-    legende = [Patch(color=f, label=t) for f, t in zip(_REIHEN, _LEGENDE, strict=True)]
+    legende = [Patch(color=f, label=t) for f, t in zip(REIHEN, _LEGENDE, strict=True)]
     figur.legend(
         handles=legende,
         loc="lower center",
@@ -232,7 +233,7 @@ def _feld(achse: Axes, feld: Feldsaeulen, beschriftungen: tuple[str, ...]) -> No
     for x, saeule in enumerate(feld.saeulen):
         links, rechts = x - _SAEULENBREITE / 2, x + _SAEULENBREITE / 2
         unten = 0
-        for farbe, wert in zip(_REIHEN, saeule, strict=True):
+        for farbe, wert in zip(REIHEN, saeule, strict=True):
             if wert:
                 oben = unten + wert
                 stuecke.append(((links, unten), (links, oben), (rechts, oben), (rechts, unten)))

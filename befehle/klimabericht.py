@@ -46,14 +46,7 @@ class Bild:
 @dataclass(frozen=True, slots=True)
 class Bilder:
     gesamt: Bild | None = None
-    felder: dict[str, Bild | None] = field(default_factory=dict)
-
-
-def zeitraum(kapitel: Klimaberichtkapitel, zeitzone: ZoneInfo) -> str:
-    """„01.01.2026 – 31.12.2026“: der letzte Tag ist der des letzten eingeschlossenen
-    Augenblicks (`bis` ist Mitternacht danach)."""
-    letzter = kapitel.bis - dt.timedelta(microseconds=1)
-    return f"{schreibweise.datum(kapitel.von, zeitzone)} – {schreibweise.datum(letzter, zeitzone)}"
+    felder: dict[str, Bild] = field(default_factory=dict)
 
 
 def bilderordner(datei: Path) -> Path:
@@ -69,16 +62,15 @@ def kapitel_text(
     erstellt: dt.datetime | None = None,
 ) -> str:
     """Das Kapitel als HTML oder Markdown; `bilder` verweist auf die Diagramme (ohne: keine)."""
-    vorlage = umgebung(zeitzone, ampelwort=schreibweise.ampel).get_template(
-        f"klimabericht.{format}.j2"
-    )
+    vorlage = umgebung(zeitzone).get_template(f"klimabericht.{format}.j2")
     erstellt = erstellt or dt.datetime.now(dt.UTC)
     return vorlage.render(
         kapitel=kapitel,
-        zeitraum=zeitraum(kapitel, zeitzone),
+        zeitraum=schreibweise.zeitraum(kapitel.von, kapitel.bis, zeitzone),
+        vom_bis=_vom_bis(kapitel, zeitzone),
         verlauf_takt="zu jedem Monatsanfang" if kapitel.monatsweise else "Woche für Woche",
         erstellt=schreibweise.zeitpunkt(erstellt, zeitzone),
-        bilder=bilder or Bilder(felder=dict.fromkeys((f.slug for f in kapitel.felder), None)),
+        bilder=bilder or Bilder(),
     )
 
 
@@ -90,7 +82,7 @@ def schreibe_kapitel(
     datei = datei.resolve()
     ordner = bilderordner(datei)
     inhalte: dict[str, bytes] = {}
-    text_zeitraum = zeitraum(kapitel, zeitzone)
+    vom_bis = _vom_bis(kapitel, zeitzone)
     beschriftungen = _beschriftungen(kapitel, zeitzone)
 
     def bild(name: str, gegenstand: str, verlauf: tuple[Ampelzaehlung, ...]) -> Bild:
@@ -102,7 +94,7 @@ def schreibe_kapitel(
             )
         return Bild(
             pfad=f"{ordner.name}/ampeln-{name}.{_BILDFORMAT[format]}",
-            text=beschreibung(gegenstand, verlauf, f"im Zeitraum {text_zeitraum}"),
+            text=beschreibung(gegenstand, verlauf, vom_bis),
         )
 
     bilder = Bilder(
@@ -121,6 +113,14 @@ def schreibe_kapitel(
     return [datei, *(ordner / name for name in inhalte)]
 
 
+def _vom_bis(kapitel: Klimaberichtkapitel, zeitzone: ZoneInfo) -> str:
+    """„vom 01.01.2026 bis 31.12.2026“: der Zeitraum mitten im Satz."""
+    bis = schreibweise.letzter_tag(kapitel.bis)
+    return (
+        f"vom {schreibweise.datum(kapitel.von, zeitzone)} bis {schreibweise.datum(bis, zeitzone)}"
+    )
+
+
 def _beschriftungen(kapitel: Klimaberichtkapitel, zeitzone: ZoneInfo) -> dict[int, str]:
     # Vom Ende aus jede k-te Säule, dazu die erste: Anfang und Ende stehen immer da.
     anzahl = len(kapitel.stichtage)
@@ -131,8 +131,7 @@ def _beschriftungen(kapitel: Klimaberichtkapitel, zeitzone: ZoneInfo) -> dict[in
     beschriftungen = {i: kurzdatum(kapitel.stichtage[i], zeitzone) for i in sorted(indizes)}
     # Der letzte Stichtag ist Mitternacht nach dem letzten Tag: beschriftet wird dieser Tag.
     if anzahl:
-        letzter = kapitel.bis - dt.timedelta(microseconds=1)
-        beschriftungen[anzahl - 1] = kurzdatum(letzter, zeitzone)
+        beschriftungen[anzahl - 1] = kurzdatum(schreibweise.letzter_tag(kapitel.bis), zeitzone)
     return beschriftungen
 
 

@@ -50,6 +50,12 @@ WIEDERHOLT_HOECHSTENS = 60
 HOECHSTENS_BYTES = 50_000
 
 
+# Höchstens so viele Bytes belegt ein Zeichen im Ereignis, für HTML und JSON maskiert (ein
+# Steuerzeichen als `\u001f`; `&` als `&amp;` 5; UTF-8 höchstens 4): die Schranke, mit der
+# `gekuerzt_auf` und `Nachricht.passt_in` sich das Zählen meist sparen.
+_BYTES_JE_ZEICHEN = 6
+
+
 def gekuerzt(eingabe: str) -> str:
     """Eine Eingabe zum Wiederholen in einer Antwort; Überlanges endet auf „…“.
 
@@ -73,9 +79,8 @@ def gekuerzt_auf(text: str, hoechstens: int) -> str:
     """
     isolieren = _braucht_isolation(text)
     platz = hoechstens - (_ISOLATION_BYTES if isolieren else 0)
-    # Kein Zeichen belegt maskiert mehr als 6 Bytes (`&` als `&amp;` 5, ein Steuerzeichen als
-    # `\\u001f` 6, UTF-8 höchstens 4): Was so sicher passt, muss niemand zählen.
-    if 6 * len(text) > platz and _bytes(text) > platz:
+    # Was nach der Schranke `_BYTES_JE_ZEICHEN` sicher passt, muss niemand zählen.
+    if _BYTES_JE_ZEICHEN * len(text) > platz and _bytes(text) > platz:
         platz -= _bytes("…")
         stelle = belegt = 0
         while stelle < len(text) and belegt + _bytes(text[stelle]) <= platz:
@@ -268,10 +273,10 @@ class Nachricht:
         )
 
     def passt_in(self, hoechstens: int) -> bool:
-        """`groesse` ≤ `hoechstens`, meist ohne zu zählen: Ein Zeichen belegt maskiert höchstens
-        6 Bytes (`\\u001f`; UTF-8 braucht höchstens 4), dazu je zwei Anführungszeichen."""
+        """`groesse` ≤ `hoechstens`, meist ohne zu zählen (Schranke `_BYTES_JE_ZEICHEN`, dazu je
+        zwei Anführungszeichen)."""
         zeichen = len(self.html) + len(self.text)
-        return 6 * zeichen + 4 <= hoechstens or self.groesse <= hoechstens
+        return _BYTES_JE_ZEICHEN * zeichen + 4 <= hoechstens or self.groesse <= hoechstens
 
 
 def _alle_zeilen(block: _Block) -> Iterable[tuple[Teil, ...]]:

@@ -54,6 +54,17 @@ def datum(wert: dt.date | dt.datetime, zeitzone: ZoneInfo) -> str:
     return wert.strftime("%d.%m.%Y")
 
 
+def letzter_tag(bis: dt.datetime) -> dt.datetime:
+    """Der letzte eingeschlossene Augenblick eines Zeitraums bis `bis` (ausschließlich): „bis
+    21.11., 00:00 Uhr“ endet am 20.11."""
+    return bis - dt.timedelta(microseconds=1)
+
+
+def zeitraum(von: dt.datetime, bis: dt.datetime, zeitzone: ZoneInfo) -> str:
+    """„01.01.2026 – 31.12.2026“ für den Zeitraum (`von`, `bis`]."""
+    return f"{datum(von, zeitzone)} – {datum(letzter_tag(bis), zeitzone)}"
+
+
 def zeitpunkt(wert: dt.datetime, zeitzone: ZoneInfo) -> str:
     return wert.astimezone(zeitzone).strftime("%d.%m.%Y, %H:%M Uhr")
 

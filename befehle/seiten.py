@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from befehle import schreibweise
-from befehle.diagramm import FARBEN, OHNE_MELDUNG_FARBE
+from befehle.diagramm import REIHEN
 from befehle.schreibweise import md_text
 from modelle.berichtsdaten import Ampelzaehlung
 from modelle.werte import Ampel
@@ -50,6 +50,8 @@ def umgebung(zeitzone: ZoneInfo, **filter: Callable[..., Any]) -> Environment:
     )
     ergebnis.filters["datum"] = lambda wert: schreibweise.datum(wert, zeitzone)
     ergebnis.filters["md"] = lambda text: md_text(str(text))
+    ergebnis.filters["anzahl"] = schreibweise.anzahl
+    ergebnis.filters["ampelwort"] = schreibweise.ampel
     ergebnis.filters.update(filter)
     ergebnis.globals["ampeln"] = list(Ampel)
     return ergebnis
@@ -80,9 +82,9 @@ def verlaufsbild(
     achse = figur.add_axes((0.08, 0.2, 0.9, 0.72))
     x = list(range(len(verlauf)))
     unten = [0] * len(x)
-    reihen = [*((FARBEN[a], [z.ampeln[a] for z in verlauf]) for a in Ampel)]
-    reihen.append((OHNE_MELDUNG_FARBE, [z.ohne_meldung for z in verlauf]))
-    for farbe, werte in reihen:
+    werte_je_reihe = [*([z.ampeln[a] for z in verlauf] for a in Ampel)]
+    werte_je_reihe.append([z.ohne_meldung for z in verlauf])
+    for farbe, werte in zip(REIHEN, werte_je_reihe, strict=True):
         achse.bar(x, werte, bottom=unten, color=farbe, width=0.8, linewidth=0)
         unten = [u + w for u, w in zip(unten, werte, strict=True)]
     achse.set_xticks(list(beschriftungen), list(beschriftungen.values()), fontsize=8)
@@ -107,8 +109,8 @@ def beschreibung(
     zuletzt = verlauf[-1]
     return (
         f"Ampeln {gegenstand} {zeitraum}; {ende} "
-        + ", ".join(f"{a.wort} {zuletzt.ampeln[a]}" for a in Ampel)
-        + f", ohne Meldung {zuletzt.ohne_meldung}"
+        + ", ".join(f"{zuletzt.ampeln[a]} {a.wort}" for a in Ampel)
+        + f", {zuletzt.ohne_meldung} ohne Meldung"
     )
 
 

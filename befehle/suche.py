@@ -61,17 +61,15 @@ def _finde(
     # Nur Unsichtbares (Nullbreite, Richtungszeichen) ist leer – und passt auf nichts, nicht
     # als Anfang auf alles.
     exakt = [k for k in kandidaten if gesucht in _schluessel(k)] if gesucht else []
-    if len(exakt) == 1:
-        return Fund(exakt[0])
-    if (einer := _einer_mit_vorrang(exakt, vorrang)) is not None:
-        return Fund(einer)
+    # Genaue Namen zuerst; nur ohne sie zählen Anfänge (dann ist die Eingabe „gedeutet“).
     anfang = exakt or [
         k for k in kandidaten if gesucht and any(s.startswith(gesucht) for s in _schluessel(k))
     ]
+    gedeutet = not exakt
     if len(anfang) == 1:
-        return Fund(anfang[0], gedeutet=True)
+        return Fund(anfang[0], gedeutet=gedeutet)
     if (einer := _einer_mit_vorrang(anfang, vorrang)) is not None:
-        return Fund(einer, gedeutet=True)
+        return Fund(einer, gedeutet=gedeutet)
     if anfang:
         nachricht = Nachricht().absatz(
             f"„{gekuerzt(eingabe)}“ passt auf mehrere – bitte genauer angeben:"

@@ -23,8 +23,9 @@ from pydantic import ValidationError
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from befehle import schreibweise
 from befehle.berichtsausgabe import als_json, als_text
-from befehle.dashboardseite import dashboard_html, schreibe_dashboard
+from befehle.dashboardseite import schreibe_aus
 from befehle.klimabericht import bilderordner, kapitel_text, schreibe_kapitel
 from befehle.seiten import ersetze_atomar
 from bot.anmeldung import AnmeldungFehlgeschlagen
@@ -51,7 +52,7 @@ from bot.sicherung import (
     stelle_wieder_her,
 )
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
-from modelle.dashboarddaten import WOCHEN, stelle_dashboard_zusammen
+from modelle.dashboarddaten import WOCHEN
 from modelle.datenbank import (
     Sitzungsfabrik,
     erzeuge_engine,
@@ -494,14 +495,13 @@ def _dashboard(argumente: argparse.Namespace) -> int:
 
     async def schreiben(sitzungen: Sitzungsfabrik) -> int:
         async with sitzungen() as sitzung:
-            dashboard = await stelle_dashboard_zusammen(
+            await schreibe_aus(
                 sitzung,
-                jetzt=dt.datetime.now(dt.UTC),
+                argumente.ausgabe,
                 zeitzone=zeitzone,
                 wochen=argumente.wochen,
                 intern=argumente.intern,
             )
-        schreibe_dashboard(argumente.ausgabe, dashboard_html(dashboard, zeitzone))
         fassung = "intern" if argumente.intern else "öffentlich"
         print(f"Dashboard ({fassung}) geschrieben: {argumente.ausgabe.resolve() / 'index.html'}")
         return EXIT_OK
@@ -545,12 +545,15 @@ def _klimabericht(
     datei: Path | None = argumente.ausgabe
     if datei is None and format == "html":
         # HTML auf dem Terminal nützt niemandem, und die Bilder brauchen einen Ort.
-        letzter = (bis - dt.timedelta(microseconds=1)).astimezone(zeitzone).date()
+        letzter = schreibweise.letzter_tag(bis).astimezone(zeitzone).date()
         datei = Path(f"klimabericht-{von.astimezone(zeitzone).date()}-bis-{letzter}.html")
-    if datei is not None and (datei.is_dir() or bilderordner(datei).is_file()):
+    if datei is not None and datei.is_dir():
+        print(f"-o {datei}: ist ein Verzeichnis; bitte einen Dateinamen angeben", file=sys.stderr)
+        return EXIT_EINGABE
+    if datei is not None and bilderordner(datei).is_file():
         print(
-            f"-o {datei}: ist ein Verzeichnis oder {bilderordner(datei).name} eine Datei; "
-            "bitte einen Dateinamen angeben",
+            f"-o {datei}: {bilderordner(datei).name} gibt es schon als Datei; dorthin kämen die "
+            "Diagramme – bitte die Datei verschieben oder einen anderen Namen wählen",
             file=sys.stderr,
         )
         return EXIT_EINGABE

@@ -1,8 +1,9 @@
 """Der laufende Bot hält das Klimadashboard aktuell (`[dashboard] ordner`, Zeitplan).
 
-Geschrieben wird in einem kurzen, eigenen Prozess (`python -m befehle.dashboardseite`):
-matplotlib und Jinja2 kosteten den Bot sonst dauerhaft Speicher, und das Zeichnen hielte die
-Ereignisschleife auf. Ein Fehler dabei landet im Protokoll und hält sonst nichts an.
+Geschrieben wird in einem kurzen, eigenen Prozess (`python -I -m bot.dashboard`, siehe
+`_haupt` unten): matplotlib und Jinja2 kosteten den Bot sonst dauerhaft Speicher, und das
+Zeichnen hielte die Ereignisschleife auf. Ein Fehler dabei landet im Protokoll und hält sonst
+nichts an.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class Dashboardschreiber:
         ordner = self._einstellungen.ordner
         if ordner is None:
             return False
+        # Isoliert (`-I`) wie der Zeichenprozess (`befehle.diagramm.kindbefehl`): sonst käme ein
+        # `bot/dashboard.py` im Arbeitsverzeichnis zuerst – und bekäme die Datenbankadresse.
         befehl = [
             sys.executable,
+            "-I",
             "-m",
-            "befehle.dashboardseite",
+            "bot.dashboard",
             "--ausgabe",
             str(ordner),
             "--zeitzone",
@@ -69,3 +73,47 @@ class Dashboardschreiber:
             return False
         log.info("Klimadashboard geschrieben: %s", ordner / "index.html")
         return True
+
+
+def _haupt() -> None:
+    """`python -I -m bot.dashboard`: der kurze Prozess, in dem der laufende Bot sein Dashboard
+    schreibt. Die Adresse der Datenbank kommt über die Standardeingabe (mit Passwort: nicht in
+    die Befehlszeile, die jeder Nutzer des Rechners sieht)."""
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from befehle.dashboardseite import schreibe_aus
+    from bot.deutscher_parser import DeutscherParser
+    from modelle.datenbank import erzeuge_engine, erzeuge_sitzungsfabrik
+
+    parser = DeutscherParser(
+        prog="python -m bot.dashboard",
+        description="Schreibt das Klimadashboard des laufenden Bots (Datenbank über stdin).",
+    )
+    parser.add_argument("--ausgabe", type=Path, required=True, metavar="ORDNER", help="Zielordner")
+    parser.add_argument("--zeitzone", required=True, help="z. B. Europe/Berlin")
+    parser.add_argument("--wochen", type=int, required=True, help="Wochen im Verlauf")
+    parser.add_argument("--intern", action="store_true", help="interne Fassung")
+    argumente = parser.parse_args()
+    if argumente.wochen < 1:
+        parser.error("--wochen: mindestens 1")
+
+    async def schreiben(url: str) -> None:
+        engine = erzeuge_engine(url)
+        try:
+            async with erzeuge_sitzungsfabrik(engine)() as sitzung:
+                await schreibe_aus(
+                    sitzung,
+                    argumente.ausgabe,
+                    zeitzone=ZoneInfo(argumente.zeitzone),
+                    wochen=argumente.wochen,
+                    intern=argumente.intern,
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(schreiben(sys.stdin.read().strip()))
+
+
+if __name__ == "__main__":
+    _haupt()
