@@ -159,7 +159,10 @@ async def matrix_messungen(argumente: argparse.Namespace, verzeichnis: Path) -> 
 
         melde(f"Nachholen: Bot aus, {argumente.nachholen} Nachrichten, Bot an …")
         ergebnis["nachholen"] = await matrixteil.nachholen(aufbau, anzahl=argumente.nachholen)
-        melde(f"Boden: ein schlichter Client sendet {argumente.nachholen} Antworten …")
+        melde(
+            f"Boden: ein schlichter Client sendet {argumente.nachholen} Antworten "
+            "samt Quittungen ✅ …"
+        )
         ergebnis["nachholen"]["boden_s"] = round(
             await matrixteil.boden_nachholen(aufbau, anzahl=argumente.nachholen), 3
         )

@@ -32,6 +32,7 @@ from bench.prozesse import (
     synapse_pid,
 )
 from bot.config import MatrixEinstellungen
+from bot.inhalt import reaktionsinhalt
 from demo.homeserver import LokalerHomeserver, Zugang
 from demo.mensch import Ankunft, Mensch
 
@@ -604,15 +605,7 @@ async def boden_nachholen(aufbau: Aufbau, *, anzahl: int) -> float:
         assert isinstance(antwort, RoomSendResponse), antwort
         if befehl.startswith("!meldung"):
             quittung = await client.room_send(
-                raum,
-                "m.reaction",
-                {
-                    "m.relates_to": {
-                        "rel_type": "m.annotation",
-                        "event_id": antwort.event_id,
-                        "key": "✅",
-                    }
-                },
+                raum, "m.reaction", reaktionsinhalt(antwort.event_id, "✅")
             )
             assert isinstance(quittung, RoomSendResponse), quittung
     return time.perf_counter() - beginn

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.planer import Planer
 from demo.mensch import Mensch, NichtGesehen, Rohereignis, bezug, ist_antwort, ist_reaktion
-from modelle.strukturdatei import Struktur
+from modelle.strukturdatei import Struktur, ThemenfeldAngabe
 from modelle.termine import naechster_termin, verschiebe_auf_arbeitstag
 from modelle.zeitplan import Zeitplan
 
@@ -265,18 +265,18 @@ def _person_mit(
     raise DemoFehler("Die Beispielstruktur passt nicht zur Szene (Person fehlt).")
 
 
-def _feldname(struktur: Struktur, slug: str) -> str:
+def _feld(struktur: Struktur, slug: str) -> ThemenfeldAngabe:
+    """Das Themenfeld `slug` mit seinem Raum – die Szene spielt dort."""
     for feld in struktur.themenfelder:
-        if feld.slug == slug:
-            return feld.name
+        if feld.slug == slug and feld.raum is not None:
+            return feld
     raise DemoFehler(f"Die Beispielstruktur passt nicht zur Szene (Themenfeld {slug} fehlt).")
 
 
 def _raum_von(struktur: Struktur, slug: str) -> str:
-    for feld in struktur.themenfelder:
-        if feld.slug == slug and feld.raum is not None:
-            return feld.raum
-    raise DemoFehler(f"Die Beispielstruktur passt nicht zur Szene (Themenfeld {slug} fehlt).")
+    raum = _feld(struktur, slug).raum
+    assert raum is not None  # prüft `_feld`
+    return raum
 
 
 async def spiele_szene(buehne: Buehne, struktur: Struktur, personen: dict[str, Mensch]) -> None:
@@ -332,8 +332,8 @@ async def spiele_szene(buehne: Buehne, struktur: Struktur, personen: dict[str, M
     m.schritt(
         7,
         f"{stabsstelle.name} (Stabsstelle Klima) holt sich den Wochenbericht. "
-        "Aus dem Thread hier Energie und Klimaanpassung.",
+        "Aus dem Thread zeigt die Mitschrift Energie und Klimaanpassung.",
     )
     await buehne.wochenbericht(
-        stabsstelle, stab, [_feldname(struktur, "energie"), _feldname(struktur, "klimaanpassung")]
+        stabsstelle, stab, [_feld(struktur, "energie").name, _feld(struktur, "klimaanpassung").name]
     )

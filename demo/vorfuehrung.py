@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import tomli_w
 
 from bot.app import Klimabot, betrieb_aus
-from bot.config import Einstellungen, lade_einstellungen
+from bot.config import DashboardEinstellungen, Einstellungen, lade_einstellungen
 from bot.planer import Planer
 from demo.homeserver import HOST, HomeserverFehler, LokalerHomeserver, Zugang, freier_port
 from demo.mensch import Clientfehler, Mensch
@@ -57,6 +57,7 @@ WUNSCHPORT = 8008
 # Vorgeschichte, und dann alle fünf Minuten, damit auch Meldungen aus Element bald dort stehen.
 DASHBOARD_ORDNER = "klimadashboard"
 DASHBOARD_ZEITPLAN = "*/5 * * * *"
+DASHBOARD_TAKT = "alle fünf Minuten"  # dasselbe in Worten
 # So lange darf das erste Schreiben dauern (ein eigener Prozess mit matplotlib).
 DASHBOARD_FRIST = 60.0
 
@@ -356,7 +357,7 @@ async def _vorfuehrung(
                 },
             )
             await spiele_szene(buehne, struktur, personen)
-            await _zeige_dashboard(m, ordner / DASHBOARD_ORDNER / "index.html", bot_aufgabe)
+            await _zeige_dashboard(m, einstellungen.dashboard, bot_aufgabe, bleibt=not nur_szene)
             if nur_szene:
                 return
             _zeige_anmeldungen(m, homeserver.url, konten)
@@ -411,22 +412,35 @@ async def _vorgeschichte(
             m.zeile(f"    {woerter}: " + ", ".join(f"{titel[s]} ({s})" for s in slugs))
 
 
-async def _zeige_dashboard(m: Mitschrift, seite: Path, bot_aufgabe: asyncio.Task[None]) -> None:
-    """Nennt die Adresse des Klimadashboards, sobald der Bot es geschrieben hat."""
+async def _zeige_dashboard(
+    m: Mitschrift,
+    dashboard: DashboardEinstellungen,
+    bot_aufgabe: asyncio.Task[None],
+    *,
+    bleibt: bool,
+) -> None:
+    """Nennt die Adresse des Klimadashboards, sobald der Bot es geschrieben hat; `bleibt`: die
+    Demo läuft danach weiter (sonst räumt sie gleich auf, und wie oft die Seite neu geschrieben
+    wird, interessiert nicht)."""
+    assert dashboard.ordner is not None  # setzt die Konfiguration der Demo
+    seite = dashboard.ordner / "index.html"
+    m.ueberschrift("Klimadashboard")
     schleife = asyncio.get_running_loop()
     frist = schleife.time() + DASHBOARD_FRIST
     while not await asyncio.to_thread(seite.exists):
         if bot_aufgabe.done() or schleife.time() > frist:
-            m.ueberschrift("Klimadashboard")
-            m.zeile("Das Klimadashboard ist noch nicht geschrieben; das Protokoll nennt den Grund.")
+            m.zeile(
+                f"Das Klimadashboard ist nach {DASHBOARD_FRIST:.0f} s noch nicht geschrieben; "
+                "scheitert es, steht der Grund im Protokoll („Klimadashboard nicht geschrieben …“)."
+            )
             return
         await asyncio.sleep(0.2)
-    m.ueberschrift("Klimadashboard")
     m.zeile(f"Klimadashboard: {seite.as_uri()}")
-    m.zeile(
-        f"Ampeln und Verläufe der letzten {WOCHEN} Wochen je Themenfeld, im Browser zu öffnen; "
-        "der Bot schreibt es alle fünf Minuten neu."
-    )
+    if bleibt:
+        m.zeile(
+            f"Ampeln und Verläufe der letzten {dashboard.wochen} Wochen je Themenfeld, im Browser "
+            f"zu öffnen; der Bot schreibt es {DASHBOARD_TAKT} neu."
+        )
 
 
 async def _warte_bis_bereit(bot: Klimabot, bot_aufgabe: asyncio.Task[None]) -> None:

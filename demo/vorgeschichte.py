@@ -35,6 +35,7 @@ from befehle.schnellmeldung import melde_per_antwort, melde_per_reaktion
 from bot.app import betrieb_aus, uebernimm_strukturdatei
 from bot.config import Einstellungen
 from modelle.datenbank import Sitzungsfabrik
+from modelle.stand import ist_ueberfaellig
 from modelle.strukturdatei import Struktur, ThemenfeldAngabe
 from modelle.termine import ist_arbeitstag, ortszeit, perioden_rueckwaerts
 from modelle.verzeichnis import lade_verzeichnis
@@ -275,7 +276,6 @@ class GeplanteMeldung:
 @dataclass(frozen=True, slots=True)
 class Vorgeschichte:
     importzeit: dt.datetime
-    ende: dt.datetime
     meldungen: tuple[GeplanteMeldung, ...]  # zeitlich geordnet
     abgeschlossen: tuple[str, ...]  # Slugs der Projekte, die in ihr fertig wurden
     ueberfaellig: tuple[str, ...]  # Slugs der Projekte, die zum Ende zu lange still sind
@@ -529,9 +529,14 @@ def plane_vorgeschichte(
         for f in struktur.themenfelder
         if f.slug == projekte[VERSTUMMT].themenfeld
     )
-    zuletzt = max(m.zeitpunkt for m in meldungen if m.projekt == VERSTUMMT)
-    ueberfaellig = (VERSTUMMT,) if zuletzt < ende - dt.timedelta(days=frist) else ()
-    return Vorgeschichte(regie.importzeit, ende, tuple(meldungen), abgeschlossen, ueberfaellig)
+    # Dieselbe Regel wie für Erinnerungen und Wochenbericht.
+    zuletzt = max((m for m in meldungen if m.projekt == VERSTUMMT), key=lambda m: m.zeitpunkt)
+    ueberfaellig = (
+        (VERSTUMMT,)
+        if ist_ueberfaellig(zuletzt.ampel, zuletzt.zeitpunkt, frist_tage=frist, stichtag=ende)
+        else ()
+    )
+    return Vorgeschichte(regie.importzeit, tuple(meldungen), abgeschlossen, ueberfaellig)
 
 
 # --- Einspielen --------------------------------------------------------------------------
@@ -559,11 +564,13 @@ async def spiele_vorgeschichte_ein(
     registratur = Registratur(alle_befehle())
     zeitzone = ZoneInfo(einstellungen.bot.zeitzone)
     betrieb = betrieb_aus(einstellungen)
+    # Die Struktur steht nach dem Import fest; Meldungen ändern das Verzeichnis nicht.
+    async with sitzungen() as sitzung:
+        verzeichnis = await lade_verzeichnis(sitzung)
+    raeume = {f.slug: f.raum_id or f.raum_adresse for f in verzeichnis.felder}
+    raeume.update(raum_ids or {})
     for _woche, meldungen in itertools.groupby(vorgeschichte.meldungen, lambda m: m.woche):
         async with sitzungen.begin() as sitzung:
-            verzeichnis = await lade_verzeichnis(sitzung)
-            raeume = {f.slug: f.raum_id or f.raum_adresse for f in verzeichnis.felder}
-            raeume.update(raum_ids or {})
             for meldung in meldungen:
                 raum_id = raeume.get(meldung.themenfeld)
                 if raum_id is None:
