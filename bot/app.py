@@ -261,11 +261,10 @@ class Klimabot:
             dashboard=(
                 Dashboardschreiber(
                     dashboard, einstellungen.datenbank.url, einstellungen.bot.zeitzone
-                ),
-                Zeitplan.aus_text(dashboard.zeitplan),
-            )
-            if dashboard.ordner is not None
-            else None,
+                )
+                if dashboard.ordner is not None
+                else None
+            ),
         )
         ueberwachung = (
             Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)

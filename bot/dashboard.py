@@ -1,9 +1,9 @@
 """Der laufende Bot hält das Klimadashboard aktuell (`[dashboard] ordner`, Zeitplan).
 
 Geschrieben wird in einem kurzen, eigenen Prozess (`python -I -m bot.dashboard`, siehe
-`_haupt` unten): matplotlib und Jinja2 kosteten den Bot sonst dauerhaft Speicher, und das
-Zeichnen hielte die Ereignisschleife auf. Ein Fehler dabei landet im Protokoll und hält sonst
-nichts an.
+`_haupt` unten, gestartet über `modelle.kindprozess`): matplotlib und Jinja2 kosteten den Bot
+sonst dauerhaft Speicher, und das Zeichnen hielte die Ereignisschleife auf. Ein Fehler dabei
+landet im Protokoll und hält sonst nichts an.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import logging
 import sys
 
 from bot.config import DashboardEinstellungen
+from modelle.kindprozess import python_modul
+from modelle.zeitplan import Zeitplan
 
 log = logging.getLogger(__name__)
 
@@ -21,57 +23,39 @@ ZEITLIMIT_S = 120.0
 
 
 class Dashboardschreiber:
+    """Schreibt das Klimadashboard nach `[dashboard]`; nur gebaut, wenn `ordner` gesetzt ist."""
+
     def __init__(
         self, einstellungen: DashboardEinstellungen, datenbank_url: str, zeitzone: str
     ) -> None:
+        if einstellungen.ordner is None:
+            raise ValueError("[dashboard] ordner fehlt")
+        self._ordner = einstellungen.ordner
         self._einstellungen = einstellungen
         self._url = datenbank_url
         self._zeitzone = zeitzone
 
+    @property
+    def zeitplan(self) -> Zeitplan:
+        return Zeitplan.aus_text(self._einstellungen.zeitplan)
+
     async def schreibe_sicher(self) -> bool:
         """Schreibt das Dashboard; `False` (und ein Eintrag im Protokoll), wenn es scheitert."""
-        ordner = self._einstellungen.ordner
-        if ordner is None:
-            return False
-        # Isoliert (`-I`) wie der Zeichenprozess (`befehle.diagramm.kindbefehl`): sonst käme ein
-        # `bot/dashboard.py` im Arbeitsverzeichnis zuerst – und bekäme die Datenbankadresse.
-        befehl = [
-            sys.executable,
-            "-I",
-            "-m",
-            "bot.dashboard",
-            "--ausgabe",
-            str(ordner),
-            "--zeitzone",
-            self._zeitzone,
-            "--wochen",
-            str(self._einstellungen.wochen),
-        ]
+        argumente = ["--ausgabe", str(self._ordner), "--zeitzone", self._zeitzone]
+        argumente += ["--wochen", str(self._einstellungen.wochen)]
         if self._einstellungen.intern:
-            befehl.append("--intern")
-        prozess = await asyncio.create_subprocess_exec(
-            *befehl,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+            argumente.append("--intern")
         try:
-            async with asyncio.timeout(ZEITLIMIT_S):
-                _, fehler = await prozess.communicate(self._url.encode())
+            code, grund = await python_modul(
+                "bot.dashboard", *argumente, eingabe=self._url.encode(), zeitlimit_s=ZEITLIMIT_S
+            )
         except TimeoutError:
-            prozess.kill()
-            await prozess.wait()
             log.error("Klimadashboard nicht geschrieben: nach %.0f s abgebrochen", ZEITLIMIT_S)
             return False
-        if prozess.returncode != 0:
-            zeilen = fehler.decode(errors="replace").strip().splitlines()
-            log.error(
-                "Klimadashboard nicht geschrieben (Exit-Code %s): %s",
-                prozess.returncode,
-                zeilen[-1] if zeilen else "ohne Ausgabe",
-            )
+        if code != 0:
+            log.error("Klimadashboard nicht geschrieben (Exit-Code %s): %s", code, grund)
             return False
-        log.info("Klimadashboard geschrieben: %s", ordner / "index.html")
+        log.info("Klimadashboard geschrieben: %s", self._ordner / "index.html")
         return True
 
 

@@ -45,7 +45,6 @@ from modelle.versand import (
 )
 from modelle.verzeichnis import FeldEintrag, VerzeichnisSpeicher
 from modelle.werte import Rolle
-from modelle.zeitplan import Zeitplan
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +288,9 @@ class Zeitplaner:
         planer: Planer,
         zeitzone: ZoneInfo,
         aufbewahrung: Aufbewahrung | None = None,
-        dashboard: tuple[Dashboardschreiber, Zeitplan] | None = None,
+        dashboard: Dashboardschreiber | None = None,
     ) -> None:
-        """`dashboard`: Schreiber und Zeitplan des Klimadashboards (`[dashboard]`); geschrieben
+        """`dashboard`: der Schreiber des Klimadashboards (`[dashboard]`, mit Zeitplan); geschrieben
         wird auch gleich beim Start, damit die Seite nach einem Update nicht bis zum nächsten
         Termin veraltet."""
         self._planer = planer
@@ -322,10 +321,9 @@ class Zeitplaner:
                 misfire_grace_time=3600,
             )
         if self._dashboard is not None:
-            schreiber, zeitplan = self._dashboard
             self._scheduler.add_job(
-                schreiber.schreibe_sicher,
-                CronTrigger(**zeitplan.trigger_felder(), timezone=self._zeitzone),
+                self._dashboard.schreibe_sicher,
+                CronTrigger(**self._dashboard.zeitplan.trigger_felder(), timezone=self._zeitzone),
                 id="dashboard",
                 coalesce=True,
                 max_instances=1,

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -100,6 +100,13 @@ def sqlite_datei(url: str) -> Path | None:
     return Path(datenbank)
 
 
+def sqlite_im_speicher(adresse: URL) -> bool:
+    """Eine SQLite-Datenbank nur im Speicher dieses Prozesses (ein anderer sieht sie nicht)."""
+    return adresse.get_backend_name() == "sqlite" and (
+        adresse.database in (None, "", ":memory:") or adresse.query.get("mode") == "memory"
+    )
+
+
 def _lege_datei_an(datei: Path) -> None:
     """Legt eine fehlende Datenbankdatei leer und nur für dieses Konto lesbar an.
 
@@ -130,8 +137,8 @@ def standleser(sitzungen: Sitzungsfabrik) -> Callable[[], tuple[int, int] | None
     engine = sitzungen.kw.get("bind")
     if not isinstance(engine, AsyncEngine) or engine.url.get_backend_name() != "sqlite":
         return None
-    datei = engine.url.database
-    if not datei or datei == ":memory:" or engine.url.query.get("mode") == "memory":
+    datei = sqlite_datei(engine.url.render_as_string(hide_password=False))
+    if datei is None:
         return None
     verbindung: sqlite3.Connection | None = None
     geschlossen = False

@@ -19,6 +19,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelle.datenbank import sqlite_im_speicher
+from modelle.kindprozess import python_modul
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -101,9 +104,14 @@ def _stand(verbindung: Connection) -> frozenset[str]:
     return frozenset(verbindung.scalars(text(f"SELECT version_num FROM {VERSIONSTABELLE}")))
 
 
-def _aktualisiere(verbindung: Connection) -> None:
+def _aktuell(verbindung: Connection) -> bool:
+    """Steht die Datenbank schon auf den neuesten Revisionen?"""
     neueste = neueste_revisionen()
-    if neueste is not None and _stand(verbindung) == neueste:
+    return neueste is not None and _stand(verbindung) == neueste
+
+
+def _aktualisiere(verbindung: Connection) -> None:
+    if _aktuell(verbindung):
         return
     from alembic import command
 
@@ -127,31 +135,18 @@ async def aktualisiere_schema_im_eigenen_prozess(engine: AsyncEngine) -> None:
     Speicher gibt es im anderen Prozess nicht: die wird hier migriert.
     """
     async with engine.connect() as verbindung:
-        stand = await verbindung.run_sync(_stand)
-    neueste = neueste_revisionen()
-    if neueste is not None and stand == neueste:
-        return
-    url = engine.url
-    if url.get_backend_name() == "sqlite" and (
-        url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
-    ):
+        if await verbindung.run_sync(_aktuell):
+            return
+    if sqlite_im_speicher(engine.url):
         await aktualisiere_schema(engine)
         return
-    prozess = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    code, grund = await python_modul(
         "modelle.migration",
         "--hochziehen",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        eingabe=engine.url.render_as_string(hide_password=False).encode(),
     )
-    _, fehler = await prozess.communicate(url.render_as_string(hide_password=False).encode())
-    if prozess.returncode != 0:
-        letzte = fehler.decode(errors="replace").strip().splitlines()[-1:] or ["ohne Ausgabe"]
-        raise RuntimeError(
-            f"Migration der Datenbank gescheitert (Exit-Code {prozess.returncode}): {letzte[0]}"
-        )
+    if code != 0:
+        raise RuntimeError(f"Migration der Datenbank gescheitert (Exit-Code {code}): {grund}")
 
 
 def _hochziehen(url: str) -> None:

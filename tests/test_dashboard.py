@@ -18,7 +18,6 @@ from bot.planer import Planer, Zeitplaner
 from modelle.berichtsdaten import stelle_wochenbericht_zusammen
 from modelle.dashboarddaten import stelle_dashboard_zusammen
 from modelle.datenbank import Sitzungsfabrik
-from modelle.zeitplan import Zeitplan
 from tests.kommandozeile import klimabot
 from tests.strukturen import BEISPIEL
 from tests.testbot import PATIN_ENERGIE, RAUM_ENERGIE, Testbot
@@ -183,10 +182,7 @@ async def test_zeitplaner_schreibt_das_dashboard_gleich_beim_start(
     zeitplaner = Zeitplaner(
         planer,
         BERLIN,
-        dashboard=(
-            Beobachteter(einstellungen, datenbank_url, "Europe/Berlin"),
-            Zeitplan.aus_text(einstellungen.zeitplan),
-        ),
+        dashboard=Beobachteter(einstellungen, datenbank_url, "Europe/Berlin"),
     )
     zeitplaner.starte()
     try:
