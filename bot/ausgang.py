@@ -27,12 +27,16 @@ REAKTION = "m.reaction"
 EINGEREIHT = "klimabot.eingereiht"
 
 
+def abgeleitete_txn_id(art: str, event_id: str, laenge: int) -> str:
+    """Eine Transaktions-ID aus der Event-ID, worauf der Bot sendet – bei jedem Versuch dieselbe:
+    Wer nach einem Absturz dasselbe noch einmal sendet, bekommt vom Homeserver das erste Ereignis
+    zurück statt eines zweiten (siehe README, „Genau einmal“)."""
+    return f"klimabot-{art}-" + hashlib.sha256(event_id.encode()).hexdigest()[:laenge]
+
+
 def antwort_txn_id(event_id: str) -> str:
-    """Die Transaktions-ID der (ersten) Antwort auf ein Ereignis – aus seiner Event-ID, also bei
-    jedem Versuch dieselbe: Wer nach einem Absturz dieselbe Antwort noch einmal sendet, bekommt
-    vom Homeserver die erste zurück statt einer zweiten Nachricht (siehe README, „Genau
-    einmal“)."""
-    return "klimabot-antwort-" + hashlib.sha256(event_id.encode()).hexdigest()[:40]
+    """Die Transaktions-ID der (ersten) Antwort auf ein Ereignis."""
+    return abgeleitete_txn_id("antwort", event_id, 40)
 
 
 def einreihen(

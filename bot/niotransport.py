@@ -52,6 +52,21 @@ VERSCHLUESSELUNG = {
 DIREKTRAUM_KENNUNG = "de.klimabot.direktraum"
 # Im Inhalt jedes gesendeten Ereignisses: die txn_id seines Eintrags im Ausgangskorb.
 AUSGANGSKENNUNG = "de.klimabot.ausgang"
+
+
+def ausgangskennung(quelle: object) -> tuple[str, str] | None:
+    """(Kennung, Event-ID) eines rohen Ereignisses, das der Bot mit `AUSGANGSKENNUNG` sendete;
+    sonst None."""
+    if not isinstance(quelle, dict):
+        return None
+    inhalt = quelle.get("content")
+    kennung = inhalt.get(AUSGANGSKENNUNG) if isinstance(inhalt, dict) else None
+    event_id = quelle.get("event_id")
+    if isinstance(kennung, str) and isinstance(event_id, str):
+        return kennung, event_id
+    return None
+
+
 # So viele der letzten Ereignisse des Bots sieht der Abgleich nach einer Übernahme an.
 ABGLEICH_HOECHSTENS = 100
 # Fehlercodes, bei denen ein erneuter Versuch nie hilft.
@@ -124,11 +139,9 @@ class NioTransport:
         if not isinstance(antwort, RoomMessagesResponse):
             raise VoruebergehenderFehler(f"Verlauf nicht lesbar: {antwort.message}")
         for ereignis in antwort.chunk:
-            quelle = getattr(ereignis, "source", {})
-            inhalt = quelle.get("content") if isinstance(quelle, dict) else None
-            kennung = inhalt.get(AUSGANGSKENNUNG) if isinstance(inhalt, dict) else None
-            if kennung in gesucht and isinstance(quelle.get("event_id"), str):
-                gefunden[kennung] = quelle["event_id"]
+            gekennzeichnet = ausgangskennung(getattr(ereignis, "source", {}))
+            if gekennzeichnet is not None and gekennzeichnet[0] in gesucht:
+                gefunden[gekennzeichnet[0]] = gekennzeichnet[1]
         return gefunden
 
     def _verschluesselt(self, raum_id: str) -> bool:

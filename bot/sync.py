@@ -29,21 +29,21 @@ from nio import (
     SyncResponse,
     UploadFilterResponse,
 )
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from bot.anmeldung import SCHLUESSEL_GERAET, SYNC_POSITION, instanzschluessel
 from bot.client import VerworfenesEreignis, pflege_schluessel
 from bot.config import MatrixEinstellungen
 from bot.ereignis import Ereignis
 from bot.metriken import Metriken
-from bot.niotransport import AUSGANGSKENNUNG
+from bot.niotransport import ausgangskennung
 from bot.raeume import Raumverwaltung
 from bot.transport import VoruebergehenderFehler
 from bot.verarbeitung import DatenbankNichtErreichbar, Verarbeitung
 from bot.vertrauen import Schluesselvertrauen
 from modelle.datenbank import Sitzungsfabrik, nicht_erreichbar
-from modelle.tabellen import VerarbeitetesEreignis, Zustand
-from modelle.zustand import lies_zustand, setze_zustand
+from modelle.tabellen import VerarbeitetesEreignis
+from modelle.zustand import lies_zustand, setze_zustand, zustaende_mit_praefix
 
 log = logging.getLogger(__name__)
 
@@ -145,17 +145,8 @@ class Syncschleife:
             # geantwortet und noch nichts vermerkt hatte.
             schon_gelaufen = position is None and (
                 await sitzung.scalar(select(VerarbeitetesEreignis.event_id).limit(1)) is not None
-                or await sitzung.scalar(
-                    select(Zustand.schluessel)
-                    .where(
-                        or_(
-                            Zustand.schluessel == SYNC_POSITION,
-                            Zustand.schluessel.startswith(f"{SYNC_POSITION}@"),
-                        )
-                    )
-                    .limit(1)
-                )
-                is not None
+                # Die eigene und die jeder Instanz (`instanzschluessel`): nur sie beginnen so.
+                or bool(await zustaende_mit_praefix(sitzung, SYNC_POSITION))
             )
         self._gespeichert = (position, self._gespeichert[1])
         pause = 1.0
@@ -360,13 +351,10 @@ class Syncschleife:
         """Transaktions-ID → Event-ID der Ereignisse des Bots, die seine Kennung tragen."""
         kennungen: dict[str, str] = {}
         for roh in ereignisse:
-            quelle = roh.source
-            if quelle.get("sender") != self._client.user_id:
+            if roh.source.get("sender") != self._client.user_id:
                 continue
-            inhalt = quelle.get("content")
-            kennung = inhalt.get(AUSGANGSKENNUNG) if isinstance(inhalt, dict) else None
-            if isinstance(kennung, str) and isinstance(quelle.get("event_id"), str):
-                kennungen[kennung] = quelle["event_id"]
+            if (gekennzeichnet := ausgangskennung(roh.source)) is not None:
+                kennungen[gekennzeichnet[0]] = gekennzeichnet[1]
         return kennungen
 
     def _eigener_beitritt(self, ereignisse: list[Event]) -> int | None:

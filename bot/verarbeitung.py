@@ -125,6 +125,7 @@ from befehle.nachricht import Erwaehnung, Nachricht
 from bot.ausgang import (
     NACHRICHT,
     REAKTION,
+    abgeleitete_txn_id,
     antwort_txn_id,
     bot_nachricht,
     eingereiht,
@@ -264,10 +265,8 @@ class _Befund:
 
 
 async def _befehl(anfrage: Anfrage, aufruf: Befehlsaufruf, befund: _Befund) -> Antwort:
-    try:
-        befund.befehl = anfrage.registratur.finde(aufruf.name).name
-    except Benutzerfehler:
-        befund.befehl = UNBEKANNTER_BEFEHL
+    if befund.befehl is None:  # der sofortige Weg hat schon nachgesehen
+        befund.befehl = _befehlsname(anfrage.registratur, aufruf)
     try:
         antwort = await beantworte(anfrage, aufruf.name, aufruf.argumente)
     except Verweigert:
@@ -283,6 +282,14 @@ async def _befehl(anfrage: Anfrage, aufruf: Befehlsaufruf, befund: _Befund) -> A
         raise
     befund.ergebnis = Ergebnis.OK
     return antwort
+
+
+def _befehlsname(registratur: Registratur, aufruf: Befehlsaufruf) -> str:
+    """Der Name des Befehls für die Metriken; `UNBEKANNTER_BEFEHL`, wenn es keinen gibt."""
+    try:
+        return registratur.finde(aufruf.name).name
+    except Benutzerfehler:
+        return UNBEKANNTER_BEFEHL
 
 
 class Verarbeitung:
@@ -339,7 +346,7 @@ class Verarbeitung:
         self._raum_belegt = raum_belegt
         # „Behandelt“ vermerken: einmal gebaut (für die Datenbank der ersten Sitzung).
         self._vermerk: Insert | None = None
-        self._gesammelt: tuple[Insert, Insert] | None = None
+        self._ausgang_eintrag: Insert | None = None
         # Sofort gesendet, Vermerke noch nicht geschrieben (`vermerke_gesendete`).
         self._unvermerkt_gesendet: list[_Gesendet] = []
         # Was der Bot laut Sync schon gesendet hat (Kennung im Ereignis → Event-ID): so sendet
@@ -441,11 +448,14 @@ class Verarbeitung:
         ):
             return False
         try:
-            if not self._registratur.finde(aufruf.name).nur_lesend:
-                return False
+            befehl = self._registratur.finde(aufruf.name)
         except Benutzerfehler:
-            pass  # unbekannt oder mehrdeutig: die Antwort sagt es, geschrieben wird nichts
-        befund = _Befund()
+            # Unbekannt oder mehrdeutig: die Antwort sagt es, geschrieben wird nichts.
+            befund = _Befund(befehl=UNBEKANNTER_BEFEHL)
+        else:
+            if not befehl.nur_lesend:
+                return False
+            befund = _Befund(befehl=befehl.name)
         try:
             async with self._sitzungen() as sitzung:
                 anfrage = await self._anfrage(sitzung, ereignis, nur_lesend=True)
@@ -495,8 +505,8 @@ class Verarbeitung:
             )
         )
         self._erledigt.merke(ereignis.event_id)
-        if befund.befehl is not None:
-            self._metriken.befehl(befund.befehl, befund.ergebnis, time.monotonic() - empfangen)
+        assert befund.befehl is not None  # oben gesetzt
+        self._metriken.befehl(befund.befehl, befund.ergebnis, time.monotonic() - empfangen)
         return True
 
     async def vermerke_gesendete(self) -> None:
@@ -516,7 +526,8 @@ class Verarbeitung:
             return
         try:
             async with self._sitzungen.begin() as sitzung:
-                vermerk, eintrag = self._vermerke_gesammelt(sitzung)
+                vermerk = self._vermerk_anweisung(sitzung)
+                eintrag = self._ausgang_gesendet(sitzung)
                 # Über die Verbindung, eine Anweisung je Tabelle für alle Zeilen (executemany):
                 # einmal übersetzt statt je Stapel neu.
                 verbindung = await sitzung.connection()
@@ -546,30 +557,28 @@ class Verarbeitung:
             raise
         del self._unvermerkt_gesendet[: len(offen)]
 
-    def _vermerke_gesammelt(self, sitzung: AsyncSession) -> tuple[Insert, Insert]:
-        """Die beiden Anweisungen für `vermerke_gesendete`, einmal gebaut."""
-        if self._gesammelt is None:
+    def _ausgang_gesendet(self, sitzung: AsyncSession) -> Insert:
+        """Der Eintrag einer sofort gesendeten Antwort im Ausgangskorb (als gesendet), für
+        `vermerke_gesendete`: einmal gebaut."""
+        if self._ausgang_eintrag is None:
             spalten = Ausgang.__table__.c
-            self._gesammelt = (
-                self._vermerk_anweisung(sitzung),
-                einfuegen_ohne_konflikt(
-                    sitzung,
-                    Ausgang,
-                    {
-                        "txn_id": bindparam("a_txn_id"),
-                        "raum_id": bindparam("a_raum_id"),
-                        "ereignistyp": NACHRICHT,
-                        "inhalt": bindparam("a_inhalt", type_=spalten.inhalt.type),
-                        "projekte": bindparam("a_projekte", type_=spalten.projekte.type),
-                        "erstellt": bindparam("a_zeit", type_=spalten.erstellt.type),
-                        "versuche": 1,
-                        "event_id": bindparam("a_event_id"),
-                        "gesendet_am": bindparam("a_zeit", type_=spalten.gesendet_am.type),
-                    },
-                    "txn_id",
-                ),
+            self._ausgang_eintrag = einfuegen_ohne_konflikt(
+                sitzung,
+                Ausgang,
+                {
+                    "txn_id": bindparam("a_txn_id"),
+                    "raum_id": bindparam("a_raum_id"),
+                    "ereignistyp": NACHRICHT,
+                    "inhalt": bindparam("a_inhalt", type_=spalten.inhalt.type),
+                    "projekte": bindparam("a_projekte", type_=spalten.projekte.type),
+                    "erstellt": bindparam("a_zeit", type_=spalten.erstellt.type),
+                    "versuche": 1,
+                    "event_id": bindparam("a_event_id"),
+                    "gesendet_am": bindparam("a_zeit", type_=spalten.gesendet_am.type),
+                },
+                "txn_id",
             )
-        return self._gesammelt
+        return self._ausgang_eintrag
 
     def _vermerk_anweisung(self, sitzung: AsyncSession) -> Insert:
         """„Behandelt“ vermerken (Parameter `vermerkt`, `vermerkt_am`): einmal gebaut, für die
@@ -744,7 +753,7 @@ class Verarbeitung:
         inhalt = nachrichteninhalt(
             nachricht, antwort_auf=ziel, thread_wurzel=ereignis.thread_wurzel
         )
-        txn_id = "klimabot-hinweis-" + hashlib.sha256(ereignis.event_id.encode()).hexdigest()[:32]
+        txn_id = abgeleitete_txn_id("hinweis", ereignis.event_id, 32)
         for versuch in range(3):
             try:
                 await self._transport.sende(ereignis.raum_id, NACHRICHT, inhalt, txn_id)

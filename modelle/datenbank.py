@@ -28,12 +28,10 @@ Sitzungsfabrik = async_sessionmaker[AsyncSession]
 def einfuegen_ohne_konflikt(
     sitzung: AsyncSession,
     tabelle: type[Any] | Table,
-    werte: dict[str, Any] | list[dict[str, Any]],
+    werte: dict[str, Any],
     eindeutig: str,
 ) -> Insert:
     """`INSERT`, das nichts tut, wenn `eindeutig` schon vergeben ist (SQLite, PostgreSQL).
-
-    `werte`: eine Zeile oder mehrere (dann eine Anweisung für alle).
 
     Eine Anweisung statt Nachsehen und Einfügen, und ohne Wettlauf zwischen beiden. Auf
     anderen Datenbanken ein einfaches `INSERT`: die Eindeutigkeit wirft dort IntegrityError,
