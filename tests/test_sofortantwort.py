@@ -15,16 +15,8 @@ from tests.testbot import PATIN_ENERGIE, RAUM_ENERGIE, Rekorder, Testbot
 
 
 def _frage(testbot: Testbot, text: str, event_id: str = "$frage") -> Ereignis:
-    roh = {
-        "type": "m.room.message",
-        "sender": PATIN_ENERGIE,
-        "event_id": event_id,
-        "origin_server_ts": int(testbot.jetzt.timestamp() * 1000),
-        "content": textnachricht(text),
-    }
-    ereignis = Ereignis.aus_json(RAUM_ENERGIE, roh)
-    assert ereignis is not None
-    return ereignis
+    roh = {"type": "m.room.message", "sender": PATIN_ENERGIE, "event_id": event_id}
+    return testbot.baue_ereignis(RAUM_ENERGIE, {**roh, "content": textnachricht(text)})
 
 
 async def _vermerkt(sitzungen: Sitzungsfabrik, event_id: str) -> tuple[bool, list[Ausgang]]:

@@ -212,13 +212,19 @@ class Testbot:
         await self.zusteller.zustellen()
         return self.rekorder.gesendet[vorher:]
 
-    async def ereignis(self, raum: str, roh: dict[str, Any]) -> Antworten:
-        """Schickt ein rohes Ereignis durch die Verarbeitung und stellt zu, was dabei entsteht."""
+    def baue_ereignis(self, raum: str, roh: dict[str, Any]) -> Ereignis:
+        """Das Ereignis, wie der Sync es liefert: mit Event-ID und Zeitpunkt `jetzt`, wenn `roh`
+        keine hat."""
         roh.setdefault("event_id", f"$e{next(self._ereignisse)}")
         roh.setdefault("origin_server_ts", int(self.jetzt.timestamp() * 1000))
-        vorher = len(self.rekorder.gesendet)
         ereignis = Ereignis.aus_json(raum, roh)
         assert ereignis is not None, roh
+        return ereignis
+
+    async def ereignis(self, raum: str, roh: dict[str, Any]) -> Antworten:
+        """Schickt ein rohes Ereignis durch die Verarbeitung und stellt zu, was dabei entsteht."""
+        ereignis = self.baue_ereignis(raum, roh)
+        vorher = len(self.rekorder.gesendet)
         # Frisch wie im laufenden Sync; nach dem Ereignis schreibt die Verarbeitung die
         # Vermerke sofort gesendeter Antworten, wie die Sync-Schleife nach jedem Stapel.
         await self.verarbeitung.verarbeite(ereignis, frisch=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 from nio import AsyncClient, LoginResponse, RoomSendResponse
 
 from bot.ausgang import NACHRICHT, antwort_txn_id
+from modelle.datenbank import sqlite_datei
 from tests.integration.umgebung import (
     Umgebung,
     antworten_auf,
@@ -32,8 +34,10 @@ from tests.integration.umgebung import (
 
 
 def _datenbankdatei(config: Path) -> Path:
-    text = config.read_text(encoding="utf-8")
-    return Path(text.split('url = "sqlite+aiosqlite:///', 1)[1].split('"', 1)[0])
+    url = tomllib.loads(config.read_text(encoding="utf-8"))["datenbank"]["url"]
+    datei = sqlite_datei(url)
+    assert datei is not None, url
+    return datei
 
 
 @contextmanager
