@@ -126,6 +126,10 @@ def _zeichengrenze(text: str, stelle: int) -> int:
 
 
 def _braucht_isolation(text: str) -> bool:
+    # Unter U+05BE (hebräisch Maqaf) steht kein Zeichen dieser Klassen: Lateinisch, Umlaute und
+    # Kyrillisch entscheidet der Vergleich mit dem größten Zeichen, ohne jedes nachzuschlagen.
+    if not text or max(text) < _ERSTES_RICHTUNGSZEICHEN:
+        return False
     return any(unicodedata.bidirectional(z) in _RICHTUNGSWECHSEL for z in text)
 
 
@@ -136,6 +140,7 @@ def _isoliert(text: str) -> str:
 _RICHTUNGSWECHSEL = frozenset(
     {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "PDF", "PDI"}
 )
+_ERSTES_RICHTUNGSZEICHEN = "\u05be"
 _ISOLATION_BYTES = len("\u2068\u2069".encode())
 
 

@@ -202,6 +202,20 @@ def test_rechts_nach_links_in_einer_zelle_wird_isoliert() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "isoliert"),
+    [
+        ("Wärmeplanung Straße", False),
+        ("Ёлка и Ελλάδα", False),  # Kyrillisch und Griechisch laufen links nach rechts
+        ("\u05be", True),  # das erste Zeichen mit Richtungswechsel (hebräisch Maqaf)
+        ("Bauamt \u202b", True),  # ein Steuerzeichen allein genügt
+        ("Plan 𐤀", True),  # phönizisch, jenseits der Grundebene
+    ],
+)
+def test_isoliert_wird_genau_was_die_richtung_wechseln_kann(text: str, isoliert: bool) -> None:
+    assert gekuerzt_auf(text, 200).startswith("\u2068") is isoliert
+
+
+@pytest.mark.parametrize(
     "baustein",
     [BAUSTEIN, "\x01\x1f", "a", "&&<>", "👩‍👩‍👧"],
     ids=["gemischt", "steuer", "ascii", "html", "emoji"],
