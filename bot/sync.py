@@ -209,11 +209,11 @@ class Syncschleife:
                 log.exception("Abgleich der Räume gescheitert")
 
     async def _speichere_position(self, position: str) -> None:
-        # Erst die Vermerke: Nach einem Absturz liest der Bot ab der Position, und was davor
-        # liegt, muss dann als behandelt vermerkt sein.
-        await self.verarbeitung.vermerke_gesendete()
-        async with self._sitzungen.begin() as sitzung:
-            await setze_zustand(sitzung, self._position_schluessel, position)
+        # Mit den Vermerken in einer Transaktion: Nach einem Absturz liest der Bot ab der
+        # Position, und was davor liegt, muss dann als behandelt vermerkt sein.
+        await self.verarbeitung.vermerke_gesendete(
+            dazu=lambda sitzung: setze_zustand(sitzung, self._position_schluessel, position)
+        )
         self._gespeichert = (position, time.monotonic())
 
     async def _warte_auf(self, anfrage: Awaitable[Any]) -> Any:

@@ -509,9 +509,14 @@ class Verarbeitung:
         self._metriken.befehl(befund.befehl, befund.ergebnis, time.monotonic() - empfangen)
         return True
 
-    async def vermerke_gesendete(self) -> None:
+    async def vermerke_gesendete(
+        self, *, dazu: Callable[[AsyncSession], Awaitable[object]] | None = None
+    ) -> None:
         """Schreibt die Vermerke sofort gesendeter Antworten: „behandelt“ und den Eintrag im
-        Ausgangskorb (als gesendet), alle in einer Transaktion.
+        Ausgangskorb (als gesendet), alle in einer Transaktion – mit `dazu` in derselben
+        Transaktion noch etwas anderes (die Sync-Schleife: ihre Position), auch wenn nichts
+        zu vermerken ist. Die Position steht dann nie ohne die Vermerke vor ihr in der
+        Datenbank, und es bleibt ein Commit statt zweien.
 
         Gesammelt für viele Antworten: Die Sync-Schleife ruft es, bevor sie ihre Position
         speichert (höchstens alle paar Sekunden) und beim Anhalten; die Verarbeitung selbst vor
@@ -522,10 +527,14 @@ class Verarbeitung:
         `DatenbankNichtErreichbar` und behält die Vermerke für den nächsten Versuch.
         """
         offen = list(self._unvermerkt_gesendet)
-        if not offen:
+        if not offen and dazu is None:
             return
         try:
             async with self._sitzungen.begin() as sitzung:
+                if dazu is not None:
+                    await dazu(sitzung)
+                if not offen:
+                    return
                 vermerk = self._vermerk_anweisung(sitzung)
                 eintrag = self._ausgang_gesendet(sitzung)
                 # Über die Verbindung, eine Anweisung je Tabelle für alle Zeilen (executemany):
@@ -552,7 +561,8 @@ class Verarbeitung:
                 )
         except Exception as fehler:
             if nicht_erreichbar(fehler):
-                self._metriken.datenbank_nicht_erreichbar("verarbeitung")
+                # Nur die Position (nichts zu vermerken): ein Fehler der Sync-Schleife.
+                self._metriken.datenbank_nicht_erreichbar("verarbeitung" if offen else "sync")
                 raise DatenbankNichtErreichbar(str(fehler)) from fehler
             raise
         del self._unvermerkt_gesendet[: len(offen)]

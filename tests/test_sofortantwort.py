@@ -4,13 +4,18 @@ Synapse mit SIGKILL: tests/integration/test_genau_einmal.py)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ausgang import antwort_txn_id
 from bot.ereignis import Ereignis
+from bot.verarbeitung import DatenbankNichtErreichbar
 from demo.clientinhalt import textnachricht
 from modelle.datenbank import Sitzungsfabrik
 from modelle.tabellen import Ausgang, Statusmeldung, VerarbeitetesEreignis
+from modelle.zustand import lies_zustand, setze_zustand
 from tests.testbot import PATIN_ENERGIE, RAUM_ENERGIE, Rekorder, Testbot
 
 
@@ -131,3 +136,38 @@ async def test_meldung_wird_erst_gespeichert_dann_quittiert(
     assert all(gesendet is None for gesendet in offen)
     await testbot.zusteller.zustellen()
     assert [g.reaktion for g in testbot.rekorder.gesendet if g.reaktion] == ["✅"]
+
+
+async def test_sync_position_steht_nie_ohne_die_vermerke_vor_ihr(
+    testbot: Testbot, sitzungen: Sitzungsfabrik
+) -> None:
+    """Die Sync-Schleife schreibt ihre Position mit den Vermerken in einer Transaktion: Scheitert
+    sie, ist weder die Position weiter noch etwas vermerkt, und der nächste Versuch schreibt
+    beides. Nach einem Absturz liest der Bot also nie hinter einer Antwort weiter, die nirgends
+    vermerkt ist."""
+    await testbot.verarbeitung.verarbeite(_frage(testbot, "!status energie"), frisch=True)
+
+    async def position_dann_ausfall(sitzung: AsyncSession) -> None:
+        await setze_zustand(sitzung, "sync.position", "s2")
+        raise OperationalError("COMMIT", {}, Exception("database is locked"))
+
+    with pytest.raises(DatenbankNichtErreichbar):
+        await testbot.verarbeitung.vermerke_gesendete(dazu=position_dann_ausfall)
+    async with sitzungen() as sitzung:
+        assert await lies_zustand(sitzung, "sync.position") is None
+    assert await _vermerkt(sitzungen, "$frage") == (False, [])
+
+    await testbot.verarbeitung.vermerke_gesendete(
+        dazu=lambda sitzung: setze_zustand(sitzung, "sync.position", "s2")
+    )
+    async with sitzungen() as sitzung:
+        assert await lies_zustand(sitzung, "sync.position") == "s2"
+    behandelt, [_] = await _vermerkt(sitzungen, "$frage")
+    assert behandelt
+
+    # Nichts zu vermerken: die Position allein.
+    await testbot.verarbeitung.vermerke_gesendete(
+        dazu=lambda sitzung: setze_zustand(sitzung, "sync.position", "s3")
+    )
+    async with sitzungen() as sitzung:
+        assert await lies_zustand(sitzung, "sync.position") == "s3"
