@@ -11,7 +11,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from nio import Api, AsyncClient, KeysUploadResponse, SyncResponse
@@ -50,7 +50,6 @@ from bot.planer import Planer, Zeitplaner
 from bot.raeume import Raumverwaltung
 from bot.sync import ERSTER_SYNC_FILTER, Syncschleife
 from bot.transport import Transport
-from bot.ueberwachung import Ueberwachung
 from bot.verarbeitung import Verarbeitung
 from bot.vertrauen import Schluesselvertrauen, Vertrauensregel
 from bot.zusteller import Zusteller
@@ -62,6 +61,9 @@ from modelle.strukturimport import importiere_struktur
 from modelle.tabellen import Ausgang, Raum
 from modelle.zeitplan import Zeitplan
 from modelle.zustand import lies_zustand, setze_zustand
+
+if TYPE_CHECKING:
+    from bot.ueberwachung import Ueberwachung
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,16 @@ def vertrauensregel_aus(matrix: MatrixEinstellungen) -> Vertrauensregel:
     )
 
 
+def _ueberwachung(
+    einstellungen: Einstellungen, metriken: Metriken, sitzungen: Sitzungsfabrik
+) -> Ueberwachung:
+    # Erst hier geladen: aiohttp.web (im Bot ~1,6 MB) braucht nur, wer /metrics und /ready
+    # einschaltet.
+    from bot.ueberwachung import Ueberwachung
+
+    return Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)
+
+
 @dataclass
 class Klimabot:
     einstellungen: Einstellungen
@@ -267,7 +279,7 @@ class Klimabot:
             ),
         )
         ueberwachung = (
-            Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)
+            _ueberwachung(einstellungen, metriken, sitzungen)
             if einstellungen.ueberwachung.eingeschaltet
             else None
         )
@@ -456,7 +468,7 @@ async def bereitschaft_anmelden(
             # /ready und /metrics sagen auch in Bereitschaft, was diese Instanz tut.
             metriken = Metriken()
             metriken.betriebsart = Betriebsart.BEREITSCHAFT
-            kandidat = Ueberwachung(einstellungen.ueberwachung, metriken, sitzungen)
+            kandidat = _ueberwachung(einstellungen, metriken, sitzungen)
             try:
                 await kandidat.starte()
                 ueberwachung = kandidat
