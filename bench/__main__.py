@@ -34,6 +34,9 @@ NACHHOLEN_S = 10.0
 RSS_MB = 70.0
 CPU_JE_BEFEHL_MS = 4.0
 NACHHOLEN_BODEN = 1.1
+# So lange misst die Bank, was die Bots ohne Befehle an CPU brauchen: eine Minute, damit die
+# Prüfung des Planers (jede Minute) und die Long-Polls (je 30 s) hineinfallen.
+LEERLAUF_S = 60.0
 
 _beginn = time.perf_counter()
 
@@ -94,7 +97,7 @@ async def matrix_messungen(argumente: argparse.Namespace, verzeichnis: Path) -> 
         speicher: dict[str, Any] = {"nach_start": _speicher(aufbau)}
         melde(f"Latenz: {argumente.aufwaermen} Runden Aufwärmen, {argumente.proben} gemessen …")
         cpu_vorher = _cpu_je_bot(aufbau)
-        werte, beim_server = await matrixteil.latenz(
+        proben_je = await matrixteil.latenz(
             aufbau,
             proben=argumente.proben,
             aufwaermen=argumente.aufwaermen,
@@ -116,10 +119,21 @@ async def matrix_messungen(argumente: argparse.Namespace, verzeichnis: Path) -> 
         ergebnis["cpu_je_antwort_ms"] = await matrixteil.cpu_je_antwort(
             aufbau, proben=min(argumente.proben, 100)
         )
+        melde(f"Leerlauf: {LEERLAUF_S:.0f} s ohne Befehle …")
+        ergebnis["leerlauf_cpu_ms_je_s"] = await matrixteil.leerlauf_cpu(
+            aufbau, sekunden=LEERLAUF_S
+        )
+        werte = {name: [p.rundreise_ms for p in liste] for name, liste in proben_je.items()}
         ergebnis["latenz_ms"] = {name: perzentile(liste) for name, liste in werte.items()}
-        ergebnis["bot_beim_server_ms"] = {
-            name: perzentile(liste) for name, liste in beim_server.items()
-        }
+        for schluessel, feld in (
+            ("bot_beim_server_ms", "beim_server_ms"),
+            ("antwort_zur_person_ms", "zur_person_ms"),
+        ):
+            ergebnis[schluessel] = {
+                name: perzentile([w for p in liste if (w := getattr(p, feld)) is not None])
+                for name, liste in proben_je.items()
+                if any(getattr(p, feld) is not None for p in liste)
+            }
         ergebnis["latenz_roh_ms"] = {
             name: [round(w, 2) for w in liste] for name, liste in werte.items()
         }
@@ -197,6 +211,7 @@ def _ppp(werte: dict[str, float]) -> str:
 def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
     latenz = matrix["latenz_ms"]
     beim_server = matrix.get("bot_beim_server_ms", {})
+    zur_person = matrix.get("antwort_zur_person_ms", {})
     for bereich, selbst, echo, bot in (
         ("Latenz unverschlüsselt", "selbst", "echo", "klimabot"),
         ("Latenz verschlüsselt", "selbst_vs", "echo_vs", "klimabot_vs"),
@@ -276,7 +291,27 @@ def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
                     bereich,
                     "Befehl→Antwort laut Server p50: Echo / Klimabot",
                     f"{beim_server[echo]['p50']:.0f} / {beim_server[bot]['p50']:.0f} ms",
-                    verhaeltnis=f"+{beim_server[bot]['p50'] - beim_server[echo]['p50']:.0f} ms",
+                    verhaeltnis=f"{beim_server[bot]['p50'] - beim_server[echo]['p50']:+.0f} ms",
+                )
+            )
+        if bot in zur_person and echo in zur_person:
+            # Der Rest der Rundreise: was nach dem Anlegen der Antwort geschieht (Synapse liefert
+            # aus, während der Bot seine Antwort im Sync zurückliest und vermerkt).
+            zeilen.append(
+                Zeile(
+                    bereich,
+                    "Antwort angelegt→bei der Person p50: Echo / Klimabot",
+                    f"{zur_person[echo]['p50']:.1f} / {zur_person[bot]['p50']:.1f} ms",
+                    verhaeltnis=f"{zur_person[bot]['p50'] - zur_person[echo]['p50']:+.1f} ms",
+                )
+            )
+        leerlauf = matrix.get("leerlauf_cpu_ms_je_s", {})
+        if bot == "klimabot" and len(leerlauf) == 2:
+            zeilen.append(
+                Zeile(
+                    bereich,
+                    f"Bot-CPU im Leerlauf ({LEERLAUF_S:.0f} s ohne Befehle): Echo / Klimabot",
+                    f"{leerlauf['echo']:.2f} / {leerlauf['klimabot']:.2f} ms je s",
                 )
             )
 

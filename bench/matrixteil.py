@@ -350,17 +350,30 @@ def varianten(aufbau: Aufbau) -> list[tuple[Mensch, Variante]]:
 # --- 1. Latenz ------------------------------------------------------------------------------
 
 
-async def _probe(person: Mensch, variante: Variante) -> tuple[float, float | None]:
-    """Rundreise in ms, und wie lange der Bot laut Homeserver brauchte (Zeitstempel der
-    Antwort minus Zeitstempel des Befehls, ms): ohne die Wege zur Person und zurück."""
+@dataclass(frozen=True)
+class Probe:
+    """Eine Rundreise, und wo ihre Zeit lag – nach den Zeitstempeln des Homeservers, der auf
+    derselben Maschine mit derselben Uhr läuft."""
+
+    rundreise_ms: float
+    # Antwort minus Befehl (origin_server_ts): ohne die Wege zur Person und zurück.
+    beim_server_ms: float | None
+    # Vom Anlegen der Antwort beim Homeserver, bis die Person sie im Sync hat.
+    zur_person_ms: float | None
+
+
+async def _probe(person: Mensch, variante: Variante) -> Probe:
     await person.lauscht()
     event_id, beginn = await _sende(person, variante.raum, variante.text)
     ankunft = await person.ankunft(event_id, von=variante.von)
+    # `ankunft.zeit` zählt perf_counter; der Homeserver stempelt in Wanduhrzeit.
+    wanduhr_ms = (ankunft.zeit + time.time() - time.perf_counter()) * 1000
     befehl = person.ankuenfte.get(event_id)
-    bot_ms = None
+    beim_server = zur_person = None
     if variante.von is not None and befehl is not None:
-        bot_ms = float(ankunft.server_ts - befehl.server_ts)
-    return (ankunft.zeit - beginn) * 1000, bot_ms
+        beim_server = float(ankunft.server_ts - befehl.server_ts)
+        zur_person = wanduhr_ms - ankunft.server_ts
+    return Probe((ankunft.zeit - beginn) * 1000, beim_server, zur_person)
 
 
 async def latenz(
@@ -370,28 +383,22 @@ async def latenz(
     aufwaermen: int,
     fortschritt: Callable[[str], None],
     zufall: random.Random,
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Je Runde eine Probe jeder Variante in zufälliger Reihenfolge.
-
-    Gibt die Rundreisen (ms) je Variante zurück und, für die Bots, die Zeit zwischen Befehl
-    und Antwort laut Zeitstempeln des Homeservers (ms)."""
+) -> dict[str, list[Probe]]:
+    """Je Runde eine Probe jeder Variante in zufälliger Reihenfolge; die Proben je Variante."""
     liste = varianten(aufbau)
-    werte: dict[str, list[float]] = {v.name: [] for _, v in liste}
-    beim_server: dict[str, list[float]] = {v.name: [] for _, v in liste if v.von is not None}
+    proben_je: dict[str, list[Probe]] = {v.name: [] for _, v in liste}
     for runde in range(aufwaermen + proben):
         zufall.shuffle(liste)
         for person, variante in liste:
-            dauer, bot_ms = await _probe(person, variante)
+            probe = await _probe(person, variante)
             if runde >= aufwaermen:
-                werte[variante.name].append(dauer)
-                if bot_ms is not None:
-                    beim_server[variante.name].append(bot_ms)
+                proben_je[variante.name].append(probe)
             # Der Bot schreibt nach dem Senden noch den Ausgangskorb fort; die nächste Probe
             # soll nicht in diese Nacharbeit fallen.
             await asyncio.sleep(0.005)
         if runde >= aufwaermen and (runde - aufwaermen + 1) % 50 == 0:
             fortschritt(f"Latenz: {runde - aufwaermen + 1}/{proben} Runden")
-    return werte, beim_server
+    return proben_je
 
 
 async def cpu_je_antwort(aufbau: Aufbau, *, proben: int) -> dict[str, float]:
@@ -422,6 +429,20 @@ async def cpu_je_antwort(aufbau: Aufbau, *, proben: int) -> dict[str, float]:
                 await asyncio.sleep(0.005)
             sekunden[name] += prozesse[name].cpu() - vorher
     return {name: round(wert * 1000 / (2 * (proben // 2)), 2) for name, wert in sekunden.items()}
+
+
+async def leerlauf_cpu(aufbau: Aufbau, *, sekunden: float) -> dict[str, float]:
+    """CPU je Sekunde ohne Befehle (ms/s): was ein Bot tut, während niemand schreibt."""
+    prozesse = {"klimabot": aufbau.klimabot, "echo": aufbau.echo_klar}
+    await asyncio.sleep(1)  # nicht in die Nacharbeit der letzten Antwort messen
+    vorher = {name: prozess.cpu() for name, prozess in prozesse.items()}
+    beginn = time.monotonic()
+    await asyncio.sleep(sekunden)
+    dauer = time.monotonic() - beginn
+    return {
+        name: round((prozess.cpu() - vorher[name]) * 1000 / dauer, 2)
+        for name, prozess in prozesse.items()
+    }
 
 
 # --- 2. Schub ---------------------------------------------------------------------------------
