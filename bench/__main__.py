@@ -12,12 +12,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import datenmenge, matrixteil
 from bench.ergebnis import Zeile, jetzt_iso, maschine, perzentile, tabelle
-from bench.matrixteil import Aufbau
+from bench.matrixteil import Aufbau, Probe
 from bench.prozesse import Prozess, cpu_sekunden, synapse_pid
 from bot.deutscher_parser import DeutscherParser
 
@@ -79,6 +80,18 @@ def _cpu(aufbau: Aufbau) -> dict[str, float]:
     }
 
 
+def _perzentile_je(
+    proben_je: dict[str, list[Probe]], wert: Callable[[Probe], float | None]
+) -> dict[str, dict[str, float]]:
+    """Perzentile eines Werts je Variante; Varianten ohne ihn (die Person allein) fehlen."""
+    ergebnis = {}
+    for name, proben in proben_je.items():
+        liste = [w for p in proben if (w := wert(p)) is not None]
+        if liste:
+            ergebnis[name] = perzentile(liste)
+    return ergebnis
+
+
 def _cpu_je_bot(aufbau: Aufbau) -> dict[str, float]:
     """CPU-Sekunden je Bot-Prozess bisher."""
     return {name: prozess.cpu() for name, prozess in _bot_prozesse(aufbau).items()}
@@ -125,15 +138,8 @@ async def matrix_messungen(argumente: argparse.Namespace, verzeichnis: Path) -> 
         )
         werte = {name: [p.rundreise_ms for p in liste] for name, liste in proben_je.items()}
         ergebnis["latenz_ms"] = {name: perzentile(liste) for name, liste in werte.items()}
-        for schluessel, feld in (
-            ("bot_beim_server_ms", "beim_server_ms"),
-            ("antwort_zur_person_ms", "zur_person_ms"),
-        ):
-            ergebnis[schluessel] = {
-                name: perzentile([w for p in liste if (w := getattr(p, feld)) is not None])
-                for name, liste in proben_je.items()
-                if any(getattr(p, feld) is not None for p in liste)
-            }
+        ergebnis["bot_beim_server_ms"] = _perzentile_je(proben_je, lambda p: p.beim_server_ms)
+        ergebnis["antwort_zur_person_ms"] = _perzentile_je(proben_je, lambda p: p.zur_person_ms)
         ergebnis["latenz_roh_ms"] = {
             name: [round(w, 2) for w in liste] for name, liste in werte.items()
         }
