@@ -253,6 +253,7 @@ class Klimabot:
             vertrauen=vertrauen,
             instanz=einstellungen.instanz.name,
             metriken=metriken,
+            antworten_abwarten=zusteller.abgesendet,
         )
         planer = Planer(
             sitzungen=sitzungen,

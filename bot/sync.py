@@ -4,7 +4,8 @@ Selbst geschrieben statt `sync_forever` mit Callbacks: so sieht der Bot Einladun
 ersten Sync, holt nach einem Ausfall abgeschnittene Verläufe nach, entschlüsselt wartende
 Nachrichten, sobald ihr Schlüssel kommt, und speichert die Sync-Position erst, wenn alle
 Ereignisse eines Stapels behandelt sind. nio wartet nie selbst auf Ratenlimits oder Netzfehler
-(sonst stünde die Schleife still); das übernehmen die Schleife und der Ausgangskorb.
+(sonst stünde die Schleife still); das übernehmen die Schleife und der Ausgangskorb. Neues holt
+sie erst, wenn die Antworten des letzten Stapels hinaus sind (`Zusteller.abgesendet`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import ClientError
@@ -85,6 +86,10 @@ VORUEBERGEHEND = (ClientError, TimeoutError, VoruebergehenderFehler, DatenbankNi
 
 # So oft höchstens schreibt die Sync-Schleife ihre Position (und beim Anhalten).
 POSITION_SPEICHERN_S = 5.0
+# So lange höchstens wartet sie nach einem Stapel auf dessen Antworten, bevor sie Neues holt.
+# Das deckt im Schub einige Antworten ab und kostet eine Frage in einem anderen Raum,
+# die gerade dann kommt, höchstens so viel.
+ANTWORTEN_ABWARTEN_S = 0.25
 
 
 class Syncschleife:
@@ -110,8 +115,11 @@ class Syncschleife:
         vertrauen: Schluesselvertrauen | None = None,
         instanz: str | None = None,
         metriken: Metriken | None = None,
+        antworten_abwarten: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self._client = client
+        # `Zusteller.abgesendet`: erst die Antworten hinaus, dann Neues holen.
+        self._antworten_abwarten = antworten_abwarten
         self._metriken = Metriken() if metriken is None else metriken
         # Position und Schlüsselstand gehören dem Gerät dieser Instanz (bot/anmeldung.py).
         self._position_schluessel = instanzschluessel(SYNC_POSITION, instanz)
@@ -176,6 +184,8 @@ class Syncschleife:
                 if time.monotonic() - self._gespeichert[1] >= POSITION_SPEICHERN_S:
                     await self._speichere_position(position)
                 await self._raeume_pflegen(antwort)
+                if self._antworten_abwarten is not None:
+                    await self._antworten_abwarten(ANTWORTEN_ABWARTEN_S)
                 pause = 1.0
                 self.bereit.set()
                 self._metriken.sync_gelungen()

@@ -115,6 +115,8 @@ class _Raum:
     direktraum_id: int | None = None
     sendet: bool = False
     wartet_auf_netz: bool = False
+    # In der Pause nach einem Fehler: die Zustellung sendet gerade nicht.
+    pausiert: bool = False
 
     def reihe_ein(self, eintrag: Ausgang) -> None:
         # Was gerade gesendet wird, bleibt vorn, auch wenn ein älterer Eintrag nachkommt (zwei
@@ -136,6 +138,8 @@ class Zusteller:
     eingereihten Einträge, reiht er diese ein, ohne sie erst zu suchen. So liegt auf dem Weg
     vom Befehl zur Antwort keine Abfrage des Korbs, auch wenn ein anderer Raum gerade hängt;
     wer ohne Übergabe weckt, schaltet die Abkürzung bis zum nächsten Blick ab.
+
+    Die Sync-Schleife holt Neues erst, wenn die Antworten hinaus sind (`abgesendet`).
     """
 
     def __init__(
@@ -171,6 +175,9 @@ class Zusteller:
         # Fehlschläge mit begrenztem Fehler je Eintrag (im Speicher: ein Neustart zählt neu).
         self._fehlversuche: dict[int, int] = {}
         self._ausfall: BaseException | None = None
+        # Gesetzt, solange keine Zustellung sendet (eine Pause nach einem Fehler zählt nicht).
+        self._still = asyncio.Event()
+        self._still.set()
 
     def wecken(self) -> None:
         """Es gibt (vielleicht) Neues in der Datenbank: nachsehen."""
@@ -183,6 +190,25 @@ class Zusteller:
         statt Früheres zu überholen."""
         raum = self._raeume.get(raum_id)
         return bool(raum and raum.schlange) or (self._laeuft and not self._leer)
+
+    async def abgesendet(self, frist: float) -> None:
+        """Kehrt zurück, sobald keine Zustellung mehr sendet, spätestens nach `frist` Sekunden.
+
+        Darauf wartet die Sync-Schleife, bevor sie Neues holt. Bei einem Schub kommen sonst
+        viele kleine Syncs mit je einem Befehl, während die Antworten noch hinausgehen. Jeder
+        davon kostet den Homeserver CPU, und die fehlt dann beim Senden. So holt ein Sync
+        alles, was inzwischen kam. Eine Zustellung in der Pause nach einem Fehler hält nichts auf.
+        """
+        if self._still.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._still.wait(), timeout=frist)
+
+    def _stille_pruefen(self) -> None:
+        if any(raum.schlange and not raum.pausiert for raum in self._raeume.values()):
+            self._still.clear()
+        else:
+            self._still.set()
 
     def uebergib(self, eintraege: Sequence[Ausgang]) -> None:
         """Eben festgeschriebene Einträge: kennt der Zusteller alles Offene, sofort einreihen,
@@ -234,6 +260,7 @@ class Zusteller:
             await asyncio.gather(*aufgaben, return_exceptions=True)
             self._raeume.clear()
             self._bekannt.clear()
+            self._still.set()
 
     async def zustellen(self) -> int:
         """Ein Durchgang durch den Korb; gibt die Zahl der gesendeten Einträge zurück.
@@ -354,6 +381,7 @@ class Zusteller:
                 aufgabe.add_done_callback(self._zustellung_beendet)
             raum.reihe_ein(eintrag)
             raum.anstoss.set()
+        self._stille_pruefen()
 
     def _zustellung_beendet(self, aufgabe: asyncio.Task[None]) -> None:
         self._aufgaben.discard(aufgabe)
@@ -380,6 +408,7 @@ class Zusteller:
                 if ergebnis in (_Ergebnis.GESENDET, _Ergebnis.AUFGEGEBEN):
                     raum.schlange.pop(0)
                     self._bekannt.discard(eintrag.id)
+                    self._stille_pruefen()
                     self._erledigt_seit_blick.add(eintrag.id)
                     pause = self._erste_pause
                     if ergebnis is _Ergebnis.GESENDET:
@@ -399,10 +428,13 @@ class Zusteller:
                 del self._raeume[raum.schluessel]
             for uebrig in raum.schlange:
                 self._bekannt.discard(uebrig.id)
+            self._stille_pruefen()
 
     async def _warte(self, raum: _Raum, pause: float) -> None:
         """Wartet `pause` – oder bis ein neuer Eintrag für den Raum kommt (dann gleich erneut)."""
         raum.anstoss.clear()
+        raum.pausiert = True
+        self._stille_pruefen()
         schlaf = asyncio.ensure_future(self._schlafen(pause))
         anstoss = asyncio.ensure_future(raum.anstoss.wait())
         try:
@@ -410,6 +442,8 @@ class Zusteller:
         finally:
             schlaf.cancel()
             anstoss.cancel()
+            raum.pausiert = False
+            self._stille_pruefen()
 
     async def _durchgang(self, raum: _Raum, eintraege: list[Ausgang]) -> tuple[int, bool]:
         """Sendet der Reihe nach bis zum ersten Eintrag, der offen bleibt; (gesendet, alle)."""

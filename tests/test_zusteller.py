@@ -350,6 +350,82 @@ async def test_haengende_anfrage_an_einen_raum_haelt_die_anderen_nicht_auf(
     assert folge.inhalt["m.relates_to"]["event_id"] == wurzel.event_id
 
 
+@dataclass
+class Gehalten(Rekorder):
+    """Jede Anfrage hängt, bis `los` gesetzt ist; `unterwegs` sagt, dass eine begonnen hat."""
+
+    los: asyncio.Event = field(default_factory=asyncio.Event)
+    unterwegs: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def sende(
+        self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
+    ) -> str:
+        self.unterwegs.set()
+        await self.los.wait()
+        return await super().sende(raum_id, ereignistyp, inhalt, txn_id)
+
+
+async def _leer(sitzungen: Sitzungsfabrik) -> bool:
+    return not await _offen(sitzungen)
+
+
+async def test_neues_wird_erst_geholt_wenn_die_antworten_hinaus_sind(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    """`abgesendet`, worauf die Sync-Schleife vor jedem Sync wartet: ohne Antworten unterwegs
+    sofort, sonst bis sie hinaus sind."""
+    transport = Gehalten()
+    zusteller = Zusteller(sitzungen, transport)
+    async with _laeuft(zusteller):
+        await asyncio.wait_for(zusteller.abgesendet(10), timeout=0.5)
+        await _uebergib_in(sitzungen, zusteller, ENERGIE, "erste Antwort")
+        await _uebergib_in(sitzungen, zusteller, ENERGIE, "zweite Antwort")
+        await asyncio.wait_for(transport.unterwegs.wait(), timeout=5)
+        warten = asyncio.create_task(zusteller.abgesendet(10))
+        await asyncio.sleep(0.05)
+        assert not warten.done()
+        transport.los.set()
+        await asyncio.wait_for(warten, timeout=5)
+        assert [g.text for g in transport.gesendet] == ["erste Antwort", "zweite Antwort"]
+
+
+async def test_eine_haengende_antwort_haelt_das_holen_nur_bis_zur_frist_auf(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    transport = Gehalten()
+    zusteller = Zusteller(sitzungen, transport)
+    async with _laeuft(zusteller):
+        await _uebergib_in(sitzungen, zusteller, ENERGIE, "Antwort")
+        await asyncio.wait_for(transport.unterwegs.wait(), timeout=5)
+        uhr = asyncio.get_running_loop().time
+        beginn = uhr()
+        await asyncio.wait_for(zusteller.abgesendet(0.1), timeout=5)
+        assert uhr() - beginn >= 0.1
+        assert not transport.gesendet
+        transport.los.set()
+        await _bis(lambda: _leer(sitzungen))
+
+
+async def test_ein_raum_in_der_pause_nach_einem_fehler_haelt_das_holen_nicht_auf(
+    sitzungen: Sitzungsfabrik,
+) -> None:
+    rekorder = Rekorder(stoerungen={FREMD: [VoruebergehenderFehler("Verbindung weg")]})
+    schlaf = Schlaf(frei=False)
+    async with sitzungen.begin() as sitzung:
+        einreihen(sitzung, FREMD, NACHRICHT, {"body": "wartet auf den nächsten Versuch"})
+    zusteller = Zusteller(sitzungen, rekorder, schlafen=schlaf)
+
+    async def in_der_pause() -> bool:
+        return schlaf.pausen == [0.5]
+
+    async with _laeuft(zusteller):
+        await _bis(in_der_pause)
+        await asyncio.wait_for(zusteller.abgesendet(10), timeout=0.5)
+        schlaf.frei.set()
+        await _bis(lambda: _leer(sitzungen))
+    assert [g.text for g in rekorder.gesendet] == ["wartet auf den nächsten Versuch"]
+
+
 async def test_netzausfall_wird_ohne_grenze_wiederholt(sitzungen: Sitzungsfabrik) -> None:
     rekorder = Rekorder(stoerungen={ENERGIE: [VoruebergehenderFehler("Verbindung weg")] * 12})
     schlaf = Schlaf()
