@@ -263,6 +263,21 @@ def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
                     ),
                 )
             )
+        if bot == "klimabot" and "echo_wie" in latenz:
+            # Zur Einordnung: dieselbe Antwort mit leerem `m.mentions`, wie der Klimabot sie
+            # sendet. Synapse prüft diesen Schlüssel bei jedem Ereignis; das kostet Zeit.
+            wie = latenz["echo_wie"]
+            zeilen.append(
+                Zeile(
+                    bereich,
+                    "Echo-Bot, Antwort wie die des Klimabots (so groß, leeres m.mentions), p50/p99",
+                    f"{wie['p50']:.1f}/{wie['p99']:.1f} ms",
+                    verhaeltnis=(
+                        f"Klimabot {_faktor(werte['p50'], wie['p50']):.2f}× / "
+                        f"{_faktor(werte['p99'], wie['p99']):.2f}×"
+                    ),
+                )
+            )
         cpu = matrix.get("cpu_je_befehl_ms", {})
         if bot in cpu and echo in cpu:
             zeilen.append(
@@ -309,6 +324,16 @@ def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
                     "Antwort angelegt→bei der Person p50: Echo / Klimabot",
                     f"{zur_person[echo]['p50']:.1f} / {zur_person[bot]['p50']:.1f} ms",
                     verhaeltnis=f"{zur_person[bot]['p50'] - zur_person[echo]['p50']:+.1f} ms",
+                )
+            )
+        if bot == "klimabot" and {"echo_gross", "echo_wie"} <= zur_person.keys():
+            gross, wie = zur_person["echo_gross"]["p50"], zur_person["echo_wie"]["p50"]
+            zeilen.append(
+                Zeile(
+                    bereich,
+                    "Antwort angelegt→bei der Person p50: Echo groß / Echo wie Klimabot",
+                    f"{gross:.1f} / {wie:.1f} ms",
+                    verhaeltnis=f"leeres m.mentions {wie - gross:+.1f} ms",
                 )
             )
         leerlauf = matrix.get("leerlauf_cpu_ms_je_s", {})

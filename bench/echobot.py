@@ -56,6 +56,11 @@ GROSSE_ANTWORT: dict[str, Any] = {
     )[:899]
     + "</table>",
 }
+# Auf `!wie-klimabot` antwortet er wie der Klimabot: so groß und mit leerem `m.mentions`
+# (das schützt vor den alten Erwähnungsregeln, bot/inhalt.py). Der Abstand zu `!gross` ist,
+# was allein dieser Schlüssel beim Homeserver kostet.
+WIE_KLIMABOT = "!wie-klimabot"
+ANTWORT_WIE_KLIMABOT: dict[str, Any] = {**GROSSE_ANTWORT, "m.mentions": {"user_ids": []}}
 BEREIT = "bereit"
 # Derselbe Zuschnitt wie beim Klimabot (keine Präsenz, keine Tipp- und Lesebestätigungen,
 # 100 Ereignisse je Raum), damit der Vergleich den Bot misst und nicht den Filter.
@@ -99,6 +104,8 @@ class Echobot:
         inhalt: dict[str, Any] = {"msgtype": "m.notice", "body": "pong"}
         if ereignis.body.startswith(GROSS):
             inhalt = dict(GROSSE_ANTWORT)
+        elif ereignis.body.startswith(WIE_KLIMABOT):
+            inhalt = dict(ANTWORT_WIE_KLIMABOT)
         inhalt["m.relates_to"] = {"m.in_reply_to": {"event_id": ereignis.event_id}}
         await self.client.room_send(
             raum_id, "m.room.message", inhalt, ignore_unverified_devices=True

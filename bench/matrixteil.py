@@ -23,6 +23,7 @@ from typing import Any
 import tomli_w
 from nio import AsyncClient, RoomSendResponse
 
+from bench.echobot import GROSS, WIE_KLIMABOT
 from bench.prozesse import (
     Prozess,
     cpu_sekunden,
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 BEISPIEL = Path(__file__).resolve().parent.parent / "beispiele" / "muenster.toml"
 BEFEHL = "!status energie"
 PING = "!ping"
-GROSS = "!gross"  # der Echo-Bot antwortet so groß wie der Klimabot (bench/echobot.py)
 # Ein Zeitplan, der während der Messung nie fällig wird (29. Februar, 3 Uhr): der Planer
 # prüft trotzdem jede Minute, wie im Betrieb, aber keine Abfrage platzt in die Messung.
 NIE = "0 3 29 2 *"
@@ -336,6 +336,7 @@ def varianten(aufbau: Aufbau) -> list[tuple[Mensch, Variante]]:
         (klar, Variante("selbst", aufbau.raum_selbst, None, BEFEHL)),
         (klar, Variante("echo", aufbau.raum_echo, aufbau.echo.user_id, PING)),
         (klar, Variante("echo_gross", aufbau.raum_echo, aufbau.echo.user_id, GROSS)),
+        (klar, Variante("echo_wie", aufbau.raum_echo, aufbau.echo.user_id, WIE_KLIMABOT)),
         (klar, Variante("klimabot", aufbau.raum_bot, aufbau.bot.user_id, BEFEHL)),
         (vs, Variante("selbst_vs", aufbau.raum_selbst_vs, None, BEFEHL)),
         (vs, Variante("echo_vs", aufbau.raum_echo_vs, aufbau.echo_vs.user_id, PING)),
