@@ -120,7 +120,9 @@ async def matrix_messungen(argumente: argparse.Namespace, verzeichnis: Path) -> 
         # Je Bot die CPU der ganzen Latenzphase durch die Befehle, die er darin beantwortete
         # (Aufwärmen mitgezählt): einzelne Befehle wie in der Messung des Issues, nicht im Schub.
         befehle = argumente.aufwaermen + argumente.proben
-        beantwortet = {"klimabot": befehle, "echo": 2 * befehle, "echo_vs": befehle}
+        # Der Echo-Prozess beantwortet im unverschlüsselten Raum jede seiner Varianten.
+        arten = sum(v.von == aufbau.echo.user_id for _, v in matrixteil.varianten(aufbau))
+        beantwortet = {"klimabot": befehle, "echo": arten * befehle, "echo_vs": befehle}
         if aufbau.klimabot_vs is not None:
             beantwortet["klimabot_vs"] = befehle
         cpu_nachher = _cpu_je_bot(aufbau)
