@@ -251,32 +251,24 @@ def _latenzzeilen(matrix: dict[str, Any], zeilen: list[Zeile]) -> None:
                     erfuellt=faktor <= grenze,
                 )
             )
-        if bot == "klimabot" and "echo_gross" in latenz:
-            # Zur Einordnung, kein Ziel des Issues: der Echo-Bot mit gleich großer Antwort.
-            gross = latenz["echo_gross"]
+        # Zur Einordnung, kein Ziel des Issues: der Echo-Bot mit gleich großer Antwort, und mit
+        # derselben Antwort samt leerem `m.mentions`, wie der Klimabot sie sendet (Synapse prüft
+        # diesen Schlüssel bei jedem Ereignis; das kostet Zeit).
+        for variante, wie in (
+            ("echo_gross", "so groß wie die des Klimabots"),
+            ("echo_wie", "wie die des Klimabots (so groß, leeres m.mentions)"),
+        ):
+            if bot != "klimabot" or variante not in latenz:
+                continue
+            andere = latenz[variante]
             zeilen.append(
                 Zeile(
                     bereich,
-                    "Echo-Bot, Antwort so groß wie die des Klimabots, p50/p99",
-                    f"{gross['p50']:.1f}/{gross['p99']:.1f} ms",
+                    f"Echo-Bot, Antwort {wie}, p50/p99",
+                    f"{andere['p50']:.1f}/{andere['p99']:.1f} ms",
                     verhaeltnis=(
-                        f"Klimabot {_faktor(werte['p50'], gross['p50']):.2f}× / "
-                        f"{_faktor(werte['p99'], gross['p99']):.2f}×"
-                    ),
-                )
-            )
-        if bot == "klimabot" and "echo_wie" in latenz:
-            # Zur Einordnung: dieselbe Antwort mit leerem `m.mentions`, wie der Klimabot sie
-            # sendet. Synapse prüft diesen Schlüssel bei jedem Ereignis; das kostet Zeit.
-            wie = latenz["echo_wie"]
-            zeilen.append(
-                Zeile(
-                    bereich,
-                    "Echo-Bot, Antwort wie die des Klimabots (so groß, leeres m.mentions), p50/p99",
-                    f"{wie['p50']:.1f}/{wie['p99']:.1f} ms",
-                    verhaeltnis=(
-                        f"Klimabot {_faktor(werte['p50'], wie['p50']):.2f}× / "
-                        f"{_faktor(werte['p99'], wie['p99']):.2f}×"
+                        f"Klimabot {_faktor(werte['p50'], andere['p50']):.2f}× / "
+                        f"{_faktor(werte['p99'], andere['p99']):.2f}×"
                     ),
                 )
             )
