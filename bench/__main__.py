@@ -35,8 +35,9 @@ NACHHOLEN_S = 10.0
 RSS_MB = 70.0
 CPU_JE_BEFEHL_MS = 4.0
 NACHHOLEN_BODEN = 1.1
-# So lange misst die Bank, was die Bots ohne Befehle an CPU brauchen: eine Minute, damit die
-# Prüfung des Planers (jede Minute) und die Long-Polls (je 30 s) hineinfallen.
+# So lange misst die Bank, was die Bots ohne Befehle an CPU brauchen: eine Minute, damit der
+# Abgleich der Räume und die Prüfung des Planers (je Minute) und die Long-Polls (je 30 s)
+# hineinfallen.
 LEERLAUF_S = 60.0
 
 _beginn = time.perf_counter()

@@ -304,23 +304,33 @@ async def test_raum_ohne_bot_haelt_niemanden_auf_und_wird_nach_begrenzten_versuc
     assert f"in {FREMD} nicht zustellbar, aufgegeben" in caplog.text
 
 
+@dataclass
+class Gehalten(Rekorder):
+    """Anfragen an `nur` (ohne: an jeden Raum) hängen, bis `los` gesetzt ist; `unterwegs` sagt,
+    dass eine begonnen hat."""
+
+    nur: str | None = None
+    los: asyncio.Event = field(default_factory=asyncio.Event)
+    unterwegs: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def sende(
+        self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
+    ) -> str:
+        if self.nur in (None, raum_id):
+            self.unterwegs.set()
+            await self.los.wait()
+        return await super().sende(raum_id, ereignistyp, inhalt, txn_id)
+
+
+async def _leer(sitzungen: Sitzungsfabrik) -> bool:
+    return not await _offen(sitzungen)
+
+
 async def test_haengende_anfrage_an_einen_raum_haelt_die_anderen_nicht_auf(
     sitzungen: Sitzungsfabrik,
 ) -> None:
     """Wie eine Anfrage, die bis zum Zeitlimit von nio (90 s) hängt."""
-
-    @dataclass
-    class Haengend(Rekorder):
-        los: asyncio.Event = field(default_factory=asyncio.Event)
-
-        async def sende(
-            self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
-        ) -> str:
-            if raum_id == FREMD:
-                await self.los.wait()
-            return await super().sende(raum_id, ereignistyp, inhalt, txn_id)
-
-    transport = Haengend()
+    transport = Gehalten(nur=FREMD)
     korb = ZaehlenderKorb(sitzungen)
     async with sitzungen.begin() as sitzung:
         kopf = einreihen(sitzung, FREMD, NACHRICHT, {"body": "Kopf"})
@@ -348,25 +358,6 @@ async def test_haengende_anfrage_an_einen_raum_haelt_die_anderen_nicht_auf(
     # Im hängenden Raum blieb die Reihenfolge: die Folge hängt im Thread ihrer Wurzel.
     wurzel, folge = transport.gesendet[2:]
     assert folge.inhalt["m.relates_to"]["event_id"] == wurzel.event_id
-
-
-@dataclass
-class Gehalten(Rekorder):
-    """Jede Anfrage hängt, bis `los` gesetzt ist; `unterwegs` sagt, dass eine begonnen hat."""
-
-    los: asyncio.Event = field(default_factory=asyncio.Event)
-    unterwegs: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def sende(
-        self, raum_id: str, ereignistyp: str, inhalt: dict[str, Any], txn_id: str
-    ) -> str:
-        self.unterwegs.set()
-        await self.los.wait()
-        return await super().sende(raum_id, ereignistyp, inhalt, txn_id)
-
-
-async def _leer(sitzungen: Sitzungsfabrik) -> bool:
-    return not await _offen(sitzungen)
 
 
 async def test_neues_wird_erst_geholt_wenn_die_antworten_hinaus_sind(
@@ -432,12 +423,8 @@ async def test_netzausfall_wird_ohne_grenze_wiederholt(sitzungen: Sitzungsfabrik
     async with sitzungen.begin() as sitzung:
         einreihen(sitzung, ENERGIE, NACHRICHT, {"body": "nach dem Ausfall"})
     zusteller = Zusteller(sitzungen, rekorder, laengste_pause=4, schlafen=schlaf)
-
-    async def angekommen() -> bool:
-        return not await _offen(sitzungen)
-
     async with _laeuft(zusteller):
-        await _bis(angekommen)
+        await _bis(lambda: _leer(sitzungen))
     assert [g.text for g in rekorder.gesendet] == ["nach dem Ausfall"]
     assert schlaf.pausen == [0.5, 1, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4]
     assert (await _zeilen(sitzungen))["nach dem Ausfall"].aufgegeben_am is None
